@@ -1,0 +1,181 @@
+#![allow(missing_docs, clippy::unwrap_used)]
+//! Engine benchmarks: full C2D life cycles and trace appends.
+//!
+//! ```text
+//! cargo bench -p hublet-core --bench engine -- [--devices 1000] [--tasks 1000]
+//!     [--lifecycles 200000] [--events 1000000] [--durability full|normal]
+//! ```
+//!
+//! Results go to `docs/benchmarks.md` by hand, with the machine they ran on.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hublet_core::trace::NewEvent;
+use hublet_core::{Durability, EventKind, Hub, HubOptions, HubSettings, NewDevice, NewMessage};
+
+struct Args {
+    devices: usize,
+    tasks: usize,
+    lifecycles: usize,
+    events: usize,
+    durability: Durability,
+    trace_devices: usize,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        devices: 1000,
+        tasks: 1000,
+        lifecycles: 200_000,
+        events: 1_000_000,
+        durability: Durability::Full,
+        trace_devices: 1000,
+    };
+    let v: Vec<String> = std::env::args().collect();
+    let mut i = 1;
+    while i < v.len() {
+        let next = v.get(i + 1).cloned().unwrap_or_default();
+        match v[i].as_str() {
+            "--devices" => a.devices = next.parse().expect("--devices N"),
+            "--tasks" => a.tasks = next.parse().expect("--tasks N"),
+            "--lifecycles" => a.lifecycles = next.parse().expect("--lifecycles N"),
+            "--events" => a.events = next.parse().expect("--events N"),
+            "--trace-devices" => a.trace_devices = next.parse().expect("--trace-devices N"),
+            "--durability" => {
+                a.durability = match next.as_str() {
+                    "normal" => Durability::Normal,
+                    _ => Durability::Full,
+                }
+            }
+            _ => {
+                i += 1;
+                continue;
+            }
+        }
+        i += 2;
+    }
+    a
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx]
+}
+
+async fn open(durability: Durability) -> (Hub, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let settings = HubSettings {
+        trace_max_events: 0,
+        trace_max_age_secs: 0,
+        ..HubSettings::default()
+    };
+    let hub = Hub::open(
+        HubOptions::new(dir.path().join("bench.db"))
+            .durability(durability)
+            .settings(settings),
+    )
+    .await
+    .expect("open hub");
+    (hub, dir)
+}
+
+async fn lifecycles(a: &Args) {
+    let (hub, _dir) = open(a.durability).await;
+    for d in 0..a.devices {
+        hub.registry()
+            .create(NewDevice::named(format!("dev{d}")))
+            .await
+            .expect("create");
+    }
+    let per_task = a.lifecycles / a.tasks;
+    let start = Instant::now();
+    let mut handles = Vec::new();
+    for t in 0..a.tasks {
+        let hub = hub.clone();
+        let devices = a.devices;
+        handles.push(tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(per_task);
+            for n in 0..per_task {
+                let device = format!("dev{}", (t + n * 7919) % devices);
+                let t0 = Instant::now();
+                hub.mailbox()
+                    .send(&device, NewMessage::text("{\"cmd\":\"on\"}"))
+                    .await
+                    .expect("send");
+                lat.push(t0.elapsed());
+                let m = hub
+                    .mailbox()
+                    .receive(&device)
+                    .await
+                    .expect("receive")
+                    .expect("a message");
+                hub.mailbox()
+                    .complete(&device, m.lock_token.as_deref().expect("token"))
+                    .await
+                    .expect("complete");
+            }
+            lat
+        }));
+    }
+    let mut lat = Vec::new();
+    for h in handles {
+        lat.extend(h.await.expect("task"));
+    }
+    let elapsed = start.elapsed();
+    lat.sort();
+    let done = per_task * a.tasks;
+    println!(
+        "c2d life cycles ({:?}): {done} across {} devices from {} tasks in {:.2} s = {:.0}/s; enqueue latency p50 {:.2} ms, p99 {:.2} ms",
+        a.durability,
+        a.devices,
+        a.tasks,
+        elapsed.as_secs_f64(),
+        done as f64 / elapsed.as_secs_f64(),
+        percentile(&lat, 0.50).as_secs_f64() * 1000.0,
+        percentile(&lat, 0.99).as_secs_f64() * 1000.0,
+    );
+    hub.close().await.expect("close");
+}
+
+async fn trace_appends(a: &Args) {
+    let (hub, _dir) = open(a.durability).await;
+    let detail = Arc::new(
+        serde_json::json!({"via": "mqtt", "size": 21, "body": {"text": "{\"temperature\":21.5}", "size": 21, "truncated": false}}),
+    );
+    let start = Instant::now();
+    for i in 0..a.events {
+        hub.trace().append(
+            NewEvent::new(
+                EventKind::TelemetryReceived,
+                format!("dev{}", i % a.trace_devices),
+            )
+            .detail((*detail).clone()),
+        );
+    }
+    hub.trace().flush().await.expect("flush");
+    let elapsed = start.elapsed();
+    println!(
+        "trace appends ({:?}): {} events in {:.2} s = {:.0}/s",
+        a.durability,
+        a.events,
+        elapsed.as_secs_f64(),
+        a.events as f64 / elapsed.as_secs_f64()
+    );
+    hub.close().await.expect("close");
+}
+
+fn main() {
+    let a = args();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        lifecycles(&a).await;
+        trace_appends(&a).await;
+    });
+}

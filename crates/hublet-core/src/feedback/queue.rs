@@ -1,0 +1,210 @@
+//! The hub-wide feedback queue as transactions: produce records, seal them
+//! into batches, and lock / complete / abandon / expire batches.
+//!
+//! Batching rule (semantics reference 2.3): pending records are sealed into
+//! one feedback message as soon as there are `feedbackBatchSize` (64) of
+//! them, or once `feedbackBatchWindowSecs` (15 s) have passed since the
+//! previous batch was sealed, whichever comes first. Sealing is checked when a
+//! record is produced, when a receiver asks for feedback, and by the sweeper.
+
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{FeedbackMessage, FeedbackRecord, FeedbackStatus, table};
+use crate::error::{HubError, HubResult};
+use crate::mailbox::C2dMessage;
+use crate::settings::HubSettings;
+use crate::store::WriteCtx;
+use crate::trace::{EventKind, NewEvent};
+
+/// Writes the feedback record for `m`'s terminal outcome if its ack mode
+/// asks for it. Called in the same transaction as the outcome itself.
+pub(crate) fn produce(
+    ctx: &mut WriteCtx<'_>,
+    m: &C2dMessage,
+    status: FeedbackStatus,
+    settings: &HubSettings,
+) -> HubResult<()> {
+    if !m.ack.wants(status.is_positive()) {
+        return Ok(());
+    }
+    let device = crate::registry::table::get_required(ctx.conn, &m.device_id)?;
+    let record = FeedbackRecord {
+        original_message_id: m.message_id.clone(),
+        device_id: m.device_id.clone(),
+        device_generation_id: device.generation_id,
+        status_code: status,
+        description: status.description().to_string(),
+        enqueued_time_utc: ctx.now,
+    };
+    table::insert_record(ctx.conn, &record)?;
+    ctx.trace(
+        NewEvent::new(EventKind::FeedbackProduced, m.device_id.as_str())
+            .message(m.message_id.as_str())
+            .detail(json!({
+                "statusCode": status.as_str(),
+                "description": record.description,
+                "ack": m.ack.as_str(),
+                "deviceGenerationId": record.device_generation_id,
+                "sequenceNumber": m.sequence_number,
+            })),
+    )?;
+    if table::pending_count(ctx.conn)? >= u64::from(settings.feedback_batch_size) {
+        seal(ctx, settings, true)?;
+    }
+    Ok(())
+}
+
+/// Seals pending records into batches. With `only_full`, only complete
+/// batches of `feedbackBatchSize` are sealed.
+fn seal(ctx: &mut WriteCtx<'_>, settings: &HubSettings, only_full: bool) -> HubResult<()> {
+    let size = settings.feedback_batch_size as usize;
+    loop {
+        let pending = table::pending(ctx.conn, size)?;
+        if pending.is_empty() || (only_full && pending.len() < size) {
+            return Ok(());
+        }
+        let last_id = pending.last().map(|(id, _)| *id).unwrap_or_default();
+        let expiry = ctx
+            .now
+            .plus(std::time::Duration::from_secs(settings.feedback_ttl_secs));
+        let batch = table::insert_batch(ctx.conn, ctx.now, expiry)?;
+        table::assign(ctx.conn, batch, last_id)?;
+        table::set_last_seal(ctx.conn, ctx.now)?;
+        let ids: Vec<&str> = pending
+            .iter()
+            .map(|(_, r)| r.original_message_id.as_str())
+            .collect();
+        ctx.trace(NewEvent::hub(EventKind::FeedbackBatched).detail(json!({
+            "batchId": batch,
+            "records": pending.len(),
+            "originalMessageIds": ids,
+            "expiryTimeUtc": expiry,
+        })))?;
+    }
+}
+
+/// Seals what is due: full batches always, and everything pending once the
+/// batch window has passed since the last seal.
+pub(crate) fn seal_due(ctx: &mut WriteCtx<'_>, settings: &HubSettings) -> HubResult<()> {
+    seal(ctx, settings, true)?;
+    if table::pending_count(ctx.conn)? == 0 {
+        return Ok(());
+    }
+    let window = std::time::Duration::from_secs(settings.feedback_batch_window_secs);
+    if ctx.now >= table::last_seal(ctx.conn)?.plus(window) {
+        seal(ctx, settings, false)?;
+    }
+    Ok(())
+}
+
+/// Drops expired batches and releases run-out locks.
+pub(crate) fn expire(ctx: &mut WriteCtx<'_>) -> HubResult<()> {
+    for b in table::batches(ctx.conn, "WHERE expiry_ms <= ?1", [ctx.now.0])? {
+        let n = table::batch_records(ctx.conn, b.id)?.len();
+        table::delete_batch(ctx.conn, b.id)?;
+        ctx.trace(NewEvent::hub(EventKind::FeedbackDropped).detail(json!({
+            "batchId": b.id, "records": n, "reason": "expired",
+        })))?;
+    }
+    for mut b in table::batches(
+        ctx.conn,
+        "WHERE state = 1 AND lock_until_ms <= ?1",
+        [ctx.now.0],
+    )? {
+        b.locked = false;
+        b.lock_token = None;
+        b.lock_until = None;
+        table::save_batch(ctx.conn, &b)?;
+    }
+    Ok(())
+}
+
+/// Locks the oldest available feedback message.
+pub(crate) fn receive(
+    ctx: &mut WriteCtx<'_>,
+    settings: &HubSettings,
+) -> HubResult<Option<FeedbackMessage>> {
+    seal_due(ctx, settings)?;
+    expire(ctx)?;
+    let Some(mut b) = table::batches(ctx.conn, "WHERE state = 0 ORDER BY id LIMIT 1", [])?
+        .into_iter()
+        .next()
+    else {
+        return Ok(None);
+    };
+    let token = Uuid::new_v4().to_string();
+    b.locked = true;
+    b.lock_token = Some(token.clone());
+    b.lock_until = Some(
+        ctx.now
+            .plus(std::time::Duration::from_secs(settings.feedback_lock_secs)),
+    );
+    table::save_batch(ctx.conn, &b)?;
+    let records = table::batch_records(ctx.conn, b.id)?;
+    ctx.trace(
+        NewEvent::hub(EventKind::FeedbackReceived)
+            .lock(token.as_str())
+            .detail(json!({
+                "batchId": b.id,
+                "records": records.len(),
+                "deliveryCount": b.delivery_count,
+            })),
+    )?;
+    Ok(Some(FeedbackMessage {
+        lock_token: token,
+        batch_id: b.id,
+        enqueued_time: b.enqueued,
+        expiry_time: b.expiry,
+        delivery_count: b.delivery_count,
+        user_id: settings.hub_name.clone(),
+        records,
+    }))
+}
+
+fn locked(ctx: &WriteCtx<'_>, token: &str) -> HubResult<table::BatchRow> {
+    match table::batch_by_lock(ctx.conn, token)? {
+        Some(b) if b.lock_until.is_some_and(|t| t > ctx.now) => Ok(b),
+        _ => Err(HubError::LockLost(token.to_string())),
+    }
+}
+
+/// Completes (removes) a locked feedback message.
+pub(crate) fn complete(ctx: &mut WriteCtx<'_>, token: &str) -> HubResult<()> {
+    let b = locked(ctx, token)?;
+    table::delete_batch(ctx.conn, b.id)?;
+    ctx.trace(
+        NewEvent::hub(EventKind::FeedbackCompleted)
+            .lock(token)
+            .detail(json!({"batchId": b.id})),
+    )
+}
+
+/// Abandons a locked feedback message: back to the queue, or dropped once
+/// its delivery count reaches the maximum.
+pub(crate) fn abandon(
+    ctx: &mut WriteCtx<'_>,
+    token: &str,
+    settings: &HubSettings,
+) -> HubResult<()> {
+    let mut b = locked(ctx, token)?;
+    b.delivery_count += 1;
+    ctx.trace(
+        NewEvent::hub(EventKind::FeedbackAbandoned)
+            .lock(token)
+            .detail(json!({
+                "batchId": b.id, "deliveryCount": b.delivery_count,
+            })),
+    )?;
+    if b.delivery_count >= settings.feedback_max_delivery_count {
+        let n = table::batch_records(ctx.conn, b.id)?.len();
+        table::delete_batch(ctx.conn, b.id)?;
+        return ctx.trace(NewEvent::hub(EventKind::FeedbackDropped).detail(json!({
+            "batchId": b.id, "records": n, "reason": "deliveryCountExceeded",
+        })));
+    }
+    b.locked = false;
+    b.lock_token = None;
+    b.lock_until = None;
+    table::save_batch(ctx.conn, &b)
+}

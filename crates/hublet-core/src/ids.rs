@@ -1,0 +1,159 @@
+//! Identifiers with IoT Hub's validation rules.
+//!
+//! A value of one of these types has passed validation, so code deeper in the
+//! hub never re-checks a device id or a message id.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::HubError;
+
+/// Maximum length of device ids and message ids (IoT Hub: 128 characters).
+pub const MAX_ID_LEN: usize = 128;
+
+/// Special characters IoT Hub allows in device ids besides ASCII letters and
+/// digits: `- : . + % _ # * ? ! ( ) , = @ ; $ '`.
+const DEVICE_ID_SPECIALS: &str = "-:.+%_#*?!(),=@;$'";
+
+/// Special characters allowed in message ids (semantics reference 1.6).
+const MESSAGE_ID_SPECIALS: &str = "-:.+%_#*?!(),=@;$'";
+
+/// Characters excluded from method names besides space and tab (section 3.1).
+const METHOD_NAME_EXCLUDED: &str = "$()<>@,;:\\\"/[]?={}";
+
+fn check_charset(value: &str, what: &str, specials: &str) -> Result<(), HubError> {
+    if value.is_empty() {
+        return Err(HubError::invalid(format!("{what} must not be empty")));
+    }
+    if value.chars().count() > MAX_ID_LEN {
+        return Err(HubError::invalid(format!(
+            "{what} is {} characters long; at most {MAX_ID_LEN} are allowed",
+            value.chars().count()
+        )));
+    }
+    if let Some(bad) = value
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || specials.contains(*c)))
+    {
+        return Err(HubError::invalid(format!(
+            "{what} '{}' contains '{}', which is not allowed: use ASCII letters, digits and {}",
+            value.escape_default(),
+            bad.escape_default(),
+            specials
+                .chars()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        )));
+    }
+    Ok(())
+}
+
+/// A device id: 1 to 128 characters, ASCII letters, digits and
+/// `- : . + % _ # * ? ! ( ) , = @ ; $ '`; case-sensitive.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct DeviceId(String);
+
+impl DeviceId {
+    /// Validates `s` as a device id.
+    pub fn new(s: impl Into<String>) -> Result<DeviceId, HubError> {
+        let s = s.into();
+        check_charset(&s, "device id", DEVICE_ID_SPECIALS)?;
+        Ok(DeviceId(s))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for DeviceId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        DeviceId::new(s).map_err(serde::de::Error::custom)
+    }
+}
+
+impl fmt::Display for DeviceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl AsRef<str> for DeviceId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Validates a C2D message id (section 1.6): 1 to 128 characters of ASCII
+/// letters, digits and `- : . + % _ # * ? ! ( ) , = @ ; $ '`.
+pub fn validate_message_id(s: &str) -> Result<(), HubError> {
+    check_charset(s, "message id", MESSAGE_ID_SPECIALS)
+}
+
+/// Validates a direct-method name (section 3.1): printable US-ASCII without
+/// `$ ( ) < > @ , ; : \ " / [ ] ? = { }`, space or tab.
+pub fn validate_method_name(s: &str) -> Result<(), HubError> {
+    if s.is_empty() {
+        return Err(HubError::invalid("method name must not be empty"));
+    }
+    if s.len() > MAX_ID_LEN {
+        return Err(HubError::invalid(format!(
+            "method name is {} characters long; at most {MAX_ID_LEN} are allowed",
+            s.len()
+        )));
+    }
+    if let Some(bad) = s
+        .chars()
+        .find(|c| !c.is_ascii_graphic() || METHOD_NAME_EXCLUDED.contains(*c))
+    {
+        return Err(HubError::invalid(format!(
+            "method name '{}' contains '{}', which is not allowed (printable ASCII except $ ( ) < > @ , ; : \\ \" / [ ] ? = {{ }} and spaces)",
+            s.escape_default(),
+            bad.escape_default()
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_ids_follow_iot_hub_rules() {
+        for ok in [
+            "dev1",
+            "a",
+            "A-b.c:d+e%f_g#h*i?j!k(l)m,n=o@p;q$r's",
+            &"x".repeat(128),
+        ] {
+            assert!(DeviceId::new(ok).is_ok(), "{ok} should be valid");
+        }
+        for bad in [
+            "",
+            "with space",
+            "slash/inside",
+            "ünï",
+            "tab\t",
+            &"x".repeat(129),
+            "a&b",
+        ] {
+            let err = DeviceId::new(bad).unwrap_err();
+            assert_eq!(err.code().number(), 400004, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn method_names_exclude_the_documented_characters() {
+        assert!(validate_method_name("reboot").is_ok());
+        assert!(validate_method_name("set-led_2").is_ok());
+        for bad in ["", "a b", "a/b", "$rid", "x?y", "a=b", "q{"] {
+            assert!(validate_method_name(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! The C2D life cycle as transactions: enqueue, lock, complete, abandon,
+//! reject, release, purge, dead-letter.
+//!
+//! Each function runs inside one writer job ([`WriteCtx`]), so a state change,
+//! its trace events and its feedback record commit together or not at all.
+//! That is what makes feedback "exactly once per terminal outcome".
+//!
+//! ```text
+//!              send                  lock (deliver)
+//!   (new) ───────────▶ Enqueued ─────────────────────▶ Invisible
+//!                        ▲  │                           │ │ │
+//!    abandon (+1 count), │  │ TTL runs out              │ │ └─ complete ─▶ Completed   (Success)
+//!    lock expiry,        │  ▼                           │ └─── reject ───▶ Dead-lettered (Rejected)
+//!    detach  ────────────┘ Dead-lettered (Expired)      └─ abandon at max ▶ Dead-lettered (DeliveryCountExceeded)
+//! ```
+
+use serde_json::json;
+use uuid::Uuid;
+
+use super::message::{C2dMessage, MessageState};
+use super::table;
+use crate::error::{HubError, HubResult};
+use crate::feedback::{self, FeedbackStatus};
+use crate::settings::HubSettings;
+use crate::store::WriteCtx;
+use crate::trace::{EventKind, NewEvent, body_preview};
+
+/// How much of a body the trace keeps.
+pub(crate) const TRACE_BODY_LIMIT: usize = 4096;
+
+fn event(kind: EventKind, m: &C2dMessage) -> NewEvent {
+    let ev = NewEvent::new(kind, m.device_id.as_str()).message(m.message_id.as_str());
+    match &m.lock_token {
+        Some(t) => ev.lock(t.as_str()),
+        None => ev,
+    }
+}
+
+/// Accepts a validated message into its device's queue.
+pub(crate) fn enqueue(
+    ctx: &mut WriteCtx<'_>,
+    mut m: C2dMessage,
+    settings: &HubSettings,
+) -> HubResult<C2dMessage> {
+    crate::registry::table::get_required(ctx.conn, &m.device_id)?;
+    // Checked before any write, so a refused send changes nothing.
+    // Expired messages do not take places in the queue.
+    if table::count_live(ctx.conn, &m.device_id, ctx.now)? >= settings.queue_cap {
+        return Err(HubError::QueueFull {
+            device: m.device_id.clone(),
+            cap: settings.queue_cap,
+        });
+    }
+    for old in table::expired_enqueued(ctx.conn, Some(&m.device_id), ctx.now, usize::MAX)? {
+        dead_letter(ctx, old, FeedbackStatus::Expired, settings)?;
+    }
+    m.enqueued_time = ctx.now;
+    m.sequence_number = table::insert(ctx.conn, &m)?;
+    ctx.trace(event(EventKind::C2dEnqueued, &m).detail(json!({
+        "sequenceNumber": m.sequence_number,
+        "expiryTimeUtc": m.expiry_time_utc,
+        "ack": m.ack.as_str(),
+        "correlationId": m.correlation_id,
+        "userId": m.user_id,
+        "contentType": m.content_type,
+        "contentEncoding": m.content_encoding,
+        "properties": m.properties,
+        "size": m.size(),
+        "body": body_preview(&m.body, TRACE_BODY_LIMIT),
+    })))?;
+    Ok(m)
+}
+
+/// What locking the next message did.
+pub(crate) struct Locked {
+    /// The message now Invisible, if one was deliverable.
+    pub message: Option<C2dMessage>,
+    /// Locks of this device that had run out and were released first.
+    pub released: Vec<String>,
+}
+
+/// Locks the oldest deliverable message of a device for `via` (the transport).
+pub(crate) fn lock_next(
+    ctx: &mut WriteCtx<'_>,
+    device: &str,
+    settings: &HubSettings,
+    via: &str,
+) -> HubResult<Locked> {
+    let released = super::expiry::expire_device(ctx, device, settings)?;
+    let Some(mut m) = table::next_ready(ctx.conn, device, ctx.now)? else {
+        return Ok(Locked {
+            message: None,
+            released,
+        });
+    };
+    m.state = MessageState::Invisible;
+    m.lock_token = Some(Uuid::new_v4().to_string());
+    m.lock_expiry = Some(ctx.now.plus(settings.lock_timeout()));
+    m.attempts += 1;
+    table::save_state(ctx.conn, &m)?;
+    ctx.trace(event(EventKind::C2dDelivered, &m).detail(json!({
+        "sequenceNumber": m.sequence_number,
+        "attempt": m.attempts,
+        "deliveryCount": m.delivery_count,
+        "lockExpiry": m.lock_expiry,
+        "via": via,
+    })))?;
+    Ok(Locked {
+        message: Some(m),
+        released,
+    })
+}
+
+/// The locked message for `token`, if its lock is still valid.
+fn locked(ctx: &WriteCtx<'_>, device: &str, token: &str) -> HubResult<C2dMessage> {
+    match table::by_lock(ctx.conn, device, token)? {
+        Some(m) if m.lock_expiry.is_some_and(|t| t > ctx.now) => Ok(m),
+        _ => Err(HubError::LockLost(token.to_string())),
+    }
+}
+
+/// Invisible → Completed: removes the message, with `Success` feedback if asked.
+pub(crate) fn complete(
+    ctx: &mut WriteCtx<'_>,
+    device: &str,
+    token: &str,
+    settings: &HubSettings,
+) -> HubResult<C2dMessage> {
+    let m = locked(ctx, device, token)?;
+    table::delete(ctx.conn, device, m.sequence_number)?;
+    ctx.trace(event(EventKind::C2dCompleted, &m).detail(json!({
+        "sequenceNumber": m.sequence_number,
+        "attempt": m.attempts,
+    })))?;
+    feedback::produce(ctx, &m, FeedbackStatus::Success, settings)?;
+    Ok(m)
+}
+
+/// What an abandon led to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AbandonOutcome {
+    /// The message is Enqueued again.
+    Requeued,
+    /// The abandon reached the maximum delivery count, or the TTL had run out:
+    /// the message is dead-lettered.
+    DeadLettered(FeedbackStatus),
+}
+
+/// Invisible → Enqueued with the delivery count raised, or dead-lettered.
+pub(crate) fn abandon(
+    ctx: &mut WriteCtx<'_>,
+    device: &str,
+    token: &str,
+    settings: &HubSettings,
+) -> HubResult<AbandonOutcome> {
+    let mut m = locked(ctx, device, token)?;
+    m.delivery_count += 1;
+    ctx.trace(event(EventKind::C2dAbandoned, &m).detail(json!({
+        "sequenceNumber": m.sequence_number,
+        "deliveryCount": m.delivery_count,
+        "maxDeliveryCount": settings.max_delivery_count,
+    })))?;
+    if m.expiry_time_utc <= ctx.now {
+        dead_letter(ctx, m, FeedbackStatus::Expired, settings)?;
+        return Ok(AbandonOutcome::DeadLettered(FeedbackStatus::Expired));
+    }
+    if m.delivery_count >= settings.max_delivery_count {
+        dead_letter(ctx, m, FeedbackStatus::DeliveryCountExceeded, settings)?;
+        return Ok(AbandonOutcome::DeadLettered(
+            FeedbackStatus::DeliveryCountExceeded,
+        ));
+    }
+    m.state = MessageState::Enqueued;
+    m.lock_token = None;
+    m.lock_expiry = None;
+    table::save_state(ctx.conn, &m)?;
+    Ok(AbandonOutcome::Requeued)
+}
+
+/// Invisible → Dead-lettered with `Rejected` feedback if asked.
+pub(crate) fn reject(
+    ctx: &mut WriteCtx<'_>,
+    device: &str,
+    token: &str,
+    settings: &HubSettings,
+) -> HubResult<C2dMessage> {
+    let m = locked(ctx, device, token)?;
+    ctx.trace(
+        event(EventKind::C2dRejected, &m).detail(json!({"sequenceNumber": m.sequence_number})),
+    )?;
+    dead_letter(ctx, m.clone(), FeedbackStatus::Rejected, settings)?;
+    Ok(m)
+}
+
+/// Why a lock ends without a settlement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Release {
+    /// The lock timeout ran out.
+    LockExpired,
+    /// The device detached while holding it.
+    Detached,
+}
+
+/// Invisible → Enqueued without touching the delivery count (or
+/// dead-lettered if the TTL ran out meanwhile). Tokens no longer locked are skipped.
+pub(crate) fn release(
+    ctx: &mut WriteCtx<'_>,
+    device: &str,
+    token: &str,
+    why: Release,
+    settings: &HubSettings,
+) -> HubResult<bool> {
+    let Some(mut m) = table::by_lock(ctx.conn, device, token)? else {
+        return Ok(false);
+    };
+    let kind = match why {
+        Release::LockExpired => EventKind::C2dLockExpired,
+        Release::Detached => EventKind::C2dLockReleased,
+    };
+    ctx.trace(event(kind, &m).detail(json!({
+        "sequenceNumber": m.sequence_number,
+        "attempt": m.attempts,
+        "deliveryCount": m.delivery_count,
+    })))?;
+    if m.expiry_time_utc <= ctx.now {
+        dead_letter(ctx, m, FeedbackStatus::Expired, settings)?;
+    } else {
+        m.state = MessageState::Enqueued;
+        m.lock_token = None;
+        m.lock_expiry = None;
+        table::save_state(ctx.conn, &m)?;
+    }
+    Ok(true)
+}
+
+/// Removes every message of a device, with `Purged` feedback where asked.
+pub(crate) fn purge(
+    ctx: &mut WriteCtx<'_>,
+    device: &str,
+    settings: &HubSettings,
+) -> HubResult<u32> {
+    crate::registry::table::get_required(ctx.conn, device)?;
+    let mut n = 0;
+    for m in table::list(ctx.conn, device)? {
+        table::delete(ctx.conn, device, m.sequence_number)?;
+        ctx.trace(event(EventKind::C2dPurged, &m).detail(json!({
+            "sequenceNumber": m.sequence_number,
+            "state": m.state,
+        })))?;
+        feedback::produce(ctx, &m, FeedbackStatus::Purged, settings)?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Terminal failure: removes the message and produces negative feedback if asked.
+pub(crate) fn dead_letter(
+    ctx: &mut WriteCtx<'_>,
+    m: C2dMessage,
+    status: FeedbackStatus,
+    settings: &HubSettings,
+) -> HubResult<()> {
+    table::delete(ctx.conn, &m.device_id, m.sequence_number)?;
+    if status == FeedbackStatus::Expired {
+        ctx.trace(event(EventKind::C2dExpired, &m).detail(json!({
+            "sequenceNumber": m.sequence_number,
+            "expiryTimeUtc": m.expiry_time_utc,
+        })))?;
+    }
+    ctx.trace(event(EventKind::C2dDeadLettered, &m).detail(json!({
+        "sequenceNumber": m.sequence_number,
+        "reason": status.as_str(),
+        "deliveryCount": m.delivery_count,
+        "attempts": m.attempts,
+    })))?;
+    feedback::produce(ctx, &m, status, settings)?;
+    Ok(())
+}

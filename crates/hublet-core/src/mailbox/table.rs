@@ -1,0 +1,240 @@
+//! The `c2d_messages` table: every message still in a queue.
+//!
+//! Terminal messages (completed, dead-lettered, purged) are deleted; their
+//! history lives in the trace.
+//!
+//! The sequence number is the row id, `AUTOINCREMENT` so it is never reused:
+//! it increases across the whole hub, hence within every device's queue.
+//! (A per-device counter would rewrite the device's row on every send.)
+
+use rusqlite::{Connection, OptionalExtension, Row};
+
+use super::message::{AckMode, C2dMessage, MessageState};
+use crate::clock::Timestamp;
+use crate::error::{HubError, HubResult};
+
+pub(crate) const V1: &str = "
+CREATE TABLE c2d_messages (
+    seq              INTEGER PRIMARY KEY AUTOINCREMENT,
+    device_id        TEXT NOT NULL,
+    message_id       TEXT NOT NULL,
+    correlation_id   TEXT,
+    user_id          TEXT,
+    to_address       TEXT NOT NULL,
+    expiry_ms        INTEGER NOT NULL,
+    ack              TEXT NOT NULL,
+    content_type     TEXT,
+    content_encoding TEXT,
+    properties       TEXT NOT NULL,
+    body             BLOB NOT NULL,
+    enqueued_ms      INTEGER NOT NULL,
+    state            INTEGER NOT NULL CHECK (state IN (0, 1)),
+    lock_token       TEXT,
+    lock_until_ms    INTEGER,
+    delivery_count   INTEGER NOT NULL DEFAULT 0,
+    attempts         INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX c2d_ready       ON c2d_messages (device_id, state, seq);
+CREATE INDEX c2d_by_expiry   ON c2d_messages (expiry_ms);
+CREATE INDEX c2d_lock_expiry ON c2d_messages (lock_until_ms) WHERE state = 1;
+";
+
+const INSERT_COLUMNS: &str = "device_id, message_id, correlation_id, user_id, to_address, expiry_ms, ack, content_type, content_encoding, properties, body, enqueued_ms, state, lock_token, lock_until_ms, delivery_count, attempts";
+const COLUMNS: &str = "device_id, seq, message_id, correlation_id, user_id, to_address, expiry_ms, ack, content_type, content_encoding, properties, body, enqueued_ms, state, lock_token, lock_until_ms, delivery_count, attempts";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<C2dMessage> {
+    let ack: String = r.get(7)?;
+    let props: String = r.get(10)?;
+    let state: i64 = r.get(13)?;
+    Ok(C2dMessage {
+        device_id: r.get(0)?,
+        sequence_number: r.get(1)?,
+        message_id: r.get(2)?,
+        correlation_id: r.get(3)?,
+        user_id: r.get(4)?,
+        to: r.get(5)?,
+        expiry_time_utc: Timestamp(r.get(6)?),
+        ack: AckMode::parse(&ack).unwrap_or(AckMode::None),
+        content_type: r.get(8)?,
+        content_encoding: r.get(9)?,
+        properties: serde_json::from_str(&props).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(10, rusqlite::types::Type::Text, e.into())
+        })?,
+        body: r.get(11)?,
+        enqueued_time: Timestamp(r.get(12)?),
+        state: if state == 1 {
+            MessageState::Invisible
+        } else {
+            MessageState::Enqueued
+        },
+        lock_token: r.get(14)?,
+        lock_expiry: r.get::<_, Option<i64>>(15)?.map(Timestamp),
+        delivery_count: r.get(16)?,
+        attempts: r.get(17)?,
+    })
+}
+
+fn query(
+    conn: &Connection,
+    where_sql: &str,
+    params: impl rusqlite::Params,
+) -> HubResult<Vec<C2dMessage>> {
+    let mut stmt =
+        conn.prepare_cached(&format!("SELECT {COLUMNS} FROM c2d_messages {where_sql}"))?;
+    let rows = stmt.query_map(params, from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Inserts a message and returns its sequence number.
+pub(crate) fn insert(conn: &Connection, m: &C2dMessage) -> HubResult<i64> {
+    conn.prepare_cached(&format!(
+        "INSERT INTO c2d_messages ({INSERT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
+    ))?
+    .execute(rusqlite::params![
+        m.device_id,
+        m.message_id,
+        m.correlation_id,
+        m.user_id,
+        m.to,
+        m.expiry_time_utc.0,
+        m.ack.as_str(),
+        m.content_type,
+        m.content_encoding,
+        serde_json::to_string(&m.properties).map_err(HubError::from)?,
+        m.body,
+        m.enqueued_time.0,
+        if m.state == MessageState::Invisible { 1 } else { 0 },
+        m.lock_token,
+        m.lock_expiry.map(|t| t.0),
+        m.delivery_count,
+        m.attempts,
+    ])?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Messages in a device's queue (Enqueued plus Invisible).
+pub(crate) fn count(conn: &Connection, device: &str) -> HubResult<u32> {
+    Ok(conn
+        .prepare_cached("SELECT count(*) FROM c2d_messages WHERE device_id = ?1")?
+        .query_row([device], |r| r.get(0))?)
+}
+
+/// Messages that take a place in a device's queue: all but expired Enqueued ones.
+pub(crate) fn count_live(conn: &Connection, device: &str, now: Timestamp) -> HubResult<u32> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT count(*) FROM c2d_messages WHERE device_id = ?1 AND NOT (state = 0 AND expiry_ms <= ?2)",
+        )?
+        .query_row((device, now.0), |r| r.get(0))?)
+}
+
+/// All messages in the hub's queues.
+pub(crate) fn total(conn: &Connection) -> HubResult<u64> {
+    Ok(
+        conn.query_row("SELECT count(*) FROM c2d_messages", [], |r| {
+            r.get::<_, i64>(0)
+        })? as u64,
+    )
+}
+
+/// The oldest deliverable message of a device: Enqueued and not expired.
+pub(crate) fn next_ready(
+    conn: &Connection,
+    device: &str,
+    now: Timestamp,
+) -> HubResult<Option<C2dMessage>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM c2d_messages WHERE device_id = ?1 AND state = 0 AND expiry_ms > ?2 ORDER BY seq LIMIT 1"
+    ))?;
+    Ok(stmt.query_row((device, now.0), from_row).optional()?)
+}
+
+/// The message a device holds under `token`, whatever its lock's age.
+pub(crate) fn by_lock(
+    conn: &Connection,
+    device: &str,
+    token: &str,
+) -> HubResult<Option<C2dMessage>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM c2d_messages WHERE lock_token = ?1 AND device_id = ?2 AND state = 1"
+    ))?;
+    Ok(stmt.query_row((token, device), from_row).optional()?)
+}
+
+/// Writes a message's queue state back.
+pub(crate) fn save_state(conn: &Connection, m: &C2dMessage) -> HubResult<()> {
+    conn.prepare_cached(
+        "UPDATE c2d_messages SET state = ?3, lock_token = ?4, lock_until_ms = ?5, delivery_count = ?6, attempts = ?7
+         WHERE seq = ?2 AND device_id = ?1",
+    )?
+    .execute(rusqlite::params![
+        m.device_id,
+        m.sequence_number,
+        if m.state == MessageState::Invisible { 1 } else { 0 },
+        m.lock_token,
+        m.lock_expiry.map(|t| t.0),
+        m.delivery_count,
+        m.attempts,
+    ])?;
+    Ok(())
+}
+
+pub(crate) fn delete(conn: &Connection, device: &str, seq: i64) -> HubResult<()> {
+    conn.prepare_cached("DELETE FROM c2d_messages WHERE seq = ?2 AND device_id = ?1")?
+        .execute((device, seq))?;
+    Ok(())
+}
+
+/// A device's queue in delivery order.
+pub(crate) fn list(conn: &Connection, device: &str) -> HubResult<Vec<C2dMessage>> {
+    query(conn, "WHERE device_id = ?1 ORDER BY seq", [device])
+}
+
+/// Enqueued messages whose TTL has run out (one device, or all when `None`).
+pub(crate) fn expired_enqueued(
+    conn: &Connection,
+    device: Option<&str>,
+    now: Timestamp,
+    limit: usize,
+) -> HubResult<Vec<C2dMessage>> {
+    let limit = i64::try_from(limit).unwrap_or(-1);
+    match device {
+        Some(d) => query(
+            conn,
+            "WHERE device_id = ?1 AND state = 0 AND expiry_ms <= ?2 ORDER BY seq LIMIT ?3",
+            (d, now.0, limit),
+        ),
+        None => query(
+            conn,
+            "WHERE state = 0 AND expiry_ms <= ?1 ORDER BY expiry_ms LIMIT ?2",
+            (now.0, limit),
+        ),
+    }
+}
+
+/// Invisible messages whose lock has run out (one device, or all when `None`).
+pub(crate) fn lock_expired(
+    conn: &Connection,
+    device: Option<&str>,
+    now: Timestamp,
+    limit: usize,
+) -> HubResult<Vec<C2dMessage>> {
+    let limit = i64::try_from(limit).unwrap_or(-1);
+    match device {
+        Some(d) => query(
+            conn,
+            "WHERE device_id = ?1 AND state = 1 AND lock_until_ms <= ?2 ORDER BY seq LIMIT ?3",
+            (d, now.0, limit),
+        ),
+        None => query(
+            conn,
+            "WHERE state = 1 AND lock_until_ms <= ?1 ORDER BY lock_until_ms LIMIT ?2",
+            (now.0, limit),
+        ),
+    }
+}
+
+/// Removes a device's whole queue without feedback (device deletion).
+pub(crate) fn delete_all(conn: &Connection, device: &str) -> HubResult<usize> {
+    Ok(conn.execute("DELETE FROM c2d_messages WHERE device_id = ?1", [device])?)
+}

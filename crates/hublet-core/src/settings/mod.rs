@@ -1,0 +1,189 @@
+//! Hub-wide settings, with IoT Hub's defaults and ranges.
+//!
+//! Settings are stored in the database (so the desktop app and `hublet serve`
+//! agree) and validated as a whole on every change. Durations are whole
+//! seconds, as IoT Hub's configuration expresses them.
+
+pub(crate) mod table;
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::HubError;
+
+const MINUTE: u64 = 60;
+const HOUR: u64 = 60 * MINUTE;
+const DAY: u64 = 24 * HOUR;
+
+/// Every tunable rule of the hub.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct HubSettings {
+    /// The HostName written into connection strings and expected in SAS `sr`.
+    pub hub_name: String,
+    /// Other host names the hub answers to (SAS `sr` may name any of them).
+    pub host_aliases: Vec<String>,
+    /// Maximum messages per device queue, Enqueued plus Invisible (IoT Hub: 50).
+    pub queue_cap: u32,
+    /// Maximum C2D message size, body plus properties, in bytes (IoT Hub: 65536).
+    pub max_message_bytes: u32,
+    /// TTL applied when a message has no expiry (IoT Hub: 1 hour).
+    pub default_ttl_secs: u64,
+    /// Longest allowed TTL (IoT Hub: 2 days).
+    pub max_ttl_secs: u64,
+    /// How long a received message stays Invisible (IoT Hub: 60 s, fixed; configurable here for benches).
+    pub lock_timeout_secs: u64,
+    /// Explicit abandons after which a message is dead-lettered (1–100, IoT Hub: 10).
+    pub max_delivery_count: u32,
+    /// Feedback message time to live (1 min – 2 days, IoT Hub: 1 hour).
+    pub feedback_ttl_secs: u64,
+    /// Feedback lock duration (5–300 s, IoT Hub: 60 s).
+    pub feedback_lock_secs: u64,
+    /// Feedback maximum delivery count (1–100, IoT Hub: 10).
+    pub feedback_max_delivery_count: u32,
+    /// Records per feedback batch (IoT Hub: 64).
+    pub feedback_batch_size: u32,
+    /// Seconds after the previous batch before pending records are batched (IoT Hub: 15).
+    pub feedback_batch_window_secs: u64,
+    /// Direct-method calls allowed in flight per device.
+    pub method_inflight_limit: u32,
+    /// Trace events older than this are deleted (0 keeps them forever).
+    pub trace_max_age_secs: u64,
+    /// At most this many trace events are kept (0 means no limit).
+    pub trace_max_events: u64,
+}
+
+impl Default for HubSettings {
+    fn default() -> Self {
+        HubSettings {
+            hub_name: "localhost".into(),
+            host_aliases: Vec::new(),
+            queue_cap: 50,
+            max_message_bytes: 64 * 1024,
+            default_ttl_secs: HOUR,
+            max_ttl_secs: 2 * DAY,
+            lock_timeout_secs: 60,
+            max_delivery_count: 10,
+            feedback_ttl_secs: HOUR,
+            feedback_lock_secs: 60,
+            feedback_max_delivery_count: 10,
+            feedback_batch_size: 64,
+            feedback_batch_window_secs: 15,
+            method_inflight_limit: 100,
+            trace_max_age_secs: 7 * DAY,
+            trace_max_events: 5_000_000,
+        }
+    }
+}
+
+fn range<T: PartialOrd + std::fmt::Display + Copy>(
+    name: &str,
+    v: T,
+    lo: T,
+    hi: T,
+) -> Result<(), HubError> {
+    if v < lo || v > hi {
+        return Err(HubError::invalid(format!(
+            "{name} is {v}; it must be between {lo} and {hi}"
+        )));
+    }
+    Ok(())
+}
+
+impl HubSettings {
+    /// Checks every field against its allowed range.
+    pub fn validate(&self) -> Result<(), HubError> {
+        validate_host_name(&self.hub_name)?;
+        for a in &self.host_aliases {
+            validate_host_name(a)?;
+        }
+        range("queueCap", self.queue_cap, 1, 10_000)?;
+        range(
+            "maxMessageBytes",
+            self.max_message_bytes,
+            1024,
+            16 * 1024 * 1024,
+        )?;
+        range("maxTtlSecs", self.max_ttl_secs, MINUTE, 365 * DAY)?;
+        range(
+            "defaultTtlSecs",
+            self.default_ttl_secs,
+            MINUTE,
+            self.max_ttl_secs,
+        )?;
+        range("lockTimeoutSecs", self.lock_timeout_secs, 1, HOUR)?;
+        range("maxDeliveryCount", self.max_delivery_count, 1, 100)?;
+        range("feedbackTtlSecs", self.feedback_ttl_secs, MINUTE, 2 * DAY)?;
+        range("feedbackLockSecs", self.feedback_lock_secs, 5, 300)?;
+        range(
+            "feedbackMaxDeliveryCount",
+            self.feedback_max_delivery_count,
+            1,
+            100,
+        )?;
+        range("feedbackBatchSize", self.feedback_batch_size, 1, 1000)?;
+        range(
+            "feedbackBatchWindowSecs",
+            self.feedback_batch_window_secs,
+            0,
+            HOUR,
+        )?;
+        range("methodInflightLimit", self.method_inflight_limit, 1, 10_000)?;
+        Ok(())
+    }
+
+    /// Lock timeout as a duration.
+    pub fn lock_timeout(&self) -> Duration {
+        Duration::from_secs(self.lock_timeout_secs)
+    }
+
+    /// Every host name the hub answers to, lower-cased: the hub name and the aliases.
+    pub fn host_names(&self) -> Vec<String> {
+        std::iter::once(&self.hub_name)
+            .chain(self.host_aliases.iter())
+            .map(|h| h.to_ascii_lowercase())
+            .collect()
+    }
+}
+
+/// A host name (optionally with `:port`) as used in connection strings.
+fn validate_host_name(h: &str) -> Result<(), HubError> {
+    let ok = !h.is_empty()
+        && h.len() <= 253
+        && h.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-.:_[]".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(HubError::invalid(format!(
+            "'{}' is not a valid host name (letters, digits, '-', '.', optional ':port')",
+            h.escape_default()
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_iot_hub_and_validate() {
+        let s = HubSettings::default();
+        s.validate().unwrap();
+        assert_eq!(s.queue_cap, 50);
+        assert_eq!(s.max_delivery_count, 10);
+        assert_eq!(s.default_ttl_secs, 3600);
+        assert_eq!(s.max_ttl_secs, 172_800);
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused_with_the_field_name() {
+        let s = HubSettings {
+            max_delivery_count: 101,
+            ..HubSettings::default()
+        };
+        let e = s.validate().unwrap_err();
+        assert!(e.to_string().contains("maxDeliveryCount"), "{e}");
+    }
+}

@@ -1,0 +1,142 @@
+//! Storage: one SQLite file, one writer thread, group commit.
+//!
+//! rusqlite is synchronous, so async code never touches a connection. All
+//! writes go to a single writer thread as closures ([`Db::write`]); the
+//! thread takes every job waiting in its queue, runs each inside its own
+//! savepoint of one shared transaction, commits once, and only then answers
+//! the callers. That is group commit: under load many sends share one fsync,
+//! yet every send that returns `Ok` is committed.
+//!
+//! Trace events written by a job are inserted in the same transaction as the
+//! state change they describe, and published to live subscribers only after
+//! the commit, so nobody ever sees an event for a change that was rolled back.
+//!
+//! Reads run on a small pool of read-only connections on tokio's blocking
+//! threads; in WAL mode they never wait for the writer.
+//!
+//! To add a table: create `your_module/table.rs` with its `CREATE` statements
+//! and row functions, and append a migration to [`migrations::MIGRATIONS`].
+
+mod checkpoint;
+pub(crate) mod migrations;
+mod open;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::Connection;
+use tokio::sync::{broadcast, oneshot};
+
+use crate::clock::SharedClock;
+use crate::error::{HubError, HubResult};
+use crate::trace::{NewEvent, TraceEvent};
+
+pub(crate) use open::DataDirLock;
+pub use writer::Durability;
+pub(crate) use writer::WriteCtx;
+use writer::{Work, WriterHandle};
+
+/// Handle to the database: the writer thread and the reader pool.
+pub(crate) struct Db {
+    writer: WriterHandle,
+    checkpointer: checkpoint::Checkpointer,
+    path: PathBuf,
+    readers: Arc<Mutex<Vec<Connection>>>,
+}
+
+const MAX_IDLE_READERS: usize = 4;
+
+impl Db {
+    /// Opens (creating and migrating if needed) the database at `path`.
+    /// Refuses, without modifying it, a file that is not a Hublet database or
+    /// comes from a newer Hublet.
+    pub(crate) fn open(
+        path: &Path,
+        durability: Durability,
+        clock: SharedClock,
+        live: broadcast::Sender<Arc<TraceEvent>>,
+    ) -> HubResult<Db> {
+        open::check_existing(path)?;
+        let conn = open::open_rw(path, durability)?;
+        migrations::migrate(&conn)?;
+        let writer = writer::spawn(conn, clock, live)?;
+        let checkpointer = checkpoint::Checkpointer::spawn(path)?;
+        Ok(Db {
+            writer,
+            checkpointer,
+            path: path.to_path_buf(),
+            readers: Arc::new(Mutex::new(Vec::new())),
+        })
+    }
+
+    /// The database file.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` on the writer thread in the next group transaction and
+    /// returns its result once that transaction committed. If `f` fails, its
+    /// changes (and trace events) are undone and the rest of the group still
+    /// commits. `f` may run twice (see `writer::run_group`), so it must not
+    /// consume what it captures.
+    pub(crate) async fn write<T, F>(&self, f: F) -> HubResult<T>
+    where
+        T: Send + 'static,
+        F: Fn(&mut WriteCtx<'_>) -> HubResult<T> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        self.writer.send(Work::job(f, tx))?;
+        rx.await
+            .map_err(|_| HubError::Internal("the storage writer stopped".into()))?
+    }
+
+    /// Queues a trace event without waiting for its commit. Events keep the
+    /// order in which they were queued relative to all other writes.
+    pub(crate) fn append(&self, ev: NewEvent) {
+        if self.writer.send(Work::Trace(ev)).is_err() {
+            tracing::warn!("trace event dropped: the storage writer stopped");
+        }
+    }
+
+    /// Resolves when everything queued before it is committed.
+    pub(crate) async fn flush(&self) -> HubResult<()> {
+        self.write(|_| Ok(())).await
+    }
+
+    /// Runs a read-only query on a pooled connection off the async threads.
+    pub(crate) async fn read<T, F>(&self, f: F) -> HubResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> HubResult<T> + Send + 'static,
+    {
+        let readers = self.readers.clone();
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = match lock(&readers).pop() {
+                Some(c) => c,
+                None => open::open_ro(&path)?,
+            };
+            let out = f(&conn);
+            let mut pool = lock(&readers);
+            if pool.len() < MAX_IDLE_READERS {
+                pool.push(conn);
+            }
+            out
+        })
+        .await
+        .map_err(|e| HubError::Internal(format!("read task failed: {e}")))?
+    }
+
+    /// Stops the writer after it has committed everything queued, and waits for it.
+    pub(crate) async fn close(&self) -> HubResult<()> {
+        self.flush().await?;
+        self.writer.stop().await;
+        self.checkpointer.stop().await;
+        Ok(())
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}

@@ -1,0 +1,420 @@
+//! The attachment interface: authentication, push delivery, replacement, detach.
+
+use std::time::Duration;
+
+use hublet_core::auth::sas;
+use hublet_core::{
+    AckMode, AttachRequest, DetachReason, EventKind, MessageState, NewMessage, Telemetry, ToDevice,
+    TraceQuery,
+};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use crate::support::{TestHub, eventually};
+
+fn trusted() -> AttachRequest {
+    AttachRequest::trusted("test", Some("loopback".into()), "test")
+}
+
+async fn next_c2d(rx: &mut UnboundedReceiver<ToDevice>) -> hublet_core::C2dMessage {
+    match tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {
+        Ok(Some(ToDevice::C2d(m))) => *m,
+        other => panic!("expected a C2D delivery, got {other:?}"),
+    }
+}
+
+fn nothing_pending(rx: &mut UnboundedReceiver<ToDevice>) -> bool {
+    rx.try_recv().is_err()
+}
+
+async fn token_for(t: &TestHub, device: &str, ttl_secs: i64) -> String {
+    let d = t.hub.registry().get(device).await.unwrap();
+    let se = t.hub.now().unix_seconds() + ttl_secs;
+    sas::create(
+        &format!("localhost/devices/{device}"),
+        &d.primary_key,
+        None,
+        se,
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_valid_sas_token_attaches_and_marks_the_device_connected() {
+    let t = TestHub::new().await;
+    t.device("d1").await;
+    let token = token_for(&t, "d1", 3600).await;
+    let (att, _rx) = t
+        .hub
+        .attach(
+            "d1",
+            AttachRequest::sas("mqtt", Some("127.0.0.1:5555".into()), token),
+        )
+        .await
+        .unwrap();
+    let d = t.hub.registry().get("d1").await.unwrap();
+    assert_eq!(
+        d.connection_state,
+        hublet_core::registry::ConnectionState::Connected
+    );
+    assert_eq!(d.transport.as_deref(), Some("mqtt"));
+    att.detach(DetachReason::Closed).await;
+    let d = t.hub.registry().get("d1").await.unwrap();
+    assert_eq!(
+        d.connection_state,
+        hublet_core::registry::ConnectionState::Disconnected
+    );
+    assert!(d.last_activity_time.is_some());
+}
+
+#[tokio::test]
+async fn bad_credentials_are_refused_with_401003_and_traced() {
+    let t = TestHub::new().await;
+    t.device("d1").await;
+    t.device("d2").await;
+    let other = token_for(&t, "d2", 3600).await;
+    let expired = token_for(&t, "d1", -1).await;
+    let wrong_host = {
+        let d = t.hub.registry().get("d1").await.unwrap();
+        sas::create(
+            "elsewhere.example/devices/d1",
+            &d.primary_key,
+            None,
+            t.hub.now().unix_seconds() + 60,
+        )
+        .unwrap()
+    };
+    for (what, token) in [
+        ("another device's token", other),
+        ("expired", expired),
+        ("wrong host", wrong_host),
+        ("garbage", "hello".into()),
+    ] {
+        let e = t
+            .hub
+            .attach("d1", AttachRequest::sas("mqtt", None, token))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code().number(), 401003, "{what}");
+    }
+    let e = t.hub.attach("nobody", trusted()).await.unwrap_err();
+    assert_eq!(
+        e.code().number(),
+        401003,
+        "unknown devices are unauthorized, not 'not found'"
+    );
+    t.hub
+        .registry()
+        .set_enabled("d1", false, None)
+        .await
+        .unwrap();
+    let e = t.hub.attach("d1", trusted()).await.unwrap_err();
+    assert!(e.to_string().contains("disabled"), "{e}");
+    t.hub.trace().flush().await.unwrap();
+    let fails = t
+        .hub
+        .trace()
+        .query(TraceQuery {
+            kinds: vec!["device.auth_failed".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(fails.len(), 6);
+}
+
+#[tokio::test]
+async fn a_policy_token_with_device_connect_attaches_a_device() {
+    let t = TestHub::new().await;
+    t.device("d1").await;
+    let owner = t
+        .hub
+        .policies()
+        .iter()
+        .find(|p| p.name == "device")
+        .unwrap()
+        .primary_key
+        .clone();
+    let token = sas::create(
+        "localhost/devices/d1",
+        &owner,
+        Some("device"),
+        t.hub.now().unix_seconds() + 60,
+    )
+    .unwrap();
+    t.hub
+        .attach("d1", AttachRequest::sas("mqtt", None, token))
+        .await
+        .unwrap();
+    let registry_only = t
+        .hub
+        .policies()
+        .iter()
+        .find(|p| p.name == "registryRead")
+        .unwrap()
+        .primary_key
+        .clone();
+    let token = sas::create(
+        "localhost/devices/d1",
+        &registry_only,
+        Some("registryRead"),
+        t.hub.now().unix_seconds() + 60,
+    )
+    .unwrap();
+    assert_eq!(
+        t.hub
+            .attach("d1", AttachRequest::sas("mqtt", None, token))
+            .await
+            .unwrap_err()
+            .code()
+            .number(),
+        401003
+    );
+}
+
+#[tokio::test]
+async fn subscribed_devices_get_their_queue_pushed_in_order_within_the_window() {
+    let t = TestHub::new().await;
+    t.device("d1").await;
+    for i in 0..4 {
+        let m = NewMessage {
+            message_id: Some(format!("m{i}")),
+            ..NewMessage::text("x")
+        };
+        t.hub.mailbox().send("d1", m).await.unwrap();
+    }
+    let (att, mut rx) = t.hub.attach("d1", trusted()).await.unwrap();
+    assert!(
+        nothing_pending(&mut rx),
+        "nothing is pushed before the device subscribes"
+    );
+    att.subscribe_c2d(2).unwrap();
+    let a = next_c2d(&mut rx).await;
+    let b = next_c2d(&mut rx).await;
+    assert_eq!((a.message_id.as_str(), b.message_id.as_str()), ("m0", "m1"));
+    let states: Vec<MessageState> = t
+        .hub
+        .mailbox()
+        .list("d1")
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.state)
+        .collect();
+    assert_eq!(
+        states,
+        [
+            MessageState::Invisible,
+            MessageState::Invisible,
+            MessageState::Enqueued,
+            MessageState::Enqueued
+        ],
+        "a window of 2 holds back the third"
+    );
+    att.complete(a.lock_token.as_deref().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(next_c2d(&mut rx).await.message_id, "m2");
+    att.complete(b.lock_token.as_deref().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(next_c2d(&mut rx).await.message_id, "m3");
+
+    // A message sent while the window has room is pushed at once.
+    let m2 = t.hub.mailbox().list("d1").await.unwrap()[0]
+        .lock_token
+        .clone()
+        .unwrap();
+    att.complete(&m2).await.unwrap();
+    t.hub
+        .mailbox()
+        .send(
+            "d1",
+            NewMessage {
+                message_id: Some("late".into()),
+                ..NewMessage::text("y")
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(next_c2d(&mut rx).await.message_id, "late");
+}
+
+#[tokio::test]
+async fn a_withheld_ack_leads_to_redelivery_after_the_lock_timeout() {
+    let t = TestHub::new().await;
+    t.device("d1").await;
+    let (att, mut rx) = t.hub.attach("d1", trusted()).await.unwrap();
+    att.subscribe_c2d(1).unwrap();
+    t.hub
+        .mailbox()
+        .send(
+            "d1",
+            NewMessage {
+                message_id: Some("m".into()),
+                ack: AckMode::Full,
+                ..NewMessage::text("x")
+            },
+        )
+        .await
+        .unwrap();
+    let first = next_c2d(&mut rx).await;
+    assert_eq!(first.attempts, 1);
+    t.advance(Duration::from_secs(60)).await;
+    let again = next_c2d(&mut rx).await;
+    assert_eq!(again.message_id, "m");
+    assert_eq!(again.attempts, 2, "redelivered as attempt 2");
+    assert_eq!(
+        att.complete(first.lock_token.as_deref().unwrap())
+            .await
+            .unwrap_err()
+            .code()
+            .number(),
+        412002
+    );
+    att.complete(again.lock_token.as_deref().unwrap())
+        .await
+        .unwrap();
+    t.hub.trace().flush().await.unwrap();
+    let kinds: Vec<EventKind> = t
+        .hub
+        .trace()
+        .story("m")
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            EventKind::C2dEnqueued,
+            EventKind::C2dDelivered,
+            EventKind::C2dLockExpired,
+            EventKind::C2dDelivered,
+            EventKind::C2dCompleted,
+            EventKind::FeedbackProduced
+        ]
+    );
+}
+
+#[tokio::test]
+async fn detaching_returns_held_messages_to_the_queue_for_the_next_connection() {
+    let t = TestHub::new().await;
+    t.device("d1").await;
+    t.hub
+        .mailbox()
+        .send(
+            "d1",
+            NewMessage {
+                message_id: Some("m".into()),
+                ..NewMessage::text("x")
+            },
+        )
+        .await
+        .unwrap();
+    let (att, mut rx) = t.hub.attach("d1", trusted()).await.unwrap();
+    att.subscribe_c2d(1).unwrap();
+    let held = next_c2d(&mut rx).await;
+    att.detach(DetachReason::ConnectionLost("reset".into()))
+        .await;
+    let q = t.hub.mailbox().list("d1").await.unwrap();
+    assert_eq!(
+        q[0].state,
+        MessageState::Enqueued,
+        "released at once, not after 60 s"
+    );
+    assert_eq!(q[0].delivery_count, 0);
+    let (att2, mut rx2) = t.hub.attach("d1", trusted()).await.unwrap();
+    att2.subscribe_c2d(1).unwrap();
+    let again = next_c2d(&mut rx2).await;
+    assert_eq!(again.message_id, held.message_id);
+    assert_eq!(again.attempts, 2);
+}
+
+#[tokio::test]
+async fn a_second_attachment_replaces_the_first() {
+    let t = TestHub::new().await;
+    t.device("d1").await;
+    let (first, mut rx1) = t.hub.attach("d1", trusted()).await.unwrap();
+    let (second, _rx2) = t.hub.attach("d1", trusted()).await.unwrap();
+    assert!(matches!(
+        rx1.recv().await,
+        Some(ToDevice::Close(DetachReason::Replaced))
+    ));
+    assert!(!first.is_current());
+    assert!(second.is_current());
+    // The old connection ending later does not disturb the new one.
+    first.detach(DetachReason::Closed).await;
+    assert!(second.is_current());
+    assert_eq!(
+        t.hub.registry().get("d1").await.unwrap().connection_state,
+        hublet_core::registry::ConnectionState::Connected
+    );
+}
+
+#[tokio::test]
+async fn the_hub_detaches_a_device_when_its_token_expires_or_it_is_disabled() {
+    let t = TestHub::new().await;
+    t.device("d1").await;
+    t.device("d2").await;
+    let token = token_for(&t, "d1", 120).await;
+    let (_a, mut rx) = t
+        .hub
+        .attach("d1", AttachRequest::sas("mqtt", None, token))
+        .await
+        .unwrap();
+    eventually("token expiry timer armed", || t.clock.sleepers() >= 1).await;
+    t.clock.advance(Duration::from_secs(120));
+    assert!(matches!(
+        rx.recv().await,
+        Some(ToDevice::Close(DetachReason::TokenExpired))
+    ));
+
+    let (_b, mut rx2) = t.hub.attach("d2", trusted()).await.unwrap();
+    t.hub
+        .registry()
+        .set_enabled("d2", false, Some("maintenance".into()))
+        .await
+        .unwrap();
+    assert!(matches!(
+        rx2.recv().await,
+        Some(ToDevice::Close(DetachReason::Disabled))
+    ));
+}
+
+#[tokio::test]
+async fn telemetry_is_traced_and_oversized_telemetry_refused() {
+    let t = TestHub::new().await;
+    t.device("d1").await;
+    let (att, _rx) = t.hub.attach("d1", trusted()).await.unwrap();
+    let tel = Telemetry {
+        content_type: Some("application/json".into()),
+        properties: [
+            ("alert".to_string(), Some("high".to_string())),
+            ("bare".to_string(), None),
+        ]
+        .into(),
+        body: br#"{"temperature": 21.5}"#.to_vec(),
+        ..Telemetry::default()
+    };
+    att.telemetry(tel).unwrap();
+    let big = Telemetry {
+        body: vec![0; 256 * 1024 + 1],
+        ..Telemetry::default()
+    };
+    assert_eq!(att.telemetry(big).unwrap_err().code().number(), 413001);
+    t.hub.trace().flush().await.unwrap();
+    let evs = t
+        .hub
+        .trace()
+        .query(TraceQuery {
+            kinds: vec!["telemetry".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(evs.len(), 1);
+    assert_eq!(evs[0].detail["body"]["text"], r#"{"temperature": 21.5}"#);
+    assert_eq!(evs[0].detail["properties"]["alert"], "high");
+    assert!(evs[0].detail["properties"]["bare"].is_null());
+}

@@ -1,0 +1,15 @@
+//! Integration tests of the hub core, one module per area (mirroring `src`).
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod support;
+
+mod attach;
+mod bad_input;
+mod crash;
+mod feedback;
+mod mailbox;
+mod methods;
+mod model;
+mod registry;
+mod storage;
+mod trace;
