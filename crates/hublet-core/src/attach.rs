@@ -142,6 +142,29 @@ impl DetachReason {
     }
 }
 
+/// Which direct methods an attached device is subscribed to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum MethodFilter {
+    /// None: calls find the device not online.
+    #[default]
+    None,
+    /// Every method.
+    All,
+    /// Only these method names.
+    Only(std::collections::BTreeSet<String>),
+}
+
+impl MethodFilter {
+    /// Whether a call to `method` may be delivered.
+    pub fn allows(&self, method: &str) -> bool {
+        match self {
+            MethodFilter::None => false,
+            MethodFilter::All => true,
+            MethodFilter::Only(names) => names.contains(method),
+        }
+    }
+}
+
 /// A direct-method request for the device.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MethodRequest {
@@ -204,7 +227,7 @@ struct Slot {
     remote: Option<String>,
     since: Timestamp,
     tx: mpsc::UnboundedSender<ToDevice>,
-    methods: bool,
+    methods: MethodFilter,
     c2d_window: Option<usize>,
     outstanding: HashSet<String>,
 }
@@ -332,10 +355,10 @@ impl Presence {
         map.get(device).and_then(|r| r.slot.as_ref().map(|s| s.id))
     }
 
-    fn set_methods(&self, device: &str, attachment: u64, on: bool) -> bool {
+    fn set_methods(&self, device: &str, attachment: u64, filter: MethodFilter) -> bool {
         let (ok, online) = self.with(device, |r| match r.slot.as_mut() {
             Some(s) if s.id == attachment => {
-                s.methods = on;
+                s.methods = filter;
                 (true, r.online.clone())
             }
             _ => (false, r.online.clone()),
@@ -401,12 +424,13 @@ impl Presence {
     pub(crate) fn start_call(
         &self,
         device: &str,
+        method: &str,
         rid: &str,
         reply: oneshot::Sender<HubResult<RawResponse>>,
         limit: usize,
     ) -> (CallStart, Option<oneshot::Sender<HubResult<RawResponse>>>) {
         self.with(device, |r| match r.slot.as_ref() {
-            Some(s) if s.methods => {
+            Some(s) if s.methods.allows(method) => {
                 if r.calls.len() >= limit {
                     return (CallStart::TooMany, Some(reply));
                 }
@@ -502,24 +526,28 @@ impl Attachment {
         self.token_expiry
     }
 
-    /// The device subscribed to direct methods: calls may now reach it.
+    /// The device subscribed to all direct methods: calls may now reach it.
     pub fn subscribe_methods(&self) {
-        if self
-            .hub
-            .inner
-            .presence
-            .set_methods(&self.device, self.id, true)
-        {
-            self.hub.touch(&self.device);
-        }
+        self.set_method_filter(MethodFilter::All);
     }
 
     /// The device unsubscribed from direct methods.
     pub fn unsubscribe_methods(&self) {
-        self.hub
+        self.set_method_filter(MethodFilter::None);
+    }
+
+    /// Which methods the device is subscribed to (a device may subscribe
+    /// to single methods, e.g. `$iothub/methods/POST/reboot/#`); calls to
+    /// other methods find it "not online" (404103).
+    pub fn set_method_filter(&self, filter: MethodFilter) {
+        if self
+            .hub
             .inner
             .presence
-            .set_methods(&self.device, self.id, false);
+            .set_methods(&self.device, self.id, filter)
+        {
+            self.hub.touch(&self.device);
+        }
     }
 
     /// The device subscribed to C2D messages: the hub pushes its queue in
@@ -696,7 +724,7 @@ impl Hub {
             remote: req.remote.clone(),
             since: now,
             tx,
-            methods: false,
+            methods: MethodFilter::None,
             c2d_window: None,
             outstanding: HashSet::new(),
         };

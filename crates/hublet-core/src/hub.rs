@@ -278,6 +278,14 @@ impl Hub {
         Methods { hub: self }
     }
 
+    /// Per-device state of one transport adapter (`namespace` names the adapter, e.g. `mqtt`).
+    pub fn adapter_state(&self, namespace: &'static str) -> crate::adapter::AdapterState<'_> {
+        crate::adapter::AdapterState {
+            hub: self,
+            namespace,
+        }
+    }
+
     /// The trace log.
     pub fn trace(&self) -> Trace<'_> {
         Trace { hub: self }

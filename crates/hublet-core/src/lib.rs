@@ -23,6 +23,7 @@
 //! The behaviour matched is `docs/semantics.md` in the repository, which
 //! also records every choice made where IoT Hub's own behaviour is unknown.
 
+pub mod adapter;
 pub mod attach;
 pub mod auth;
 pub mod clock;
@@ -38,8 +39,8 @@ mod store;
 pub mod trace;
 
 pub use attach::{
-    AttachRequest, Attachment, Credential, DetachReason, MethodRequest, Responded, Telemetry,
-    ToDevice,
+    AttachRequest, Attachment, Credential, DetachReason, MethodFilter, MethodRequest, Responded,
+    Telemetry, ToDevice,
 };
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock, Timestamp};
 pub use error::{ErrorCode, HubError, HubResult};

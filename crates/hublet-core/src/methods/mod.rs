@@ -123,7 +123,11 @@ impl Methods<'_> {
         let payload = call.validate()?;
         let id = DeviceId::new(device)?;
         let device = id.as_str();
-        self.hub.device_row(device).await?;
+        // An attached device is registered (deleting a device detaches it),
+        // so only an unattached one needs the registry to tell 404001 from 404103.
+        if self.hub.inner.presence.current(device).is_none() {
+            self.hub.device_row(device).await?;
+        }
         let hub = self.hub;
         let clock = hub.inner.clock.clone();
         let rid = hub
@@ -171,7 +175,11 @@ impl Methods<'_> {
                     "method call lost its reply channel".into(),
                 )));
             };
-            match hub.inner.presence.start_call(device, &rid, r, limit) {
+            match hub
+                .inner
+                .presence
+                .start_call(device, &call.method_name, &rid, r, limit)
+            {
                 (CallStart::Started(tx), _) => break tx,
                 (CallStart::TooMany, _) => {
                     return Err(fail(HubError::TooManyInflightMethods {

@@ -444,6 +444,7 @@ impl Registry<'_> {
                 check_if_match(&row, if_match.as_deref())?;
                 let messages = crate::mailbox::table::delete_all(ctx.conn, &key)?;
                 let feedback = crate::feedback::table::drop_pending_for_device(ctx.conn, &key)?;
+                crate::adapter::table::remove_device(ctx.conn, &key)?;
                 table::delete(ctx.conn, &key)?;
                 ctx.trace(
                     NewEvent::new(EventKind::DeviceDeleted, key.as_str()).detail(

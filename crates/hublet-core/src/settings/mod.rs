@@ -52,6 +52,9 @@ pub struct HubSettings {
     pub trace_max_age_secs: u64,
     /// At most this many trace events are kept (0 means no limit).
     pub trace_max_events: u64,
+    /// "Open bench": devices may connect without a SAS token (MQTT with an
+    /// empty password). Off by default; meant for a bench on a private network.
+    pub open_bench: bool,
 }
 
 impl Default for HubSettings {
@@ -73,6 +76,7 @@ impl Default for HubSettings {
             method_inflight_limit: 100,
             trace_max_age_secs: 7 * DAY,
             trace_max_events: 5_000_000,
+            open_bench: false,
         }
     }
 }

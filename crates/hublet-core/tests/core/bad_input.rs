@@ -26,9 +26,7 @@ async fn snapshot(t: &TestHub) -> String {
         .collect();
     let mut out = String::new();
     for table in tables {
-        let mut stmt = c
-            .prepare(&format!("SELECT * FROM {table} ORDER BY rowid"))
-            .unwrap();
+        let mut stmt = c.prepare(&format!("SELECT * FROM {table}")).unwrap();
         let n = stmt.column_count();
         let rows = stmt
             .query_map([], |r| {

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod adapter;
 mod attach;
 mod bad_input;
 mod crash;

@@ -1,0 +1,624 @@
+//! One device connection: the CONNECT handshake, then a loop that carries
+//! packets between the socket, the device's [`Session`] and its hub
+//! [`Attachment`]. The loop only translates; every hub rule lives in the
+//! core and every MQTT rule in [`Session`] and [`crate::topics`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::{SinkExt, StreamExt};
+use hublet_core::trace::{EventKind, NewEvent};
+use hublet_core::{AttachRequest, Attachment, DetachReason, Hub, Telemetry, ToDevice};
+use rumqttc::mqttbytes::v4::{
+    Codec, ConnAck, Connect, ConnectReturnCode, Packet, PubAck, Publish, SubAck, UnsubAck,
+};
+use rumqttc::mqttbytes::{Error as CodecError, Protocol, QoS};
+use serde_json::json;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio_util::codec::Framed;
+
+use crate::GatewayConfig;
+use crate::bag;
+use crate::session::{Changes, Persisted, Session};
+use crate::topics::{Filter, Inbound, Violation, parse_publish, parse_username};
+
+/// Largest packet a device may send: 256 KB of telemetry plus its topic.
+const MAX_INCOMING: usize = 256 * 1024 + 16 * 1024;
+/// Largest packet the hub sends (a 64 KB C2D message with a long bag, or a 128 KB method payload).
+const MAX_OUTGOING: usize = 256 * 1024;
+/// IoT Hub's cap on the server-side keep-alive (the Azure load balancer's idle limit).
+const MAX_KEEP_ALIVE: Duration = Duration::from_secs(1767);
+/// Namespace of persisted sessions in the hub's adapter state.
+pub(crate) const STATE_NAMESPACE: &str = "mqtt";
+
+/// What the connection task shares with the server.
+pub(crate) struct Shared {
+    pub hub: Hub,
+    pub config: GatewayConfig,
+    pub cancel: tokio_util::sync::CancellationToken,
+}
+
+/// How a connection ended.
+enum End {
+    /// The device sent DISCONNECT.
+    Graceful,
+    /// The socket closed or failed.
+    Lost(String),
+    /// The device broke a rule.
+    Violation(String),
+    /// Nothing arrived within 1.5 x keep-alive.
+    KeepAlive,
+    /// The hub ended the attachment.
+    Hub(DetachReason),
+}
+
+type Conn<S> = Framed<S, Codec>;
+
+/// Serves one accepted connection until it ends.
+pub(crate) async fn serve<S>(
+    stream: S,
+    remote: String,
+    transport: &'static str,
+    shared: Arc<Shared>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let codec = Codec {
+        max_incoming_size: MAX_INCOMING,
+        max_outgoing_size: MAX_OUTGOING,
+    };
+    // Small initial buffers: most devices idle, and buffers grow when a big packet comes.
+    let mut conn = Framed::with_capacity(stream, codec, 512);
+    let Some(connect) = handshake_packet(&mut conn, &remote, &shared).await else {
+        return;
+    };
+    let Some((att, rx, mut session)) =
+        accept(&mut conn, connect.clone(), &remote, transport, &shared).await
+    else {
+        return;
+    };
+    let end = run(&mut conn, &att, rx, &mut session, &connect, &shared).await;
+    finish(conn, att, end, &connect).await;
+}
+
+fn hub_notice(shared: &Shared, device: Option<&str>, what: &str, remote: &str) {
+    let ev = match device {
+        Some(d) => NewEvent::new(EventKind::DeviceProtocol, d),
+        None => NewEvent::hub(EventKind::DeviceProtocol),
+    };
+    shared
+        .hub
+        .trace()
+        .append(ev.detail(json!({"via": "mqtt", "remote": remote, "what": what})));
+}
+
+/// Waits (boundedly) for the first packet, which must be a CONNECT.
+async fn handshake_packet<S>(conn: &mut Conn<S>, remote: &str, shared: &Shared) -> Option<Connect>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let clock = shared.hub.clock().clone();
+    let first = tokio::select! {
+        p = conn.next() => p,
+        _ = clock.sleep(shared.config.connect_timeout) => {
+            hub_notice(shared, None, "no CONNECT within the connect timeout; connection closed", remote);
+            return None;
+        }
+        _ = shared.cancel.cancelled() => return None,
+    };
+    match first {
+        Some(Ok(Packet::Connect(c))) if c.protocol == Protocol::V4 => Some(c),
+        Some(Ok(Packet::Connect(_)))
+        | Some(Err(CodecError::InvalidProtocolLevel(_) | CodecError::InvalidProtocol)) => {
+            hub_notice(
+                shared,
+                None,
+                "CONNECT is not MQTT 3.1.1; refused with CONNACK 1",
+                remote,
+            );
+            refuse(conn, ConnectReturnCode::RefusedProtocolVersion).await;
+            None
+        }
+        Some(Ok(other)) => {
+            hub_notice(
+                shared,
+                None,
+                &format!("{} before CONNECT; connection closed", packet_name(&other)),
+                remote,
+            );
+            None
+        }
+        Some(Err(e)) => {
+            hub_notice(
+                shared,
+                None,
+                &format!("malformed first packet ({e}); connection closed"),
+                remote,
+            );
+            None
+        }
+        None => None,
+    }
+}
+
+async fn refuse<S>(conn: &mut Conn<S>, code: ConnectReturnCode)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let _ = conn.send(Packet::ConnAck(ConnAck::new(code, false))).await;
+    let _ = conn.get_mut().shutdown().await;
+}
+
+/// Authenticates, attaches, restores the session and sends CONNACK.
+async fn accept<S>(
+    conn: &mut Conn<S>,
+    c: Connect,
+    remote: &str,
+    transport: &'static str,
+    shared: &Shared,
+) -> Option<(Attachment, UnboundedReceiver<ToDevice>, Session)>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let hub = &shared.hub;
+    let device = c.client_id.clone();
+    if hublet_core::ids::DeviceId::new(&device).is_err() {
+        let why = if device.contains('/') {
+            format!("client id '{device}' is a module identity; modules are not supported")
+        } else {
+            format!(
+                "client id '{}' is not a valid device id",
+                device.escape_default()
+            )
+        };
+        hub_notice(
+            shared,
+            None,
+            &format!("{why}; refused with CONNACK 2"),
+            remote,
+        );
+        refuse(conn, ConnectReturnCode::BadClientId).await;
+        return None;
+    }
+    let (username, password) = match &c.login {
+        Some(l) => (Some(l.username.as_str()), l.password.as_str()),
+        None => (None, ""),
+    };
+    if let Some(u) = username {
+        match parse_username(u) {
+            Ok(u) if u.device == device && u.module.is_none() => {}
+            Ok(u) => {
+                let why = format!(
+                    "user name names device '{}'{} but the client id is '{device}'; refused with CONNACK 5",
+                    u.device,
+                    u.module
+                        .map(|m| format!(" module '{m}'"))
+                        .unwrap_or_default()
+                );
+                hub_notice(shared, Some(&device), &why, remote);
+                refuse(conn, ConnectReturnCode::NotAuthorized).await;
+                return None;
+            }
+            Err(v) => {
+                hub_notice(
+                    shared,
+                    Some(&device),
+                    &format!("{v}; refused with CONNACK 5"),
+                    remote,
+                );
+                refuse(conn, ConnectReturnCode::NotAuthorized).await;
+                return None;
+            }
+        }
+    }
+    let request = if !password.is_empty() {
+        AttachRequest::sas(transport, Some(remote.to_string()), password)
+    } else if hub.settings().open_bench {
+        AttachRequest::trusted(
+            transport,
+            Some(remote.to_string()),
+            "open bench: connected without a SAS token",
+        )
+    } else {
+        hub_notice(
+            shared,
+            Some(&device),
+            "no SAS token in the password (open bench is off); refused with CONNACK 5",
+            remote,
+        );
+        refuse(conn, ConnectReturnCode::NotAuthorized).await;
+        return None;
+    };
+    let (att, rx) = match hub.attach(&device, request).await {
+        Ok(a) => a,
+        Err(e) => {
+            let code = if e.code() == hublet_core::ErrorCode::ServerError {
+                ConnectReturnCode::ServiceUnavailable
+            } else {
+                ConnectReturnCode::NotAuthorized
+            };
+            refuse(conn, code).await;
+            return None;
+        }
+    };
+    let state = hub.adapter_state(STATE_NAMESPACE);
+    let stored = if c.clean_session {
+        if let Err(e) = state.remove(&device).await {
+            tracing::warn!(device, "could not clear the stored session: {e}");
+        }
+        None
+    } else {
+        match state.get(&device).await {
+            Ok(v) => v.and_then(|v| serde_json::from_value::<Persisted>(v).ok()),
+            Err(e) => {
+                tracing::warn!(device, "could not load the stored session: {e}");
+                None
+            }
+        }
+    };
+    let session = Session::new(&device, c.clean_session, stored);
+    if conn
+        .send(Packet::ConnAck(ConnAck::new(
+            ConnectReturnCode::Success,
+            session.session_present(),
+        )))
+        .await
+        .is_err()
+    {
+        att.detach(DetachReason::ConnectionLost(
+            "CONNACK could not be sent".into(),
+        ))
+        .await;
+        return None;
+    }
+    if session.is_persistent() {
+        apply(
+            &att,
+            &Changes {
+                c2d: session.has(&Filter::C2d).then_some(true),
+                methods: Some(session.method_filter()),
+            },
+            shared,
+        );
+    }
+    Some((att, rx, session))
+}
+
+/// Carries session changes to the hub.
+fn apply(att: &Attachment, ch: &Changes, shared: &Shared) {
+    match ch.c2d {
+        Some(true) => {
+            if let Err(e) = att.subscribe_c2d(shared.config.c2d_inflight) {
+                tracing::warn!("C2D subscription failed: {e}");
+            }
+        }
+        Some(false) => {
+            let _ = att.unsubscribe_c2d();
+        }
+        None => {}
+    }
+    if let Some(f) = &ch.methods {
+        att.set_method_filter(f.clone());
+    }
+}
+
+/// Server-side keep-alive: 1.5 x the client's, capped at 1767 s; a client
+/// keep-alive of 0 ("off" in MQTT 3.1.1) gets the cap, as IoT Hub's gateway does.
+pub fn keep_alive_allowance(client_secs: u16) -> Duration {
+    if client_secs == 0 {
+        return MAX_KEEP_ALIVE;
+    }
+    Duration::from_millis(u64::from(client_secs) * 1500).min(MAX_KEEP_ALIVE)
+}
+
+async fn run<S>(
+    conn: &mut Conn<S>,
+    att: &Attachment,
+    mut rx: UnboundedReceiver<ToDevice>,
+    session: &mut Session,
+    connect: &Connect,
+    shared: &Shared,
+) -> End
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let clock = shared.hub.clock().clone();
+    let allowance = keep_alive_allowance(connect.keep_alive);
+    let mut deadline = clock.now().plus(allowance);
+    let mut reported_version: u64 = 1;
+    loop {
+        let keep_alive = clock.sleep_until(deadline);
+        tokio::select! {
+            _ = shared.cancel.cancelled() => return End::Hub(DetachReason::Shutdown),
+            item = rx.recv() => {
+                let out = match item {
+                    Some(ToDevice::C2d(m)) => Packet::Publish(session.deliver(&m)),
+                    Some(ToDevice::Method(r)) => {
+                        let mut p = Publish::new(crate::topics::method_topic(&r.method_name, &r.request_id), QoS::AtMostOnce, Bytes::new());
+                        p.payload = Bytes::from(r.payload);
+                        Packet::Publish(p)
+                    }
+                    Some(ToDevice::Close(reason)) => return End::Hub(reason),
+                    None => return End::Hub(DetachReason::Dropped),
+                };
+                if let Err(e) = conn.send(out).await {
+                    return End::Lost(format!("write failed: {e}"));
+                }
+            }
+            pkt = conn.next() => {
+                deadline = clock.now().plus(allowance);
+                let pkt = match pkt {
+                    None => return End::Lost("the device closed the connection without DISCONNECT".into()),
+                    Some(Err(e)) => return End::Violation(format!("malformed packet: {e}")),
+                    Some(Ok(p)) => p,
+                };
+                att.touch();
+                match handle(pkt, conn, att, session, shared, &mut reported_version).await {
+                    Ok(None) => {}
+                    Ok(Some(end)) => return end,
+                    Err(v) => return End::Violation(v.0),
+                }
+            }
+            _ = keep_alive => return End::KeepAlive,
+        }
+    }
+}
+
+/// Handles one packet from the device. `Ok(Some(end))` ends the connection.
+async fn handle<S>(
+    pkt: Packet,
+    conn: &mut Conn<S>,
+    att: &Attachment,
+    session: &mut Session,
+    shared: &Shared,
+    reported_version: &mut u64,
+) -> Result<Option<End>, Violation>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let reply: Option<Packet> = match pkt {
+        Packet::Publish(p) => {
+            if p.qos == QoS::ExactlyOnce {
+                return Err(Violation::new(format!(
+                    "QoS 2 PUBLISH to '{}': IoT Hub supports QoS 0 and 1 only",
+                    p.topic
+                )));
+            }
+            let ack = (p.qos == QoS::AtLeastOnce).then(|| Packet::PubAck(PubAck::new(p.pkid)));
+            match parse_publish(att.device_id(), &p.topic)? {
+                Inbound::Telemetry { bag } => {
+                    let mut t = telemetry_from(&bag, p.payload.to_vec());
+                    if p.retain {
+                        t.properties
+                            .insert("mqtt-retain".into(), Some("true".into()));
+                    }
+                    att.telemetry(t)
+                        .map_err(|e| Violation::new(e.to_string()))?;
+                }
+                Inbound::MethodResponse { status, request_id } => {
+                    att.respond(&request_id, status, &p.payload);
+                }
+                Inbound::TwinGet { request_id } => {
+                    att.protocol_event(
+                        "twin GET answered with an empty twin (Hublet does not emulate twins)",
+                        json!({"rid": request_id}),
+                    );
+                    if session.has(&Filter::TwinResponses) {
+                        let body = json!({"desired": {"$version": 1}, "reported": {"$version": *reported_version}});
+                        twin_reply(
+                            conn,
+                            "200",
+                            &request_id,
+                            None,
+                            body.to_string().into_bytes(),
+                        )
+                        .await?;
+                    }
+                }
+                Inbound::TwinPatchReported { request_id } => {
+                    *reported_version += 1;
+                    att.protocol_event(
+                        "twin reported-properties PATCH acknowledged and discarded (Hublet does not emulate twins)",
+                        json!({"rid": request_id, "body": String::from_utf8_lossy(&p.payload)}),
+                    );
+                    if session.has(&Filter::TwinResponses) {
+                        twin_reply(
+                            conn,
+                            "204",
+                            &request_id,
+                            Some(*reported_version),
+                            Vec::new(),
+                        )
+                        .await?;
+                    }
+                }
+            }
+            ack
+        }
+        Packet::PubAck(a) => {
+            if let Some(token) = session.puback(a.pkid)?
+                && let Err(e) = att.complete(&token).await
+            {
+                att.protocol_event(
+                    "PUBACK arrived after the message's lock ended; the message was not completed by it",
+                    json!({"pkid": a.pkid, "error": e.to_string(), "code": e.code().number()}),
+                );
+            }
+            None
+        }
+        Packet::Subscribe(s) => {
+            let filters: Vec<(String, QoS)> =
+                s.filters.iter().map(|f| (f.path.clone(), f.qos)).collect();
+            let (codes, changes) = session.subscribe(&filters)?;
+            conn.send(Packet::SubAck(SubAck::new(s.pkid, codes)))
+                .await
+                .map_err(|e| Violation::new(format!("write failed: {e}")))?;
+            apply(att, &changes, shared);
+            persist(att, session, shared).await;
+            None
+        }
+        Packet::Unsubscribe(u) => {
+            let changes = session.unsubscribe(&u.topics);
+            apply(att, &changes, shared);
+            persist(att, session, shared).await;
+            Some(Packet::UnsubAck(UnsubAck::new(u.pkid)))
+        }
+        Packet::PingReq => Some(Packet::PingResp),
+        Packet::Disconnect => return Ok(Some(End::Graceful)),
+        other => {
+            return Err(Violation::new(format!(
+                "{} is not allowed from a device here",
+                packet_name(&other)
+            )));
+        }
+    };
+    if let Some(p) = reply {
+        conn.send(p)
+            .await
+            .map_err(|e| Violation::new(format!("write failed: {e}")))?;
+    }
+    Ok(None)
+}
+
+async fn twin_reply<S>(
+    conn: &mut Conn<S>,
+    status: &str,
+    rid: &str,
+    version: Option<u64>,
+    body: Vec<u8>,
+) -> Result<(), Violation>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let mut topic = format!("$iothub/twin/res/{status}/?$rid={}", bag::escape(rid));
+    if let Some(v) = version {
+        topic.push_str(&format!("&$version={v}"));
+    }
+    let mut p = Publish::new(topic, QoS::AtMostOnce, Bytes::new());
+    p.payload = Bytes::from(body);
+    conn.send(Packet::Publish(p))
+        .await
+        .map_err(|e| Violation::new(format!("write failed: {e}")))
+}
+
+async fn persist(att: &Attachment, session: &Session, shared: &Shared) {
+    if !session.is_persistent() {
+        return;
+    }
+    let value = serde_json::to_value(session.persisted()).unwrap_or_default();
+    if let Err(e) = shared
+        .hub
+        .adapter_state(STATE_NAMESPACE)
+        .put(att.device_id(), value)
+        .await
+    {
+        tracing::warn!(
+            device = att.device_id(),
+            "could not store the MQTT session: {e}"
+        );
+    }
+}
+
+/// Telemetry from a property bag: `$.`-prefixed system properties by name,
+/// everything else as application properties.
+pub fn telemetry_from(bag_text: &str, body: Vec<u8>) -> Telemetry {
+    let mut t = Telemetry {
+        body,
+        ..Telemetry::default()
+    };
+    let mut props = BTreeMap::new();
+    for (k, v) in bag::decode(bag_text) {
+        match k.as_str() {
+            "$.mid" => t.message_id = v,
+            "$.cid" => t.correlation_id = v,
+            "$.ct" => t.content_type = v,
+            "$.ce" => t.content_encoding = v,
+            _ => {
+                props.insert(k, v);
+            }
+        }
+    }
+    t.properties = props;
+    t
+}
+
+async fn finish<S>(mut conn: Conn<S>, att: Attachment, end: End, connect: &Connect)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let (reason, will) = match end {
+        End::Graceful => (DetachReason::Closed, false),
+        End::Lost(e) => (DetachReason::ConnectionLost(e), true),
+        End::Violation(v) => (DetachReason::ProtocolViolation(v), true),
+        End::KeepAlive => (DetachReason::KeepAliveTimeout, true),
+        End::Hub(DetachReason::Shutdown) => (DetachReason::Shutdown, false),
+        End::Hub(r) => (r, true),
+    };
+    if will && let Some(w) = &connect.last_will {
+        match parse_publish(att.device_id(), &w.topic) {
+            Ok(Inbound::Telemetry { bag }) => {
+                let mut t = telemetry_from(&bag, w.message.to_vec());
+                t.properties
+                    .insert("iothub-MessageType".into(), Some("Will".into()));
+                if let Err(e) = att.telemetry(t) {
+                    tracing::warn!("Will message dropped: {e}");
+                }
+            }
+            _ => att.protocol_event(
+                "Will message dropped: its topic is not this device's telemetry topic",
+                json!({"topic": w.topic}),
+            ),
+        }
+    }
+    let _ = conn.get_mut().shutdown().await;
+    drop(conn);
+    att.detach(reason).await;
+}
+
+fn packet_name(p: &Packet) -> &'static str {
+    match p {
+        Packet::Connect(_) => "CONNECT",
+        Packet::ConnAck(_) => "CONNACK",
+        Packet::Publish(_) => "PUBLISH",
+        Packet::PubAck(_) => "PUBACK",
+        Packet::PubRec(_) => "PUBREC",
+        Packet::PubRel(_) => "PUBREL",
+        Packet::PubComp(_) => "PUBCOMP",
+        Packet::Subscribe(_) => "SUBSCRIBE",
+        Packet::SubAck(_) => "SUBACK",
+        Packet::Unsubscribe(_) => "UNSUBSCRIBE",
+        Packet::UnsubAck(_) => "UNSUBACK",
+        Packet::PingReq => "PINGREQ",
+        Packet::PingResp => "PINGRESP",
+        Packet::Disconnect => "DISCONNECT",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keep_alive_is_one_and_a_half_times_the_clients_capped_at_1767_s() {
+        assert_eq!(keep_alive_allowance(60), Duration::from_secs(90));
+        assert_eq!(keep_alive_allowance(1), Duration::from_millis(1500));
+        assert_eq!(keep_alive_allowance(1200), Duration::from_secs(1767));
+        assert_eq!(keep_alive_allowance(0), Duration::from_secs(1767));
+    }
+
+    #[test]
+    fn telemetry_properties_are_split_into_system_and_application() {
+        let t = telemetry_from(
+            "%24.mid=m1&%24.ct=application%2Fjson&%24.ce=utf-8&alert=high&bare",
+            b"{}".to_vec(),
+        );
+        assert_eq!(t.message_id.as_deref(), Some("m1"));
+        assert_eq!(t.content_type.as_deref(), Some("application/json"));
+        assert_eq!(t.content_encoding.as_deref(), Some("utf-8"));
+        assert_eq!(t.properties.get("alert"), Some(&Some("high".to_string())));
+        assert_eq!(t.properties.get("bare"), Some(&None));
+    }
+}

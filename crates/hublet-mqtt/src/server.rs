@@ -1,0 +1,162 @@
+//! Listeners: plain TCP (bench firmware without TLS) and TLS (the Azure IoT
+//! SDKs), one accept loop each, one task per connection.
+//!
+//! Shape (after mini-redis): `start` binds and spawns; a cancellation token
+//! is the shutdown broadcast; a task tracker knows when every connection has
+//! finished; a semaphore caps connections; failed accepts back off.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hublet_core::Hub;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::GatewayConfig;
+use crate::connection::{self, Shared};
+
+/// How long a TLS handshake may take.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A running gateway.
+pub struct Gateway {
+    tcp_addr: Option<SocketAddr>,
+    tls_addr: Option<SocketAddr>,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+}
+
+impl Gateway {
+    /// Binds the configured listeners and starts accepting devices.
+    pub async fn start(hub: Hub, config: GatewayConfig) -> std::io::Result<Gateway> {
+        let cancel = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        let limit = Arc::new(Semaphore::new(config.max_connections));
+        let tcp = match config.tcp {
+            Some(a) => Some(TcpListener::bind(a).await?),
+            None => None,
+        };
+        let tls = match &config.tls {
+            Some((a, cfg)) => Some((TcpListener::bind(a).await?, TlsAcceptor::from(cfg.clone()))),
+            None => None,
+        };
+        let tcp_addr = tcp.as_ref().map(|l| l.local_addr()).transpose()?;
+        let tls_addr = tls.as_ref().map(|(l, _)| l.local_addr()).transpose()?;
+        let shared = Arc::new(Shared {
+            hub,
+            config,
+            cancel: cancel.clone(),
+        });
+        if let Some(listener) = tcp {
+            tracker.spawn(accept_loop(
+                listener,
+                None,
+                shared.clone(),
+                limit.clone(),
+                tracker.clone(),
+            ));
+        }
+        if let Some((listener, acceptor)) = tls {
+            tracker.spawn(accept_loop(
+                listener,
+                Some(acceptor),
+                shared.clone(),
+                limit.clone(),
+                tracker.clone(),
+            ));
+        }
+        Ok(Gateway {
+            tcp_addr,
+            tls_addr,
+            cancel,
+            tracker,
+        })
+    }
+
+    /// The plain TCP listener's address.
+    pub fn tcp_addr(&self) -> Option<SocketAddr> {
+        self.tcp_addr
+    }
+
+    /// The TLS listener's address.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls_addr
+    }
+
+    /// Stops accepting, closes every connection (devices are detached with
+    /// reason `shutdown`), and waits for them to finish.
+    pub async fn shutdown(&self) {
+        self.cancel.cancel();
+        self.tracker.close();
+        self.tracker.wait().await;
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    shared: Arc<Shared>,
+    limit: Arc<Semaphore>,
+    tracker: TaskTracker,
+) {
+    let mut backoff = Duration::from_millis(10);
+    loop {
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            _ = shared.cancel.cancelled() => return,
+        };
+        let (stream, peer) = match accepted {
+            Ok(x) => {
+                backoff = Duration::from_millis(10);
+                x
+            }
+            Err(e) => {
+                tracing::warn!("accept failed: {e}; retrying in {backoff:?}");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+                continue;
+            }
+        };
+        let Ok(permit) = limit.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, "connection limit reached; connection refused");
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let shared = shared.clone();
+        let tls = tls.clone();
+        tracker.spawn(async move {
+            serve_stream(stream, peer, tls, shared).await;
+            drop(permit);
+        });
+    }
+}
+
+async fn serve_stream(
+    stream: TcpStream,
+    peer: SocketAddr,
+    tls: Option<TlsAcceptor>,
+    shared: Arc<Shared>,
+) {
+    let remote = peer.to_string();
+    match tls {
+        None => connection::serve(stream, remote, "mqtt", shared).await,
+        Some(acceptor) => {
+            let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+            match handshake.await {
+                Ok(Ok(tls_stream)) => connection::serve(tls_stream, remote, "mqtts", shared).await,
+                Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
+                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+            }
+        }
+    }
+}
