@@ -72,6 +72,18 @@ impl<W: Write> ExportWriter<W> {
         Ok(ExportWriter { inner })
     }
 
+    /// Continues an export in another chunk: like [`ExportWriter::new`] but
+    /// without the CSV header (for streaming an export page by page).
+    pub fn continuation(format: ExportFormat, w: W) -> ExportWriter<W> {
+        let inner = match format {
+            ExportFormat::Jsonl => Inner::Jsonl(w),
+            ExportFormat::Csv => Inner::Csv(Box::new(
+                csv::WriterBuilder::new().has_headers(false).from_writer(w),
+            )),
+        };
+        ExportWriter { inner }
+    }
+
     /// Writes one event.
     pub fn write(&mut self, ev: &TraceEvent) -> HubResult<()> {
         match &mut self.inner {

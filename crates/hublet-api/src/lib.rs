@@ -1,0 +1,85 @@
+//! # hublet-api: how programs drive the hub
+//!
+//! One axum router, three families of paths, all over the same core:
+//!
+//! - `/api/…`: Hublet's own JSON API, used by the desktop app, the `hublet`
+//!   CLI and scripts (devices, messages, methods, feedback, trace with live
+//!   stream and export, settings, stats).
+//! - IoT Hub's service paths (`/devices/{id}`, `/twins/{id}/methods`,
+//!   `/messages/serviceBound/feedback`, `/devices/{id}/commands`), so the
+//!   Azure IoT service SDKs work against Hublet unchanged.
+//! - IoT Hub's HTTP device endpoints (`/devices/{id}/messages/deviceBound`).
+//!
+//! Layout: [`router`] declares every route; handlers are filed by area in
+//! [`routes`]; [`auth`] and [`security`] check who calls and from where;
+//! [`error`] maps errors to HTTP; [`dto`] holds the wire types;
+//! [`server`] runs the HTTP and HTTPS listeners. The security policy is in
+//! this crate's `SECURITY.md`.
+
+pub mod auth;
+pub mod dto;
+pub mod error;
+mod extract;
+pub mod router;
+mod routes;
+pub mod security;
+pub mod server;
+
+use std::sync::{Arc, RwLock};
+
+use hublet_core::Hub;
+
+pub use router::router;
+pub use routes::hub::https_host;
+pub use security::SecurityConfig;
+pub use server::ApiServer;
+
+use dto::ListenersDto;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// The hub.
+    pub hub: Hub,
+    /// The hub's bearer token.
+    pub token: Arc<String>,
+    /// Host and Origin rules.
+    pub security: Arc<SecurityConfig>,
+    /// Facts known once the listeners are up (for `/api/hub`).
+    pub info: Arc<RwLock<ServerFacts>>,
+}
+
+/// What the API reports about the running hub.
+#[derive(Debug, Clone, Default)]
+pub struct ServerFacts {
+    /// Listener addresses.
+    pub listeners: ListenersDto,
+    /// The CA certificate (PEM), when TLS is on.
+    pub ca_pem: Option<String>,
+    /// Where the CA file is.
+    pub ca_path: Option<String>,
+    /// Hublet's version.
+    pub version: String,
+}
+
+impl AppState {
+    /// State for a hub with its token.
+    pub fn new(hub: Hub, token: String, security: SecurityConfig, facts: ServerFacts) -> AppState {
+        AppState {
+            hub,
+            token: Arc::new(token),
+            security: Arc::new(security),
+            info: Arc::new(RwLock::new(facts)),
+        }
+    }
+
+    pub(crate) fn facts(&self) -> ServerFacts {
+        self.info.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// A new random bearer token (32 bytes, hex).
+pub fn generate_token() -> String {
+    let bytes: [u8; 32] = rand::random();
+    hex::encode(bytes)
+}

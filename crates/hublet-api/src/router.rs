@@ -1,0 +1,108 @@
+//! Every route, in one place.
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{delete, get, post};
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::routes::{device_http, devices, feedback, hub, iothub, messages, methods, trace};
+
+/// Largest request body: a 128 KB method payload as JSON with room to spare.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// The whole API.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/hub", get(hub::info))
+        .route("/stats", get(hub::stats))
+        .route("/settings", get(hub::get_settings).put(hub::put_settings))
+        .route("/ca", get(hub::ca))
+        .route(
+            "/connection-string/service",
+            get(hub::service_connection_string),
+        )
+        .route("/devices", get(devices::list).post(devices::create))
+        .route(
+            "/devices/{id}",
+            get(devices::get)
+                .patch(devices::update)
+                .delete(devices::delete),
+        )
+        .route(
+            "/devices/{id}/keys/{which}/regenerate",
+            post(devices::regenerate_key),
+        )
+        .route(
+            "/devices/{id}/connection-string",
+            get(devices::connection_string),
+        )
+        .route(
+            "/devices/{id}/messages",
+            get(messages::list)
+                .post(messages::send)
+                .delete(messages::purge),
+        )
+        .route("/devices/{id}/methods", post(methods::invoke))
+        .route("/feedback", get(feedback::list))
+        .route("/trace", get(trace::query))
+        .route("/trace/story/{key}", get(trace::story))
+        .route("/trace/stream", get(trace::stream))
+        .route("/trace/export", get(trace::export))
+        .fallback(not_found);
+
+    Router::new()
+        .nest("/api", api)
+        // IoT Hub service paths.
+        .route("/devices", get(iothub::list_devices))
+        .route(
+            "/devices/{id}",
+            get(iothub::get_device)
+                .put(iothub::put_device)
+                .delete(iothub::delete_device),
+        )
+        .route("/devices/{id}/commands", delete(iothub::purge))
+        .route("/twins/{id}/methods", post(iothub::invoke))
+        .route(
+            "/messages/serviceBound/feedback",
+            get(iothub::receive_feedback),
+        )
+        .route(
+            "/messages/serviceBound/feedback/{lock}",
+            delete(iothub::complete_feedback),
+        )
+        .route(
+            "/messages/serviceBound/feedback/{lock}/abandon",
+            post(iothub::abandon_feedback),
+        )
+        // IoT Hub HTTP device endpoints.
+        .route(
+            "/devices/{id}/messages/deviceBound",
+            get(device_http::receive),
+        )
+        .route(
+            "/devices/{id}/messages/deviceBound/{etag}",
+            delete(device_http::settle),
+        )
+        .route(
+            "/devices/{id}/messages/deviceBound/{etag}/abandon",
+            post(device_http::abandon),
+        )
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::security::guard,
+        ))
+        .with_state(state)
+}
+
+async fn not_found(uri: axum::http::Uri) -> impl IntoResponse {
+    ApiError::http(
+        StatusCode::NOT_FOUND,
+        "NotFound",
+        format!("no endpoint at {}", uri.path()),
+    )
+}

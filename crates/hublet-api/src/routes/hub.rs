@@ -1,0 +1,91 @@
+//! `/api/hub`, `/api/stats`, `/api/settings`, `/api/ca`, service connection strings.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use serde::Deserialize;
+
+use super::ApiCaller;
+use crate::AppState;
+use crate::dto::{ConnectionStringDto, HubInfoDto, SettingsDto, StatsDto};
+use crate::error::ApiError;
+use crate::extract::{JsonBody, QueryParams};
+
+pub async fn info(State(s): State<AppState>, _c: ApiCaller) -> Result<Json<HubInfoDto>, ApiError> {
+    let facts = s.facts();
+    let stats = s.hub.stats().await?;
+    Ok(Json(HubInfoDto {
+        version: facts.version,
+        hub_name: s.hub.settings().hub_name.clone(),
+        listeners: facts.listeners,
+        database: stats.database.clone(),
+        ca_path: facts.ca_path,
+        stats: stats.into(),
+    }))
+}
+
+pub async fn stats(State(s): State<AppState>, _c: ApiCaller) -> Result<Json<StatsDto>, ApiError> {
+    Ok(Json(s.hub.stats().await?.into()))
+}
+
+pub async fn get_settings(State(s): State<AppState>, _c: ApiCaller) -> Json<SettingsDto> {
+    Json(SettingsDto::from(s.hub.settings().as_ref()))
+}
+
+pub async fn put_settings(
+    State(s): State<AppState>,
+    _c: ApiCaller,
+    JsonBody(req): JsonBody<SettingsDto>,
+) -> Result<Json<SettingsDto>, ApiError> {
+    let saved = s.hub.update_settings(req.into()).await?;
+    Ok(Json(SettingsDto::from(saved.as_ref())))
+}
+
+/// The CA certificate, PEM. No credentials needed: it is public by nature,
+/// and a newcomer's first step is to give it to a device.
+pub async fn ca(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    match s.facts().ca_pem {
+        Some(pem) => Ok(([(header::CONTENT_TYPE, "application/x-pem-file")], pem)),
+        None => Err(ApiError::http(
+            axum::http::StatusCode::NOT_FOUND,
+            "NoTls",
+            "this hub runs without TLS listeners, so it has no CA",
+        )),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ServiceParams {
+    policy: Option<String>,
+    host: Option<String>,
+}
+
+/// A service connection string. Its HostName defaults to the HTTPS
+/// listener's address, which is what the Azure service SDK must dial.
+pub async fn service_connection_string(
+    State(s): State<AppState>,
+    _c: ApiCaller,
+    QueryParams(p): QueryParams<ServiceParams>,
+) -> Result<Json<ConnectionStringDto>, ApiError> {
+    let https = s.facts().listeners.https.map(|a| https_host(&a));
+    let host = p.host.or(https);
+    let cs = s
+        .hub
+        .registry()
+        .service_connection_string(p.policy.as_deref(), host.as_deref())?;
+    Ok(Json(ConnectionStringDto {
+        connection_string: cs,
+    }))
+}
+
+/// `localhost:PORT` for a loopback or wildcard listener, else the address.
+pub fn https_host(addr: &str) -> String {
+    match addr.parse::<std::net::SocketAddr>() {
+        Ok(a) if a.ip().is_loopback() || a.ip().is_unspecified() => {
+            format!("localhost:{}", a.port())
+        }
+        _ => addr.to_string(),
+    }
+}

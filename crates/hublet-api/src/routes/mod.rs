@@ -1,0 +1,76 @@
+//! Handlers, filed by area. Every route is declared in `router.rs`.
+
+pub mod device_http;
+pub mod devices;
+pub mod feedback;
+pub mod hub;
+pub mod iothub;
+pub mod messages;
+pub mod methods;
+pub mod trace;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use hublet_core::auth::Permission;
+
+use crate::AppState;
+use crate::auth::{Caller, Need, authorize};
+use crate::error::{ApiError, IotHubError};
+
+fn query_token(parts: &Parts) -> Option<String> {
+    let q = parts.uri.query()?;
+    q.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k == "access_token").then(|| {
+            percent_encoding::percent_decode_str(v)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+    })
+}
+
+/// A caller allowed to use Hublet's own API.
+pub struct ApiCaller(#[allow(dead_code)] pub Caller);
+
+impl FromRequestParts<AppState> for ApiCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = query_token(parts);
+        authorize(state, &parts.headers, token.as_deref(), Need::Api)
+            .await
+            .map(ApiCaller)
+    }
+}
+
+/// A caller allowed an IoT Hub service permission `P`.
+pub struct Service<const P: u8>;
+
+/// RegistryRead.
+pub const REGISTRY_READ: u8 = 0;
+/// RegistryWrite.
+pub const REGISTRY_WRITE: u8 = 1;
+/// ServiceConnect.
+pub const SERVICE_CONNECT: u8 = 2;
+
+impl<const P: u8> FromRequestParts<AppState> for Service<P> {
+    type Rejection = IotHubError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, IotHubError> {
+        let perm = match P {
+            REGISTRY_READ => Permission::RegistryRead,
+            REGISTRY_WRITE => Permission::RegistryWrite,
+            _ => Permission::ServiceConnect,
+        };
+        authorize(state, &parts.headers, None, Need::Service(perm)).await?;
+        Ok(Service)
+    }
+}
+
+/// The `If-Match` header, unquoted.
+pub fn if_match(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get(axum::http::header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.trim().trim_matches('"').to_string())
+}

@@ -1,0 +1,246 @@
+//! `/api/trace…`: query, a message's or call's story, the live stream
+//! (Server-Sent Events) and export (JSON Lines or CSV, streamed).
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::Stream;
+use hublet_core::trace::{ExportFormat, ExportWriter, LiveError};
+use hublet_core::{Timestamp, TraceQuery};
+use serde::Deserialize;
+
+use super::ApiCaller;
+use crate::AppState;
+use crate::dto::TraceEventDto;
+use crate::error::ApiError;
+use crate::extract::QueryParams;
+
+/// Query-string filters (all optional).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct TraceParams {
+    device_id: Option<String>,
+    /// Comma-separated kinds or families: `c2d,method.timed_out`.
+    kind: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    correlation: Option<String>,
+    lock_token: Option<String>,
+    text: Option<String>,
+    after_id: Option<i64>,
+    before_id: Option<i64>,
+    limit: Option<usize>,
+    newest_first: Option<bool>,
+    /// Export format (`jsonl` or `csv`), for `/api/trace/export`.
+    format: Option<String>,
+    #[allow(dead_code)]
+    access_token: Option<String>,
+}
+
+fn time(name: &str, v: Option<String>) -> Result<Option<Timestamp>, ApiError> {
+    match v.filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => Timestamp::parse_rfc3339(&s)
+            .map(Some)
+            .ok_or_else(|| ApiError::invalid(format!("{name} '{s}' is not an RFC 3339 date-time"))),
+    }
+}
+
+impl TraceParams {
+    fn query(self) -> Result<(TraceQuery, Option<String>), ApiError> {
+        let q = TraceQuery {
+            device_id: self.device_id.filter(|s| !s.is_empty()),
+            kinds: self
+                .kind
+                .map(|k| {
+                    k.split(',')
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            since: time("since", self.since)?,
+            until: time("until", self.until)?,
+            correlation: self.correlation.filter(|s| !s.is_empty()),
+            lock_token: self.lock_token.filter(|s| !s.is_empty()),
+            text: self.text.filter(|s| !s.is_empty()),
+            after_id: self.after_id,
+            before_id: self.before_id,
+            limit: self.limit,
+            newest_first: self.newest_first.unwrap_or(false),
+        };
+        Ok((q, self.format))
+    }
+}
+
+pub async fn query(
+    State(s): State<AppState>,
+    _c: ApiCaller,
+    QueryParams(p): QueryParams<TraceParams>,
+) -> Result<Json<Vec<TraceEventDto>>, ApiError> {
+    let (q, _) = p.query()?;
+    Ok(Json(
+        s.hub
+            .trace()
+            .query(q)
+            .await?
+            .iter()
+            .map(TraceEventDto::from)
+            .collect(),
+    ))
+}
+
+pub async fn story(
+    State(s): State<AppState>,
+    _c: ApiCaller,
+    Path(key): Path<String>,
+) -> Result<Json<Vec<TraceEventDto>>, ApiError> {
+    Ok(Json(
+        s.hub
+            .trace()
+            .story(&key)
+            .await?
+            .iter()
+            .map(TraceEventDto::from)
+            .collect(),
+    ))
+}
+
+/// Live events as Server-Sent Events (`event: trace`, `id: <event id>`).
+/// With `afterId`, stored events after it are sent first, so a client that
+/// reconnects (or starts from a query) misses nothing. A client that falls
+/// behind gets `event: lagged` with how many events it missed.
+pub async fn stream(
+    State(s): State<AppState>,
+    _c: ApiCaller,
+    QueryParams(p): QueryParams<TraceParams>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let (mut q, _) = p.query()?;
+    let replay_from = q.after_id.take();
+    let mut live = s.hub.trace().subscribe(q.clone());
+    let backlog = match replay_from {
+        Some(after) => {
+            let mut bq = q.clone();
+            bq.after_id = Some(after);
+            bq.limit = Some(hublet_core::trace::MAX_LIMIT);
+            s.hub.trace().query(bq).await?
+        }
+        None => Vec::new(),
+    };
+    let mut last = backlog.last().map(|e| e.id).or(replay_from).unwrap_or(0);
+    let stream = async_stream(move |tx| async move {
+        for e in &backlog {
+            if tx.send(trace_event(&TraceEventDto::from(e))).await.is_err() {
+                return;
+            }
+        }
+        loop {
+            let item = match live.recv().await {
+                Ok(e) if e.id <= last => continue,
+                Ok(e) => {
+                    last = e.id;
+                    trace_event(&TraceEventDto::from(e.as_ref()))
+                }
+                Err(LiveError::Lagged(n)) => Event::default()
+                    .event("lagged")
+                    .data(format!("{{\"missed\":{n},\"lastId\":{last}}}")),
+                Err(LiveError::Closed) => return,
+            };
+            if tx.send(item).await.is_err() {
+                return;
+            }
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+fn trace_event(e: &TraceEventDto) -> Event {
+    Event::default()
+        .event("trace")
+        .id(e.id.to_string())
+        .data(serde_json::to_string(e).unwrap_or_default())
+}
+
+/// Runs `f` with a sender and turns what it sends into a stream.
+fn async_stream<F, Fut>(f: F) -> impl Stream<Item = Result<Event, Infallible>>
+where
+    F: FnOnce(tokio::sync::mpsc::Sender<Event>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(256);
+    tokio::spawn(f(tx));
+    futures::StreamExt::map(tokio_stream::wrappers::ReceiverStream::new(rx), Ok)
+}
+
+/// Every matching event, streamed page by page as JSON Lines or CSV.
+pub async fn export(
+    State(s): State<AppState>,
+    _c: ApiCaller,
+    QueryParams(p): QueryParams<TraceParams>,
+) -> Result<Response, ApiError> {
+    let (mut q, format) = p.query()?;
+    let format: ExportFormat = format.as_deref().unwrap_or("jsonl").parse()?;
+    q.newest_first = false;
+    q.limit = Some(5000);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+    let hub = s.hub.clone();
+    tokio::spawn(async move {
+        let mut first = true;
+        loop {
+            let page = match hub.trace().query(q.clone()).await {
+                Ok(p) => p,
+                Err(e) => {
+                    let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
+                    return;
+                }
+            };
+            let mut buf = Vec::new();
+            let written = {
+                let mut w = if first {
+                    ExportWriter::new(format, &mut buf)
+                } else {
+                    Ok(ExportWriter::continuation(format, &mut buf))
+                };
+                match &mut w {
+                    Ok(w) => page.iter().try_for_each(|e| w.write(e)),
+                    Err(e) => Err(e.clone()),
+                }
+                .and_then(|_| w.and_then(|w| w.finish().map(|_| ())))
+            };
+            if let Err(e) = written {
+                let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
+                return;
+            }
+            first = false;
+            if !buf.is_empty() && tx.send(Ok(buf)).await.is_err() {
+                return;
+            }
+            match page.last() {
+                Some(last) => q.after_id = Some(last.id),
+                None => return,
+            }
+        }
+    });
+    let (content_type, ext) = match format {
+        ExportFormat::Jsonl => ("application/x-ndjson", "jsonl"),
+        ExportFormat::Csv => ("text/csv; charset=utf-8", "csv"),
+    };
+    let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"hublet-trace.{ext}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}

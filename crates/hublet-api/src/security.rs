@@ -1,0 +1,169 @@
+//! Host and Origin checks, and CORS for the app's own origins.
+//!
+//! - **Host** must be a loopback name (`localhost`, `127.0.0.1`, `[::1]`),
+//!   an IP literal, the hub's name or one of its aliases, or a name given
+//!   with `--allow-host`. Anything else is refused: this stops DNS-rebinding
+//!   pages (whose requests carry their own host name) from reaching the hub.
+//! - **Origin**, when a browser sends one, must be the request's own origin
+//!   or one of the app's (`tauri://localhost`, `http(s)://tauri.localhost`,
+//!   and any given with `--allow-origin`). Cross-origin requests from other
+//!   web pages are refused before any handler runs.
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// Origins of the desktop app's webview.
+pub const APP_ORIGINS: [&str; 3] = [
+    "tauri://localhost",
+    "http://tauri.localhost",
+    "https://tauri.localhost",
+];
+
+/// What the checks accept besides the defaults.
+#[derive(Debug, Clone, Default)]
+pub struct SecurityConfig {
+    /// Extra host names accepted in `Host`.
+    pub allowed_hosts: Vec<String>,
+    /// Extra origins accepted (e.g. a Vite dev server `http://localhost:5173`).
+    pub allowed_origins: Vec<String>,
+}
+
+fn host_name(host: &str) -> String {
+    let h = host.trim().to_ascii_lowercase();
+    if let Some(rest) = h.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or_default().to_string();
+    }
+    match h.rsplit_once(':') {
+        Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) => name.to_string(),
+        _ => h,
+    }
+}
+
+fn host_allowed(state: &AppState, host: &str) -> bool {
+    let name = host_name(host);
+    if name == "localhost" || name.parse::<std::net::IpAddr>().is_ok() {
+        return true;
+    }
+    let settings = state.hub.settings();
+    settings
+        .host_names()
+        .iter()
+        .map(|h| host_name(h))
+        .any(|h| h == name)
+        || state
+            .security
+            .allowed_hosts
+            .iter()
+            .any(|h| host_name(h) == name)
+}
+
+fn origin_allowed(state: &AppState, origin: &str, host: Option<&str>) -> bool {
+    let o = origin.trim_end_matches('/');
+    if APP_ORIGINS.contains(&o)
+        || state
+            .security
+            .allowed_origins
+            .iter()
+            .any(|a| a.trim_end_matches('/') == o)
+    {
+        return true;
+    }
+    // Same origin: the origin's authority is the request's Host.
+    let authority = o.split_once("://").map(|(_, a)| a).unwrap_or(o);
+    host.is_some_and(|h| h.eq_ignore_ascii_case(authority))
+}
+
+/// Middleware: refuses bad Host and Origin headers; answers CORS preflights
+/// and adds CORS headers for the app's origins.
+pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| req.uri().authority().map(|a| a.to_string()));
+    match &host {
+        Some(h) if host_allowed(&state, h) => {}
+        Some(h) => {
+            return ApiError::http(
+                StatusCode::FORBIDDEN,
+                "ForbiddenHost",
+                format!("Host '{h}' is not one of this hub's names; add it with --allow-host or as a hub alias"),
+            )
+            .into_response();
+        }
+        None => {
+            return ApiError::http(
+                StatusCode::BAD_REQUEST,
+                "MissingHost",
+                "the request has no Host",
+            )
+            .into_response();
+        }
+    }
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let cors_origin = match origin {
+        None => None,
+        Some(o) if origin_allowed(&state, &o, host.as_deref()) => Some(o),
+        Some(o) => {
+            return ApiError::http(
+                StatusCode::FORBIDDEN,
+                "ForbiddenOrigin",
+                format!("web pages from '{o}' may not call this hub; add the origin with --allow-origin if it is yours"),
+            )
+            .into_response();
+        }
+    };
+    if req.method() == Method::OPTIONS {
+        let mut r = StatusCode::NO_CONTENT.into_response();
+        add_cors(&mut r, cors_origin.as_deref());
+        return r;
+    }
+    let mut r = next.run(req).await;
+    add_cors(&mut r, cors_origin.as_deref());
+    r
+}
+
+fn add_cors(r: &mut Response<Body>, origin: Option<&str>) {
+    let Some(o) = origin.and_then(|o| HeaderValue::from_str(o).ok()) else {
+        return;
+    };
+    let h = r.headers_mut();
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
+    h.insert(header::VARY, HeaderValue::from_static("Origin"));
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST, PUT, PATCH, DELETE, OPTIONS"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("authorization, content-type, if-match"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("etag, iothub-errorcode"),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_name;
+
+    #[test]
+    fn host_names_drop_ports_and_brackets() {
+        assert_eq!(host_name("localhost:8480"), "localhost");
+        assert_eq!(host_name("[::1]:8443"), "::1");
+        assert_eq!(host_name("MyHub.Local"), "myhub.local");
+        assert_eq!(host_name("127.0.0.1"), "127.0.0.1");
+    }
+}

@@ -1,0 +1,11 @@
+//! Integration tests of the REST API on loopback (HTTP and HTTPS), with a
+//! real HTTP client.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod support;
+
+mod api;
+mod device_http;
+mod iothub;
+mod security;
+mod stream;

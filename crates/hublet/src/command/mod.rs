@@ -1,0 +1,102 @@
+//! The command tree: one file per verb.
+
+mod ca;
+mod connection_string;
+mod device;
+mod feedback;
+mod invoke;
+mod purge;
+mod queue;
+mod send;
+mod serve;
+mod trace;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Hublet: a local, offline mini IoT hub that behaves like Azure IoT Hub for
+/// cloud-to-device messages, feedback and direct methods.
+#[derive(Debug, Parser)]
+#[command(name = "hublet", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Data directory (database, CA, token, hub.json). Default: the platform's data directory.
+    #[arg(long, global = true, env = "HUBLET_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// A hub's API URL, instead of the one found in the data directory.
+    #[arg(long, global = true, env = "HUBLET_HUB", value_name = "URL")]
+    pub hub: Option<String>,
+    /// The hub's API token, instead of the data directory's `api-token`.
+    #[arg(
+        long,
+        global = true,
+        env = "HUBLET_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+    /// Machine-readable JSON output (errors too).
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+impl Global {
+    /// The data directory in use.
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(hublet_core::default_data_dir)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the hub headless: engine, MQTT gateway, REST API.
+    Serve(serve::ServeArgs),
+    /// Manage devices: add, list, show, rm, enable, disable, connection-string.
+    #[command(subcommand)]
+    Device(device::DeviceCommand),
+    /// Print a service connection string (for the Azure IoT service SDKs).
+    ConnectionString(connection_string::ConnectionStringArgs),
+    /// Send a cloud-to-device message.
+    Send(send::SendArgs),
+    /// Show a device's C2D queue with each message's state.
+    Queue(queue::QueueArgs),
+    /// Remove every message from a device's C2D queue.
+    Purge(purge::PurgeArgs),
+    /// Invoke a direct method on a device and print its answer.
+    Invoke(invoke::InvokeArgs),
+    /// Show delivery feedback records (or follow them live).
+    Feedback(feedback::FeedbackArgs),
+    /// Query, follow or export the trace.
+    Trace(trace::TraceArgs),
+    /// The hub's certificate authority.
+    #[command(subcommand)]
+    Ca(ca::CaCommand),
+}
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let g = &cli.global;
+    match cli.command {
+        Command::Serve(a) => serve::run(g, a).await,
+        Command::Device(c) => device::run(g, c).await,
+        Command::ConnectionString(a) => connection_string::run(g, a).await,
+        Command::Send(a) => send::run(g, a).await,
+        Command::Queue(a) => queue::run(g, a).await,
+        Command::Purge(a) => purge::run(g, a).await,
+        Command::Invoke(a) => invoke::run(g, a).await,
+        Command::Feedback(a) => feedback::run(g, a).await,
+        Command::Trace(a) => trace::run(g, a).await,
+        Command::Ca(c) => ca::run(g, c).await,
+    }
+}

@@ -1,0 +1,224 @@
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use futures::StreamExt;
+use hublet_api::dto::TraceEventDto;
+
+use super::Global;
+use crate::client::{Client, ClientError};
+use crate::exit::codes;
+
+#[derive(Debug, Args)]
+pub struct TraceArgs {
+    #[command(subcommand)]
+    pub export: Option<TraceCommand>,
+    #[command(flatten)]
+    pub filter: Filter,
+    /// How many events (newest last).
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
+    /// Keep printing new events (Ctrl-C to stop).
+    #[arg(long)]
+    pub follow: bool,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct Filter {
+    /// Only this device.
+    #[arg(long, global = true)]
+    pub device: Option<String>,
+    /// Only these kinds or families, comma-separated (e.g. `c2d,method.timed_out`).
+    #[arg(long, global = true)]
+    pub kind: Option<String>,
+    /// Only events since this time: RFC 3339, or an age like 30s, 10m, 2h, 1d.
+    #[arg(long, global = true)]
+    pub since: Option<String>,
+    /// Only the story of this message id or request id.
+    #[arg(long, global = true)]
+    pub correlation: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TraceCommand {
+    /// Export every matching event to a file.
+    Export(ExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// `jsonl` or `csv`.
+    #[arg(long, default_value = "jsonl")]
+    pub format: String,
+    /// Output file.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+/// `10m` → the RFC 3339 time ten minutes ago; RFC 3339 passes through.
+fn since(s: &str) -> anyhow::Result<String> {
+    if hublet_core::Timestamp::parse_rfc3339(s).is_some() {
+        return Ok(s.to_string());
+    }
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: i64 = num.parse().map_err(|_| {
+        ClientError::Exit(
+            codes::BAD_INPUT,
+            format!("--since '{s}' is not RFC 3339 or an age like 10m"),
+        )
+    })?;
+    let secs = match unit {
+        "s" | "" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86400,
+        _ => {
+            return Err(ClientError::Exit(
+                codes::BAD_INPUT,
+                format!("--since '{s}': unit must be s, m, h or d"),
+            )
+            .into());
+        }
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis() as i64;
+    Ok(hublet_core::Timestamp(now - secs * 1000).to_rfc3339())
+}
+
+fn query(f: &Filter) -> anyhow::Result<Vec<(&'static str, String)>> {
+    let mut q = Vec::new();
+    if let Some(d) = &f.device {
+        q.push(("deviceId", d.clone()));
+    }
+    if let Some(k) = &f.kind {
+        q.push(("kind", k.clone()));
+    }
+    if let Some(s) = &f.since {
+        q.push(("since", since(s)?));
+    }
+    if let Some(c) = &f.correlation {
+        q.push(("correlation", c.clone()));
+    }
+    Ok(q)
+}
+
+fn print(e: &TraceEventDto, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string(e).unwrap_or_default());
+        return;
+    }
+    let keys = [&e.message_id, &e.request_id]
+        .iter()
+        .filter_map(|k| k.as_deref())
+        .collect::<Vec<_>>()
+        .join(" ");
+    println!(
+        "{} #{:<7} {:<20} {:<16} {:<24} {}",
+        e.ts,
+        e.id,
+        e.kind,
+        e.device_id.as_deref().unwrap_or("-"),
+        keys,
+        e.detail
+    );
+}
+
+pub async fn run(g: &Global, a: TraceArgs) -> anyhow::Result<()> {
+    let c = Client::connect(g)?;
+    if let Some(TraceCommand::Export(e)) = a.export {
+        return export(&c, g, &a.filter, e).await;
+    }
+    let mut q = query(&a.filter)?;
+    q.push(("limit", a.limit.to_string()));
+    q.push(("newestFirst", "true".into()));
+    let mut events: Vec<TraceEventDto> = c.get("/api/trace", &q).await?;
+    events.reverse();
+    for e in &events {
+        print(e, g.json);
+    }
+    if !a.follow {
+        return Ok(());
+    }
+    let mut sq = query(&a.filter)?;
+    let last = events.last().map(|e| e.id).unwrap_or(0);
+    sq.push(("afterId", last.to_string()));
+    let resp = c.get_raw("/api/trace/stream", &sq).await?;
+    crate::sse::read(resp, |ev| {
+        match ev.event.as_str() {
+            "trace" => {
+                if let Ok(e) = serde_json::from_str::<TraceEventDto>(&ev.data) {
+                    print(&e, g.json);
+                }
+            }
+            "lagged" => eprintln!("warning: fell behind the live trace: {}", ev.data),
+            _ => {}
+        }
+        true
+    })
+    .await
+}
+
+async fn export(c: &Client, g: &Global, f: &Filter, e: ExportArgs) -> anyhow::Result<()> {
+    let format = e.format.to_ascii_lowercase();
+    if format != "jsonl" && format != "csv" {
+        return Err(ClientError::Exit(
+            codes::BAD_INPUT,
+            format!("--format '{}' is not jsonl or csv", e.format),
+        )
+        .into());
+    }
+    let mut q = query(f)?;
+    q.push(("format", format.clone()));
+    let resp = c.get_raw("/api/trace/export", &q).await?;
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&e.out)?);
+    let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) && !g.json {
+        let b = indicatif::ProgressBar::new_spinner();
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} exporting: {msg} ({bytes} written, {elapsed})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        b.enable_steady_tick(Duration::from_millis(120));
+        Some(b)
+    } else {
+        None
+    };
+    let mut lines: u64 = 0;
+    let mut bytes: u64 = 0;
+    let mut stream = resp.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        lines += chunk.iter().filter(|b| **b == b'\n').count() as u64;
+        bytes += chunk.len() as u64;
+        file.write_all(&chunk)?;
+        if let Some(b) = &bar {
+            b.set_position(bytes);
+            b.set_message(format!("{lines} lines"));
+        }
+    }
+    file.flush()?;
+    let events = if format == "csv" {
+        lines.saturating_sub(1)
+    } else {
+        lines
+    };
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    if g.json {
+        crate::output::json(
+            &serde_json::json!({"written": e.out, "format": format, "bytes": bytes}),
+        );
+    } else {
+        println!(
+            "exported {} ({} bytes, about {events} events) to {}",
+            format,
+            bytes,
+            e.out.display()
+        );
+    }
+    Ok(())
+}

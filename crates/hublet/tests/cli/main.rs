@@ -1,0 +1,7 @@
+//! The real `hublet` binary against a real `hublet serve`.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod support;
+
+mod commands;
+mod serve;
