@@ -142,12 +142,21 @@ impl HubSettings {
         Duration::from_secs(self.lock_timeout_secs)
     }
 
-    /// Every host name the hub answers to, lower-cased: the hub name and the aliases.
+    /// Every host name the hub answers to, lower-cased: the hub name, the
+    /// aliases, and the loopback names (a SAS token made for
+    /// `localhost:8443`, as the Azure service SDK makes from Hublet's service
+    /// connection string, names this hub whatever its hub name).
     pub fn host_names(&self) -> Vec<String> {
-        std::iter::once(&self.hub_name)
+        let mut names: Vec<String> = std::iter::once(&self.hub_name)
             .chain(self.host_aliases.iter())
             .map(|h| h.to_ascii_lowercase())
-            .collect()
+            .collect();
+        for loopback in ["localhost", "127.0.0.1", "[::1]"] {
+            if !names.iter().any(|n| n == loopback) {
+                names.push(loopback.to_string());
+            }
+        }
+        names
     }
 }
 
