@@ -600,3 +600,121 @@ pub struct ApiErrorEnvelope {
     /// The error.
     pub error: ApiErrorDto,
 }
+
+/// A simulator profile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct ProfileDto {
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Shipped with Hublet.
+    pub builtin: bool,
+    /// The TOML text.
+    pub toml: String,
+}
+
+impl From<hublet_sim::ProfileInfo> for ProfileDto {
+    fn from(p: hublet_sim::ProfileInfo) -> Self {
+        ProfileDto {
+            name: p.name,
+            description: p.description,
+            builtin: p.builtin,
+            toml: p.toml,
+        }
+    }
+}
+
+/// Saves a profile (`PUT /api/sim/profiles/{name}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct SaveProfileRequest {
+    /// The TOML text.
+    pub toml: String,
+}
+
+/// Starts simulated devices (`POST /api/sim/fleets`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(default, rename_all = "camelCase")]
+#[ts(export)]
+pub struct FleetRequestDto {
+    /// Profile name.
+    pub profile: String,
+    /// How many (default 1).
+    pub count: Option<u32>,
+    /// Ids are `{prefix}-{n}` (default: the profile name).
+    pub prefix: Option<String>,
+    /// Seed (default: random).
+    #[ts(type = "number | null")]
+    pub seed: Option<u64>,
+    /// Restart them with the hub.
+    pub persist: bool,
+}
+
+/// The devices a fleet request started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct FleetStartedDto {
+    /// Their ids.
+    pub device_ids: Vec<String>,
+}
+
+/// A running simulated device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+#[allow(missing_docs)]
+pub struct SimStatusDto {
+    pub device_id: String,
+    pub profile: String,
+    #[ts(type = "number")]
+    pub seed: u64,
+    pub persist: bool,
+    /// `waiting`, `online`, `offline`, `reconnecting` or `stopped`.
+    pub state: String,
+    pub since: Option<String>,
+    #[ts(type = "number")]
+    pub c2d_received: u64,
+    #[ts(type = "number")]
+    pub c2d_completed: u64,
+    #[ts(type = "number")]
+    pub c2d_rejected: u64,
+    #[ts(type = "number")]
+    pub c2d_abandoned: u64,
+    #[ts(type = "number")]
+    pub c2d_withheld: u64,
+    #[ts(type = "number")]
+    pub methods_answered: u64,
+    #[ts(type = "number")]
+    pub methods_ignored: u64,
+    #[ts(type = "number")]
+    pub telemetry_sent: u64,
+    #[ts(type = "number")]
+    pub drops: u64,
+}
+
+impl From<hublet_sim::SimStatus> for SimStatusDto {
+    fn from(s: hublet_sim::SimStatus) -> Self {
+        SimStatusDto {
+            device_id: s.device_id,
+            profile: s.profile,
+            seed: s.seed,
+            persist: s.persist,
+            state: s.state,
+            since: s.since.map(|t| t.to_rfc3339()),
+            c2d_received: s.c2d_received,
+            c2d_completed: s.c2d_completed,
+            c2d_rejected: s.c2d_rejected,
+            c2d_abandoned: s.c2d_abandoned,
+            c2d_withheld: s.c2d_withheld,
+            methods_answered: s.methods_answered,
+            methods_ignored: s.methods_ignored,
+            telemetry_sent: s.telemetry_sent,
+            drops: s.drops,
+        }
+    }
+}

@@ -47,6 +47,8 @@ pub struct AppState {
     pub security: Arc<SecurityConfig>,
     /// Facts known once the listeners are up (for `/api/hub`).
     pub info: Arc<RwLock<ServerFacts>>,
+    /// The simulator, when the hub runs one.
+    pub sim: Option<hublet_sim::Simulator>,
 }
 
 /// What the API reports about the running hub.
@@ -70,7 +72,14 @@ impl AppState {
             token: Arc::new(token),
             security: Arc::new(security),
             info: Arc::new(RwLock::new(facts)),
+            sim: None,
         }
+    }
+
+    /// The same state with a simulator.
+    pub fn with_sim(mut self, sim: hublet_sim::Simulator) -> AppState {
+        self.sim = Some(sim);
+        self
     }
 
     pub(crate) fn facts(&self) -> ServerFacts {

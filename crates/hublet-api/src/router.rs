@@ -8,7 +8,7 @@ use axum::routing::{delete, get, post};
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::routes::{device_http, devices, feedback, hub, iothub, messages, methods, trace};
+use crate::routes::{device_http, devices, feedback, hub, iothub, messages, methods, sim, trace};
 
 /// Largest request body: a 128 KB method payload as JSON with room to spare.
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -51,6 +51,16 @@ pub fn router(state: AppState) -> Router {
         .route("/trace/story/{key}", get(trace::story))
         .route("/trace/stream", get(trace::stream))
         .route("/trace/export", get(trace::export))
+        .route("/sim/profiles", get(sim::profiles))
+        .route(
+            "/sim/profiles/{name}",
+            get(sim::profile)
+                .put(sim::save_profile)
+                .delete(sim::delete_profile),
+        )
+        .route("/sim/devices", get(sim::devices).delete(sim::stop_all))
+        .route("/sim/devices/{id}", delete(sim::stop))
+        .route("/sim/fleets", post(sim::start))
         .fallback(not_found);
 
     Router::new()

@@ -7,6 +7,7 @@ pub mod hub;
 pub mod iothub;
 pub mod messages;
 pub mod methods;
+pub mod sim;
 pub mod trace;
 
 use axum::extract::FromRequestParts;

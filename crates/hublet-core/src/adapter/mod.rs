@@ -44,6 +44,16 @@ impl AdapterState<'_> {
             .await
     }
 
+    /// Every stored value of this adapter, by device id.
+    pub async fn all(&self) -> HubResult<Vec<(String, serde_json::Value)>> {
+        let ns = self.namespace;
+        self.hub
+            .inner
+            .db
+            .read(move |conn| table::all(conn, ns))
+            .await
+    }
+
     /// Forgets the value for `device`.
     pub async fn remove(&self, device: &str) -> HubResult<()> {
         let id = DeviceId::new(device)?;

@@ -48,6 +48,24 @@ pub(crate) fn put(
     Ok(())
 }
 
+pub(crate) fn all(conn: &Connection, ns: &str) -> HubResult<Vec<(String, serde_json::Value)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT device_id, value FROM adapter_state WHERE namespace = ?1 ORDER BY device_id",
+    )?;
+    let rows = stmt.query_map([ns], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (d, v) = row?;
+        let v = serde_json::from_str(&v).map_err(|e| {
+            HubError::BadDatabase(format!("{ns} state of '{d}' is unreadable: {e}"))
+        })?;
+        out.push((d, v));
+    }
+    Ok(out)
+}
+
 /// Removes one device's state in `ns`.
 pub(crate) fn remove(conn: &Connection, ns: &str, device: &str) -> HubResult<()> {
     conn.prepare_cached("DELETE FROM adapter_state WHERE namespace = ?1 AND device_id = ?2")?

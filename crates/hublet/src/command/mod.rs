@@ -9,6 +9,7 @@ mod purge;
 mod queue;
 mod send;
 mod serve;
+mod sim;
 mod trace;
 
 use std::path::PathBuf;
@@ -82,6 +83,9 @@ pub enum Command {
     /// The hub's certificate authority.
     #[command(subcommand)]
     Ca(ca::CaCommand),
+    /// Simulated devices: run, list, stop, profiles.
+    #[command(subcommand)]
+    Sim(sim::SimCommand),
 }
 
 /// Runs the parsed command.
@@ -98,5 +102,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Feedback(a) => feedback::run(g, a).await,
         Command::Trace(a) => trace::run(g, a).await,
         Command::Ca(c) => ca::run(g, c).await,
+        Command::Sim(c) => sim::run(g, c).await,
     }
 }

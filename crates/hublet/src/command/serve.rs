@@ -9,6 +9,7 @@ use hublet_api::dto::ListenersDto;
 use hublet_api::{ApiServer, AppState, SecurityConfig, ServerFacts};
 use hublet_core::{Durability, Hub, HubOptions, HubSettings};
 use hublet_mqtt::{Gateway, GatewayConfig};
+use hublet_sim::{FleetRequest, Simulator, Target};
 use hublet_tls::LocalPki;
 
 use super::Global;
@@ -51,7 +52,21 @@ pub struct ServeArgs {
     /// Accept devices without a SAS token (stored; off by default).
     #[arg(long)]
     pub open_bench: bool,
+    /// Start the demo fleet of simulated devices (created on first use,
+    /// kept across restarts): two thermostats, a door lock, a sleepy sensor,
+    /// a device on a flaky link and one that never answers.
+    #[arg(long)]
+    pub demo: bool,
 }
+
+/// The demo fleet: (profile, count).
+pub const DEMO_FLEET: [(&str, u32); 5] = [
+    ("thermostat", 2),
+    ("door-lock", 1),
+    ("sleepy-sensor", 1),
+    ("flaky-link", 1),
+    ("unresponsive", 1),
+];
 
 fn addr(flag: &str, v: &str) -> anyhow::Result<Option<SocketAddr>> {
     if v.eq_ignore_ascii_case("off") {
@@ -129,6 +144,11 @@ pub async fn run(g: &Global, a: ServeArgs) -> anyhow::Result<()> {
             ..ServerFacts::default()
         },
     );
+    let sim = simulator(&hub, &dir, &gateway, pki.as_ref())?;
+    let state = match &sim {
+        Some(s) => state.with_sim(s.clone()),
+        None => state,
+    };
     let api_server = ApiServer::start(state.clone(), api, https.zip(tls_config))
         .await
         .context("cannot start the API listeners")?;
@@ -158,14 +178,82 @@ pub async fn run(g: &Global, a: ServeArgs) -> anyhow::Result<()> {
         },
     )?;
     print_banner(&hub, &dir, &listeners, pki.as_ref(), &a);
+    if let Some(s) = &sim {
+        s.set_http(
+            api_server
+                .http_addr()
+                .map(|a| format!("http://{}", url_host(a))),
+        );
+        start_simulated(s, a.demo).await?;
+    } else if a.demo {
+        eprintln!("warning: --demo needs an MQTT listener; no simulated devices started");
+    }
 
     wait_for_signal().await;
     eprintln!("stopping: closing connections and committing what is in flight…");
+    if let Some(s) = &sim {
+        s.shutdown().await;
+    }
     gateway.shutdown().await;
     api_server.shutdown().await;
     hub.close().await?;
     let _ = std::fs::remove_file(hubfile::hub_file(&dir));
     eprintln!("stopped");
+    Ok(())
+}
+
+/// The simulator, pointed at this hub's own listeners (plain MQTT when
+/// there is one, else MQTT/TLS with the hub's CA; HTTP API for reject/abandon).
+fn simulator(
+    hub: &Hub,
+    dir: &Path,
+    gw: &Gateway,
+    pki: Option<&LocalPki>,
+) -> anyhow::Result<Option<Simulator>> {
+    let loopback = |a: SocketAddr| -> SocketAddr {
+        if a.ip().is_unspecified() {
+            SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), a.port())
+        } else {
+            a
+        }
+    };
+    let (mqtt, tls) = match (gw.tcp_addr(), gw.tls_addr(), pki) {
+        (Some(a), _, _) => (loopback(a), None),
+        (None, Some(a), Some(p)) => (loopback(a), Some(p.client_config()?)),
+        _ => return Ok(None),
+    };
+    Ok(Some(Simulator::new(
+        hub.clone(),
+        Target {
+            mqtt,
+            tls,
+            http: None,
+        },
+        Some(dir.join("profiles")),
+    )))
+}
+
+async fn start_simulated(sim: &Simulator, demo: bool) -> anyhow::Result<()> {
+    let restored = sim.restore().await?;
+    if restored > 0 {
+        println!("  simulator  {restored} simulated device(s) restarted");
+    }
+    if demo && restored == 0 {
+        let mut n = 0;
+        for (profile, count) in DEMO_FLEET {
+            n += sim
+                .start(FleetRequest {
+                    profile: profile.into(),
+                    count: Some(count as usize),
+                    prefix: None,
+                    seed: None,
+                    persist: true,
+                })
+                .await?
+                .len();
+        }
+        println!("  demo       {n} simulated devices started (hublet sim list)");
+    }
     Ok(())
 }
 

@@ -5,3 +5,4 @@ mod support;
 
 mod commands;
 mod serve;
+mod sim;

@@ -26,7 +26,7 @@ impl Served {
         s
     }
 
-    fn wait_ready(&self) {
+    pub fn wait_ready(&self) {
         let start = Instant::now();
         while !self.dir.path().join("hub.json").exists() {
             assert!(

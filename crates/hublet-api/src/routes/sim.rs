@@ -1,0 +1,123 @@
+//! `/api/sim…`: simulator profiles and fleets.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use hublet_sim::{FleetRequest, Simulator};
+
+use super::ApiCaller;
+use crate::AppState;
+use crate::dto::{FleetRequestDto, FleetStartedDto, ProfileDto, SaveProfileRequest, SimStatusDto};
+use crate::error::ApiError;
+use crate::extract::JsonBody;
+
+fn sim(s: &AppState) -> Result<&Simulator, ApiError> {
+    s.sim.as_ref().ok_or_else(|| {
+        ApiError::http(
+            StatusCode::NOT_FOUND,
+            "NoSimulator",
+            "this hub runs no simulator (it needs an MQTT listener)",
+        )
+    })
+}
+
+pub async fn profiles(
+    State(s): State<AppState>,
+    _c: ApiCaller,
+) -> Result<Json<Vec<ProfileDto>>, ApiError> {
+    Ok(Json(
+        sim(&s)?
+            .profiles()
+            .into_iter()
+            .map(ProfileDto::from)
+            .collect(),
+    ))
+}
+
+pub async fn profile(
+    State(s): State<AppState>,
+    _c: ApiCaller,
+    Path(name): Path<String>,
+) -> Result<Json<ProfileDto>, ApiError> {
+    let p = sim(&s)?
+        .profiles()
+        .into_iter()
+        .find(|p| p.name == name)
+        .ok_or_else(|| ApiError::invalid(format!("no simulator profile named '{name}'")))?;
+    Ok(Json(p.into()))
+}
+
+pub async fn save_profile(
+    State(s): State<AppState>,
+    _c: ApiCaller,
+    Path(name): Path<String>,
+    JsonBody(req): JsonBody<SaveProfileRequest>,
+) -> Result<Json<ProfileDto>, ApiError> {
+    let sim = sim(&s)?;
+    sim.save_profile(&name, &req.toml).await?;
+    let p = sim
+        .profiles()
+        .into_iter()
+        .find(|p| p.name == name)
+        .ok_or_else(|| ApiError::invalid("profile vanished"))?;
+    Ok(Json(p.into()))
+}
+
+pub async fn delete_profile(
+    State(s): State<AppState>,
+    _c: ApiCaller,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    sim(&s)?.delete_profile(&name)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn devices(
+    State(s): State<AppState>,
+    _c: ApiCaller,
+) -> Result<Json<Vec<SimStatusDto>>, ApiError> {
+    Ok(Json(
+        sim(&s)?
+            .list()
+            .into_iter()
+            .map(SimStatusDto::from)
+            .collect(),
+    ))
+}
+
+pub async fn start(
+    State(s): State<AppState>,
+    _c: ApiCaller,
+    JsonBody(r): JsonBody<FleetRequestDto>,
+) -> Result<(StatusCode, Json<FleetStartedDto>), ApiError> {
+    let ids = sim(&s)?
+        .start(FleetRequest {
+            profile: r.profile,
+            count: r.count.map(|c| c as usize),
+            prefix: r.prefix,
+            seed: r.seed,
+            persist: r.persist,
+        })
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(FleetStartedDto { device_ids: ids }),
+    ))
+}
+
+pub async fn stop(
+    State(s): State<AppState>,
+    _c: ApiCaller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    sim(&s)?.stop(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn stop_all(
+    State(s): State<AppState>,
+    _c: ApiCaller,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let n = sim(&s)?.stop_all().await?;
+    Ok(Json(serde_json::json!({"stopped": n})))
+}

@@ -1,0 +1,131 @@
+//! Fleets: many devices, seeds, persistence.
+
+use std::time::Duration;
+
+use hublet_core::{AckMode, DeviceKind, NewMessage};
+use hublet_sim::FleetRequest;
+
+use crate::support::Lab;
+
+const COIN: &str = "name = \"coin\"\ndescription = \"rejects half\"\n[c2d]\naction = \"reject\"\nprobability = 0.5\n";
+
+/// Sends ten messages one after another and records how each ended.
+async fn scripted_outcomes(seed: u64) -> Vec<String> {
+    let lab = Lab::new().await;
+    let d = lab.start_toml(COIN, "coin", seed).await;
+    lab.wait(&d, "device.attached", 1).await;
+    let mut out = Vec::new();
+    for i in 0..10 {
+        let id = format!("m{i}");
+        lab.hub
+            .mailbox()
+            .send(
+                &d,
+                NewMessage {
+                    message_id: Some(id.clone()),
+                    ack: AckMode::Full,
+                    ..NewMessage::text("x")
+                },
+            )
+            .await
+            .unwrap();
+        loop {
+            lab.advance(Duration::from_secs(1)).await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let fb = lab.events(&d, "feedback.produced").await;
+            if let Some(e) = fb
+                .iter()
+                .find(|e| e.message_id.as_deref() == Some(id.as_str()))
+            {
+                out.push(format!("{id}:{}", e.detail["statusCode"].as_str().unwrap()));
+                break;
+            }
+        }
+    }
+    lab.stop().await;
+    out
+}
+
+#[tokio::test]
+async fn the_same_seed_gives_the_same_story() {
+    let a = scripted_outcomes(7).await;
+    let b = scripted_outcomes(7).await;
+    assert_eq!(a, b, "same seed, same outcomes");
+    assert!(
+        a.iter().any(|o| o.ends_with("Rejected")) && a.iter().any(|o| o.ends_with("Success")),
+        "{a:?}"
+    );
+    let c = scripted_outcomes(8).await;
+    assert_ne!(a, c, "another seed, another story");
+}
+
+#[tokio::test]
+async fn fleets_are_registered_as_simulated_listed_stopped_and_restored() {
+    let lab = Lab::new().await;
+    let ids = lab
+        .sim
+        .start(FleetRequest {
+            profile: "thermostat".into(),
+            count: Some(5),
+            prefix: Some("room".into()),
+            seed: Some(1),
+            persist: true,
+        })
+        .await
+        .unwrap();
+    assert_eq!(ids, ["room-1", "room-2", "room-3", "room-4", "room-5"]);
+    for id in &ids {
+        assert_eq!(
+            lab.hub.registry().get(id).await.unwrap().kind,
+            DeviceKind::Simulated
+        );
+        lab.wait(id, "device.attached", 1).await;
+    }
+    assert_eq!(lab.sim.list().len(), 5);
+    assert!(lab.sim.list().iter().all(|s| s.state == "online"));
+    lab.sim.stop("room-5").await.unwrap();
+    assert_eq!(lab.sim.list().len(), 4);
+    assert!(lab.sim.stop("room-5").await.is_err());
+
+    let real = lab
+        .hub
+        .registry()
+        .create(hublet_core::NewDevice::named("real-1"))
+        .await
+        .unwrap();
+    let clash = lab
+        .sim
+        .start(FleetRequest {
+            profile: "thermostat".into(),
+            count: Some(1),
+            prefix: Some("real".into()),
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(
+        clash.unwrap_err().code().number(),
+        409001,
+        "a real device is never taken over"
+    );
+    let _ = real;
+    assert!(
+        lab.sim
+            .start(FleetRequest {
+                profile: "nope".into(),
+                ..Default::default()
+            })
+            .await
+            .is_err()
+    );
+
+    let dir = lab.stop().await;
+    let lab = Lab::open(dir).await;
+    assert_eq!(
+        lab.sim.restore().await.unwrap(),
+        4,
+        "persisted devices come back, the stopped one does not"
+    );
+    lab.wait("room-1", "device.attached", 2).await;
+    assert_eq!(lab.sim.stop_all().await.unwrap(), 4);
+    assert!(lab.sim.list().is_empty());
+}

@@ -1,0 +1,191 @@
+//! `hublet sim …`: simulated devices.
+
+use std::path::Path;
+
+use clap::{Args, Subcommand};
+use hublet_api::dto::{
+    FleetRequestDto, FleetStartedDto, ProfileDto, SaveProfileRequest, SimStatusDto,
+};
+use reqwest::Method;
+
+use super::Global;
+use crate::client::{Client, ClientError, seg};
+use crate::exit::codes;
+use crate::output;
+
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// Start simulated devices running a profile (a name, or a .toml file).
+    Run(RunArgs),
+    /// List running simulated devices.
+    List,
+    /// Stop one simulated device, or all of them.
+    Stop(StopArgs),
+    /// List the profiles (shipped and yours).
+    Profiles,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// A profile name (see `hublet sim profiles`) or a path to a TOML profile.
+    pub profile: String,
+    /// How many devices.
+    #[arg(long, default_value_t = 1)]
+    pub count: u32,
+    /// Device ids are PREFIX-1, PREFIX-2, … (default: the profile's name).
+    #[arg(long)]
+    pub prefix: Option<String>,
+    /// Seed for the devices' random choices (the same seed repeats a run).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Start them again whenever the hub restarts.
+    #[arg(long)]
+    pub persist: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// The device to stop.
+    pub id: Option<String>,
+    /// Stop every simulated device.
+    #[arg(long, conflicts_with = "id")]
+    pub all: bool,
+}
+
+pub async fn run(g: &Global, c: SimCommand) -> anyhow::Result<()> {
+    let client = Client::connect(g)?;
+    match c {
+        SimCommand::Run(a) => {
+            let name = if Path::new(&a.profile).is_file() {
+                let text = std::fs::read_to_string(&a.profile)?;
+                let name = text
+                    .lines()
+                    .find_map(|l| {
+                        l.trim().strip_prefix("name").map(|r| {
+                            r.trim_start_matches([' ', '='])
+                                .trim()
+                                .trim_matches('"')
+                                .to_string()
+                        })
+                    })
+                    .ok_or_else(|| {
+                        ClientError::Exit(
+                            codes::BAD_INPUT,
+                            format!("{} has no `name = \"…\"`", a.profile),
+                        )
+                    })?;
+                let _: ProfileDto = client
+                    .call(
+                        Method::PUT,
+                        &format!("/api/sim/profiles/{}", seg(&name)),
+                        &SaveProfileRequest { toml: text },
+                    )
+                    .await?;
+                name
+            } else {
+                a.profile
+            };
+            let req = FleetRequestDto {
+                profile: name.clone(),
+                count: Some(a.count),
+                prefix: a.prefix,
+                seed: a.seed,
+                persist: a.persist,
+            };
+            let started: FleetStartedDto =
+                client.call(Method::POST, "/api/sim/fleets", &req).await?;
+            if g.json {
+                output::json(&started);
+            } else {
+                let ids = &started.device_ids;
+                let shown = if ids.len() > 4 {
+                    format!("{} … {}", ids[..2].join(", "), ids[ids.len() - 1])
+                } else {
+                    ids.join(", ")
+                };
+                println!(
+                    "started {} simulated device(s) running '{name}': {shown}",
+                    ids.len()
+                );
+            }
+        }
+        SimCommand::List => {
+            let list: Vec<SimStatusDto> = client.get("/api/sim/devices", &[]).await?;
+            if g.json {
+                output::json(&list);
+            } else if list.is_empty() {
+                println!(
+                    "no simulated devices — start some with: hublet sim run thermostat --count 3"
+                );
+            } else {
+                let rows: Vec<Vec<String>> = list
+                    .iter()
+                    .map(|s| {
+                        vec![
+                            s.device_id.clone(),
+                            s.profile.clone(),
+                            s.state.clone(),
+                            format!("{}/{}", s.c2d_completed, s.c2d_received),
+                            s.methods_answered.to_string(),
+                            s.telemetry_sent.to_string(),
+                            s.drops.to_string(),
+                            if s.persist { "yes".into() } else { "no".into() },
+                        ]
+                    })
+                    .collect();
+                output::table(
+                    &[
+                        "DEVICE",
+                        "PROFILE",
+                        "STATE",
+                        "C2D DONE/RECEIVED",
+                        "METHODS",
+                        "TELEMETRY",
+                        "DROPS",
+                        "PERSIST",
+                    ],
+                    &rows,
+                );
+            }
+        }
+        SimCommand::Stop(a) => {
+            if a.all {
+                let r: serde_json::Value = client.delete_json("/api/sim/devices").await?;
+                if g.json {
+                    output::json(&r);
+                } else {
+                    println!("stopped {} simulated device(s)", r["stopped"]);
+                }
+            } else {
+                let id = a.id.ok_or_else(|| {
+                    ClientError::Exit(codes::BAD_INPUT, "give a device id or --all".into())
+                })?;
+                client
+                    .call_empty(Method::DELETE, &format!("/api/sim/devices/{}", seg(&id)))
+                    .await?;
+                if !g.json {
+                    println!("stopped simulated device '{id}' (it stays registered)");
+                }
+            }
+        }
+        SimCommand::Profiles => {
+            let list: Vec<ProfileDto> = client.get("/api/sim/profiles", &[]).await?;
+            if g.json {
+                output::json(&list);
+            } else {
+                let rows: Vec<Vec<String>> = list
+                    .iter()
+                    .map(|p| {
+                        vec![
+                            p.name.clone(),
+                            if p.builtin { "shipped" } else { "yours" }.into(),
+                            p.description.clone(),
+                        ]
+                    })
+                    .collect();
+                output::table(&["PROFILE", "FROM", "DESCRIPTION"], &rows);
+            }
+        }
+    }
+    Ok(())
+}
