@@ -3,7 +3,9 @@
 # calls it after fmt and clippy.
 #
 #   1. Rust: every crate's unit and integration tests (engine, MQTT gateway,
-#      REST API, CLI against a real `hublet serve`).
+#      REST API, simulator, serial bridge on pseudo-terminals with the
+#      reference Arduino sketch compiled by the host's C++ compiler, CLI
+#      against a real `hublet serve`).
 #   2. The TypeScript types generated from the API's DTOs must be committed
 #      and current.
 #   3. Compatibility with the real Azure IoT Python SDKs (tests/compat).

@@ -718,3 +718,30 @@ impl From<hublet_sim::SimStatus> for SimStatusDto {
         }
     }
 }
+
+/// Binds a device to a serial port (`POST /api/serial/boards`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(default, rename_all = "camelCase")]
+#[ts(export)]
+pub struct AttachBoardRequest {
+    /// The port's path as listed by `/api/serial/ports` (or any path, e.g. a symlink).
+    pub port: String,
+    /// The device the board is; registered if missing.
+    pub device_id: String,
+    /// Line settings (default 115200 8N1, no flow control, LF).
+    pub settings: Option<hublet_serial::SerialSettings>,
+}
+
+/// Bytes for a board (`POST /api/serial/boards/{id}/send`): exactly one of
+/// `text`, `hex` or `escaped`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(default, rename_all = "camelCase")]
+#[ts(export)]
+pub struct SerialSendRequest {
+    /// Text, sent with the board's line ending.
+    pub text: Option<String>,
+    /// Hex bytes (`de ad be ef`), sent as they are.
+    pub hex: Option<String>,
+    /// Text with C escapes (`AT\\r\\n`, `\\x1b`), sent as it expands.
+    pub escaped: Option<String>,
+}

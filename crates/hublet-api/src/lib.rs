@@ -49,6 +49,8 @@ pub struct AppState {
     pub info: Arc<RwLock<ServerFacts>>,
     /// The simulator, when the hub runs one.
     pub sim: Option<hublet_sim::Simulator>,
+    /// The bench bridge for serial boards, when the hub runs one.
+    pub serial: Option<hublet_serial::SerialBridge>,
 }
 
 /// What the API reports about the running hub.
@@ -73,12 +75,19 @@ impl AppState {
             security: Arc::new(security),
             info: Arc::new(RwLock::new(facts)),
             sim: None,
+            serial: None,
         }
     }
 
     /// The same state with a simulator.
     pub fn with_sim(mut self, sim: hublet_sim::Simulator) -> AppState {
         self.sim = Some(sim);
+        self
+    }
+
+    /// The same state with a serial bridge.
+    pub fn with_serial(mut self, bridge: hublet_serial::SerialBridge) -> AppState {
+        self.serial = Some(bridge);
         self
     }
 

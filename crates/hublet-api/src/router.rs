@@ -8,7 +8,9 @@ use axum::routing::{delete, get, post};
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::routes::{device_http, devices, feedback, hub, iothub, messages, methods, sim, trace};
+use crate::routes::{
+    device_http, devices, feedback, hub, iothub, messages, methods, serial, sim, trace,
+};
 
 /// Largest request body: a 128 KB method payload as JSON with room to spare.
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -61,6 +63,17 @@ pub fn router(state: AppState) -> Router {
         .route("/sim/devices", get(sim::devices).delete(sim::stop_all))
         .route("/sim/devices/{id}", delete(sim::stop))
         .route("/sim/fleets", post(sim::start))
+        .route("/serial/ports", get(serial::ports))
+        .route("/serial/boards", get(serial::boards).post(serial::attach))
+        .route(
+            "/serial/boards/{id}",
+            get(serial::board).delete(serial::forget),
+        )
+        .route("/serial/boards/{id}/detach", post(serial::detach))
+        .route("/serial/boards/{id}/reattach", post(serial::reattach))
+        .route("/serial/boards/{id}/reset", post(serial::reset))
+        .route("/serial/boards/{id}/send", post(serial::send))
+        .route("/serial/boards/{id}/console", get(serial::console))
         .fallback(not_found);
 
     Router::new()

@@ -167,6 +167,17 @@ impl Client {
             .await?)
     }
 
+    /// A request with a JSON body whose answer has no body.
+    pub async fn call_no_answer<B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<()> {
+        self.send(self.request(method, path).json(body)).await?;
+        Ok(())
+    }
+
     /// A request whose answer has no body (or one we ignore).
     pub async fn call_empty(&self, method: Method, path: &str) -> anyhow::Result<()> {
         self.send(self.request(method, path)).await?;

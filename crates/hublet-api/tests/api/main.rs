@@ -8,4 +8,5 @@ mod api;
 mod device_http;
 mod iothub;
 mod security;
+mod serial;
 mod stream;

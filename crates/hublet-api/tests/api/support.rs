@@ -46,7 +46,8 @@ impl Api {
                 ca_pem: Some(pki.ca_pem().into()),
                 ..ServerFacts::default()
             },
-        );
+        )
+        .with_serial(hublet_serial::SerialBridge::new(hub.clone()));
         let server = ApiServer::start(
             state.clone(),
             Some("127.0.0.1:0".parse().unwrap()),

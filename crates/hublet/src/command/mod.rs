@@ -8,6 +8,7 @@ mod invoke;
 mod purge;
 mod queue;
 mod send;
+mod serial;
 mod serve;
 mod sim;
 mod trace;
@@ -86,6 +87,9 @@ pub enum Command {
     /// Simulated devices: run, list, stop, profiles.
     #[command(subcommand)]
     Sim(sim::SimCommand),
+    /// Boards on USB / serial: list, attach, detach, console, send, emulate.
+    #[command(subcommand)]
+    Serial(serial::SerialCommand),
 }
 
 /// Runs the parsed command.
@@ -103,5 +107,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Trace(a) => trace::run(g, a).await,
         Command::Ca(c) => ca::run(g, c).await,
         Command::Sim(c) => sim::run(g, c).await,
+        Command::Serial(c) => serial::run(g, c).await,
     }
 }

@@ -9,6 +9,7 @@ use hublet_api::dto::ListenersDto;
 use hublet_api::{ApiServer, AppState, SecurityConfig, ServerFacts};
 use hublet_core::{Durability, Hub, HubOptions, HubSettings};
 use hublet_mqtt::{Gateway, GatewayConfig};
+use hublet_serial::{Emulator, SerialBridge, SerialSettings};
 use hublet_sim::{FleetRequest, Simulator, Target};
 use hublet_tls::LocalPki;
 
@@ -145,6 +146,8 @@ pub async fn run(g: &Global, a: ServeArgs) -> anyhow::Result<()> {
         },
     );
     let sim = simulator(&hub, &dir, &gateway, pki.as_ref())?;
+    let serial = SerialBridge::new(hub.clone());
+    let state = state.with_serial(serial.clone());
     let state = match &sim {
         Some(s) => state.with_sim(s.clone()),
         None => state,
@@ -188,18 +191,58 @@ pub async fn run(g: &Global, a: ServeArgs) -> anyhow::Result<()> {
     } else if a.demo {
         eprintln!("warning: --demo needs an MQTT listener; no simulated devices started");
     }
+    let demo_board = start_serial(&serial, a.demo).await?;
 
     wait_for_signal().await;
     eprintln!("stopping: closing connections and committing what is in flight…");
     if let Some(s) = &sim {
         s.shutdown().await;
     }
+    if let Some(emu) = demo_board {
+        // The emulator's pseudo-terminal dies with this process; do not
+        // leave a binding that would search for it forever.
+        let _ = serial.forget(DEMO_BOARD).await;
+        emu.unplug();
+    }
+    serial.shutdown().await;
     gateway.shutdown().await;
     api_server.shutdown().await;
     hub.close().await?;
     let _ = std::fs::remove_file(hubfile::hub_file(&dir));
     eprintln!("stopped");
     Ok(())
+}
+
+/// The device id of the demo's emulated serial board.
+const DEMO_BOARD: &str = "demo-board";
+
+/// Restores the saved boards and, for `--demo`, plugs in an emulated board
+/// so the serial console can be tried without hardware.
+async fn start_serial(serial: &SerialBridge, demo: bool) -> anyhow::Result<Option<Emulator>> {
+    let restored = serial.restore().await?;
+    if restored > 0 {
+        println!("  serial     {restored} board(s) restored (hublet serial list)");
+    }
+    if !demo {
+        return Ok(None);
+    }
+    match Emulator::start(Some(DEMO_BOARD)) {
+        Ok(emu) => {
+            emu.set_heartbeat(Some(std::time::Duration::from_secs(5)));
+            serial
+                .attach(emu.path(), DEMO_BOARD, SerialSettings::default())
+                .await?;
+            println!(
+                "  demo       emulated serial board '{DEMO_BOARD}' on {} (hublet serial console {DEMO_BOARD})",
+                emu.path()
+            );
+            Ok(Some(emu))
+        }
+        Err(e) => {
+            eprintln!("warning: no emulated serial board for the demo: {e}");
+            Ok(None)
+        }
+    }
 }
 
 /// The simulator, pointed at this hub's own listeners (plain MQTT when

@@ -4,5 +4,6 @@
 mod support;
 
 mod commands;
+mod serial;
 mod serve;
 mod sim;

@@ -122,7 +122,19 @@ fn serve_demo_starts_a_fleet_that_survives_a_restart() {
         Some(4),
         "504101 from the device that never answers"
     );
+    let boards = s.json(&["serial", "list"])["boards"].clone();
+    assert_eq!(
+        boards[0]["deviceId"], "demo-board",
+        "the demo has an emulated serial board"
+    );
+    let r = s.json(&["invoke", "demo-board", "echo", "--payload", "{\"hi\":true}"]);
+    assert_eq!(r["payload"]["hi"], true);
     assert!(s.stop().success());
     s.restart();
     wait_online(&s, 6);
+    let boards = s.json(&["serial", "list"])["boards"].clone();
+    assert!(
+        boards.as_array().unwrap().is_empty(),
+        "the demo board's binding goes with the demo: {boards}"
+    );
 }

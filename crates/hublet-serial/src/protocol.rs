@@ -1,0 +1,449 @@
+//! The bench line protocol (full description: `docs/serial-protocol.md`).
+//!
+//! Everything is lines. A line that starts with `@@ ` is a frame; any other
+//! line is console output. Frames are made of space-separated fields; the
+//! last field of some frames is "the rest of the line".
+//!
+//! Hub → board:
+//! ```text
+//! @@ C2D <lock> <message-id> <properties> <body>
+//! @@ METHOD <request-id> <method-name> <json payload>
+//! ```
+//! Board → hub:
+//! ```text
+//! @@ DONE <lock>                     complete
+//! @@ ABANDON <lock>
+//! @@ REJECT <lock>
+//! @@ RESULT <request-id> <status> [<json payload>]
+//! @@ TELEMETRY <properties> <body>
+//! @@ HELLO <device-id> [<firmware version>]
+//! ```
+//! `<properties>` is `-` or an IoT Hub property bag (`k=v&k2=v2`,
+//! percent-encoded). `<body>` is the rest of the line with `%`, CR, LF and
+//! other control or non-ASCII bytes written as `%XX`, so text stays readable.
+
+use std::collections::BTreeMap;
+
+use hublet_core::C2dMessage;
+
+/// The frame prefix.
+pub const PREFIX: &str = "@@ ";
+
+/// A frame from the board.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BoardFrame {
+    /// Complete a C2D message.
+    Done(String),
+    /// Abandon a C2D message.
+    Abandon(String),
+    /// Reject a C2D message.
+    Reject(String),
+    /// Answer a method call.
+    Result {
+        /// The request id.
+        request_id: String,
+        /// The status.
+        status: i32,
+        /// The JSON payload as sent (empty for none).
+        payload: String,
+    },
+    /// Device-to-cloud message.
+    Telemetry {
+        /// Properties (`$.ct`, `$.ce`, `$.mid`, `$.cid` and application ones).
+        properties: Vec<(String, Option<String>)>,
+        /// The body.
+        body: Vec<u8>,
+    },
+    /// The board introduces itself.
+    Hello {
+        /// The device id it believes it is.
+        device_id: String,
+        /// Its firmware version, if given.
+        firmware: Option<String>,
+    },
+}
+
+/// What a received line is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Line {
+    /// Console output.
+    Console,
+    /// A frame.
+    Frame(BoardFrame),
+    /// Looked like a frame but did not parse; shown as console output with this warning.
+    Malformed(String),
+}
+
+/// Classifies one line (without its line ending).
+pub fn parse(line: &[u8]) -> Line {
+    let Some(rest) = line.strip_prefix(PREFIX.as_bytes()) else {
+        return Line::Console;
+    };
+    let Ok(rest) = std::str::from_utf8(rest) else {
+        return Line::Malformed("frame is not valid UTF-8".into());
+    };
+    match parse_frame(rest.trim_end()) {
+        Ok(f) => Line::Frame(f),
+        Err(e) => Line::Malformed(e),
+    }
+}
+
+fn parse_frame(s: &str) -> Result<BoardFrame, String> {
+    let (verb, args) = s.split_once(' ').unwrap_or((s, ""));
+    let args = args.trim_start();
+    let one = |what: &str| -> Result<String, String> {
+        let a = args.trim();
+        if a.is_empty() || a.contains(' ') {
+            return Err(format!("{verb} takes exactly one field: {what}"));
+        }
+        Ok(a.to_string())
+    };
+    match verb {
+        "DONE" => Ok(BoardFrame::Done(one("the lock token")?)),
+        "ABANDON" => Ok(BoardFrame::Abandon(one("the lock token")?)),
+        "REJECT" => Ok(BoardFrame::Reject(one("the lock token")?)),
+        "RESULT" => {
+            let mut it = args.splitn(3, ' ');
+            let rid = it
+                .next()
+                .filter(|r| !r.is_empty())
+                .ok_or("RESULT needs a request id")?;
+            let status = it
+                .next()
+                .ok_or("RESULT needs a status")?
+                .parse::<i32>()
+                .map_err(|_| "RESULT's status is not an integer".to_string())?;
+            Ok(BoardFrame::Result {
+                request_id: rid.to_string(),
+                status,
+                payload: it.next().unwrap_or("").trim().to_string(),
+            })
+        }
+        "TELEMETRY" => {
+            let (props, body) = args.split_once(' ').unwrap_or((args, ""));
+            if props.is_empty() {
+                return Err("TELEMETRY needs properties ('-' for none) and a body".into());
+            }
+            let properties = if props == "-" {
+                Vec::new()
+            } else {
+                hublet_mqtt::bag::decode(props)
+            };
+            Ok(BoardFrame::Telemetry {
+                properties,
+                body: unescape(body),
+            })
+        }
+        "HELLO" => {
+            let mut it = args.split_whitespace();
+            let id = it.next().ok_or("HELLO needs the device id")?;
+            Ok(BoardFrame::Hello {
+                device_id: id.to_string(),
+                firmware: it.next().map(str::to_string),
+            })
+        }
+        "" => Err("empty frame".into()),
+        other => Err(format!(
+            "unknown frame '{other}' (expected DONE, ABANDON, REJECT, RESULT, TELEMETRY or HELLO)"
+        )),
+    }
+}
+
+/// Escapes a body for the rest of a line: `%`, control and non-ASCII bytes become `%XX`.
+pub fn escape(body: &[u8]) -> String {
+    let mut out = String::with_capacity(body.len());
+    for &b in body {
+        if b == b'%' || !(0x20..0x7f).contains(&b) {
+            out.push_str(&format!("%{b:02X}"));
+        } else {
+            out.push(b as char);
+        }
+    }
+    out
+}
+
+/// Reverses [`escape`]; a `%` not followed by two hex digits is kept as is.
+pub fn unescape(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
+        {
+            out.push(h << 4 | l);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    out
+}
+
+fn hex(c: u8) -> Option<u8> {
+    (c as char).to_digit(16).map(|d| d as u8)
+}
+
+/// The C2D frame for a locked message (without line ending).
+pub fn c2d_frame(m: &C2dMessage) -> String {
+    let mut pairs: Vec<(&str, Option<&str>)> = Vec::new();
+    for (k, v) in [
+        ("$.cid", &m.correlation_id),
+        ("$.uid", &m.user_id),
+        ("$.ct", &m.content_type),
+        ("$.ce", &m.content_encoding),
+    ] {
+        if let Some(v) = v {
+            pairs.push((k, Some(v)));
+        }
+    }
+    let ack = m.ack.as_str();
+    pairs.push(("iothub-ack", Some(ack)));
+    for (k, v) in &m.properties {
+        pairs.push((k, Some(v)));
+    }
+    let props = hublet_mqtt::bag::encode(pairs);
+    format!(
+        "{PREFIX}C2D {} {} {} {}",
+        m.lock_token.as_deref().unwrap_or("-"),
+        m.message_id,
+        if props.is_empty() {
+            "-".to_string()
+        } else {
+            props
+        },
+        escape(&m.body)
+    )
+}
+
+/// The method frame (without line ending). The payload is compact JSON, so
+/// it has no line breaks; method names never hold spaces (the hub refuses them).
+pub fn method_frame(request_id: &str, name: &str, payload: &[u8]) -> String {
+    let compact = serde_json::from_slice::<serde_json::Value>(payload)
+        .map(|v| v.to_string())
+        .unwrap_or_else(|_| String::from_utf8_lossy(payload).replace(['\r', '\n'], " "));
+    format!("{PREFIX}METHOD {request_id} {name} {compact}")
+}
+
+/// A frame from the hub, as a board sees it. Firmware parses these; in
+/// Hublet the board emulator does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HubFrame {
+    /// A C2D message, locked for the board.
+    C2d {
+        /// The lock token to answer with.
+        lock: String,
+        /// The message id.
+        message_id: String,
+        /// System (`$.cid`, `$.ct`, ...), `iothub-ack` and application properties.
+        properties: Vec<(String, Option<String>)>,
+        /// The body.
+        body: Vec<u8>,
+    },
+    /// A direct-method call.
+    Method {
+        /// Echo it in `RESULT`.
+        request_id: String,
+        /// The method name.
+        name: String,
+        /// The JSON payload.
+        payload: String,
+    },
+}
+
+/// Reads a hub frame: `None` for a line that is not a frame.
+pub fn parse_hub(line: &[u8]) -> Option<Result<HubFrame, String>> {
+    let rest = line.strip_prefix(PREFIX.as_bytes())?;
+    let Ok(rest) = std::str::from_utf8(rest) else {
+        return Some(Err("frame is not valid UTF-8".into()));
+    };
+    let rest = rest.trim_end_matches(['\r', '\n']);
+    let (verb, args) = rest.split_once(' ').unwrap_or((rest, ""));
+    Some(match verb {
+        "C2D" => {
+            let mut it = args.splitn(4, ' ');
+            match (it.next(), it.next(), it.next()) {
+                (Some(lock), Some(mid), Some(props))
+                    if !lock.is_empty() && !mid.is_empty() && !props.is_empty() =>
+                {
+                    Ok(HubFrame::C2d {
+                        lock: lock.to_string(),
+                        message_id: mid.to_string(),
+                        properties: if props == "-" {
+                            Vec::new()
+                        } else {
+                            hublet_mqtt::bag::decode(props)
+                        },
+                        body: unescape(it.next().unwrap_or("")),
+                    })
+                }
+                _ => Err("C2D needs a lock token, a message id and properties".into()),
+            }
+        }
+        "METHOD" => {
+            let mut it = args.splitn(3, ' ');
+            match (it.next(), it.next()) {
+                (Some(rid), Some(name)) if !rid.is_empty() && !name.is_empty() => {
+                    Ok(HubFrame::Method {
+                        request_id: rid.to_string(),
+                        name: name.to_string(),
+                        payload: it.next().unwrap_or("").to_string(),
+                    })
+                }
+                _ => Err("METHOD needs a request id and a name".into()),
+            }
+        }
+        other => Err(format!("unknown hub frame '{other}'")),
+    })
+}
+
+/// Splits telemetry properties into the system ones the hub knows and the rest.
+pub fn telemetry_properties(
+    props: Vec<(String, Option<String>)>,
+) -> (
+    BTreeMap<&'static str, String>,
+    BTreeMap<String, Option<String>>,
+) {
+    let mut system = BTreeMap::new();
+    let mut app = BTreeMap::new();
+    for (k, v) in props {
+        match (k.as_str(), v) {
+            ("$.mid", Some(v)) => {
+                system.insert("messageId", v);
+            }
+            ("$.cid", Some(v)) => {
+                system.insert("correlationId", v);
+            }
+            ("$.ct", Some(v)) => {
+                system.insert("contentType", v);
+            }
+            ("$.ce", Some(v)) => {
+                system.insert("contentEncoding", v);
+            }
+            (_, v) => {
+                app.insert(k, v);
+            }
+        }
+    }
+    (system, app)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn console_lines_and_frames_are_told_apart() {
+        assert_eq!(parse(b"boot: wifi connecting"), Line::Console);
+        assert_eq!(
+            parse(b"@@DONE x"),
+            Line::Console,
+            "the prefix includes the space"
+        );
+        assert_eq!(
+            parse(b"@@ DONE 3f2a"),
+            Line::Frame(BoardFrame::Done("3f2a".into()))
+        );
+        assert_eq!(
+            parse(b"@@ REJECT 3f2a\r"),
+            Line::Frame(BoardFrame::Reject("3f2a".into()))
+        );
+        assert_eq!(
+            parse(b"@@ RESULT 7 200 {\"ok\": true}"),
+            Line::Frame(BoardFrame::Result {
+                request_id: "7".into(),
+                status: 200,
+                payload: "{\"ok\": true}".into()
+            })
+        );
+        assert_eq!(
+            parse(b"@@ RESULT 7 -1"),
+            Line::Frame(BoardFrame::Result {
+                request_id: "7".into(),
+                status: -1,
+                payload: String::new()
+            })
+        );
+        assert_eq!(
+            parse(b"@@ TELEMETRY %24.ct=application%2Fjson&room=lab {\"t\":21.5}"),
+            Line::Frame(BoardFrame::Telemetry {
+                properties: vec![
+                    ("$.ct".into(), Some("application/json".into())),
+                    ("room".into(), Some("lab".into()))
+                ],
+                body: b"{\"t\":21.5}".to_vec()
+            })
+        );
+        assert_eq!(
+            parse(b"@@ HELLO bench-7 1.4.2"),
+            Line::Frame(BoardFrame::Hello {
+                device_id: "bench-7".into(),
+                firmware: Some("1.4.2".into())
+            })
+        );
+        for bad in [
+            &b"@@ "[..],
+            b"@@ DONE",
+            b"@@ DONE a b",
+            b"@@ RESULT 7 ok",
+            b"@@ FLY away",
+            b"@@ TELEMETRY",
+            b"@@ \xff\xfe",
+        ] {
+            assert!(matches!(parse(bad), Line::Malformed(_)), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn bodies_escape_only_what_breaks_a_line() {
+        assert_eq!(escape(b"{\"a\": \"b c\"}"), "{\"a\": \"b c\"}");
+        assert_eq!(escape(b"50% off\r\n\x00\xff"), "50%25 off%0D%0A%00%FF");
+        assert_eq!(unescape("50%25 off%0D%0A%00%FF"), b"50% off\r\n\x00\xff");
+        assert_eq!(unescape("100%"), b"100%");
+        assert_eq!(unescape("%zz"), b"%zz");
+    }
+
+    #[test]
+    fn hub_frames_read_back() {
+        let m = HubFrame::Method {
+            request_id: "9".into(),
+            name: "setPoint".into(),
+            payload: "{\"t\":21}".into(),
+        };
+        let line = method_frame("9", "setPoint", b"{ \"t\" : 21 }");
+        assert_eq!(line, "@@ METHOD 9 setPoint {\"t\":21}");
+        assert_eq!(parse_hub(line.as_bytes()), Some(Ok(m)));
+        assert_eq!(
+            parse_hub(b"@@ C2D 5f 7 iothub-ack=full&color=red on%0Aoff"),
+            Some(Ok(HubFrame::C2d {
+                lock: "5f".into(),
+                message_id: "7".into(),
+                properties: vec![
+                    ("iothub-ack".into(), Some("full".into())),
+                    ("color".into(), Some("red".into()))
+                ],
+                body: b"on\noff".to_vec(),
+            }))
+        );
+        assert_eq!(parse_hub(b"hello"), None);
+        assert!(matches!(parse_hub(b"@@ C2D 5f"), Some(Err(_))));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_body_round_trips_on_one_line(body in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+            let e = escape(&body);
+            proptest::prop_assert!(!e.contains('\n') && !e.contains('\r'));
+            proptest::prop_assert_eq!(unescape(&e), body);
+        }
+
+        #[test]
+        fn no_line_ever_panics_the_parser(line in proptest::collection::vec(proptest::num::u8::ANY, 0..120)) {
+            let mut l = b"@@ ".to_vec();
+            l.extend(line);
+            let _ = parse(&l);
+        }
+    }
+}

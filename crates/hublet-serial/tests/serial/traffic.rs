@@ -1,0 +1,180 @@
+//! C2D messages and direct methods over the line protocol.
+
+use hublet_core::registry::ConnectionState;
+use hublet_core::{AckMode, ErrorCode, MethodCall, NewMessage};
+use serde_json::json;
+
+use crate::support::{Bench, text, wait_line};
+
+fn msg(id: &str, body: &str) -> NewMessage {
+    NewMessage {
+        message_id: Some(id.into()),
+        ack: AckMode::Full,
+        properties: [("color".to_string(), "red".to_string())].into(),
+        ..NewMessage::text(body)
+    }
+}
+
+#[tokio::test]
+async fn an_attached_board_is_a_connected_device_that_said_hello() {
+    let b = Bench::new().await;
+    let _emu = b.board("b0", "bench-1").await;
+    let d = b.hub.registry().get("bench-1").await.unwrap();
+    assert_eq!(d.connection_state, ConnectionState::Connected);
+    assert_eq!(d.transport.as_deref(), Some("serial"));
+    let hello = b
+        .wait_event("bench-1", "device.protocol", |e| {
+            e.detail["what"] == "hello"
+        })
+        .await;
+    assert_eq!(hello.detail["detail"]["firmware"], "hublet-emulator-1");
+    assert_eq!(
+        b.console_in("bench-1").await[0],
+        "boot: emulated board ready"
+    );
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn c2d_messages_are_completed_abandoned_and_rejected_with_the_right_feedback() {
+    let b = Bench::new().await;
+    let emu = b.board("b0", "bench-1").await;
+    b.hub
+        .mailbox()
+        .send("bench-1", msg("ok-1", "on please"))
+        .await
+        .unwrap();
+    let frame = wait_line(&emu, |l| l.starts_with("@@ C2D ") && l.contains(" ok-1 ")).await;
+    assert!(frame.contains("iothub-ack=full"), "{frame}");
+    assert!(frame.contains("color=red"), "{frame}");
+    assert!(frame.ends_with(" on please"), "{frame}");
+    let done = b
+        .wait_event("bench-1", "feedback.produced", |e| {
+            e.message_id.as_deref() == Some("ok-1")
+        })
+        .await;
+    assert_eq!(done.detail["statusCode"], "Success");
+
+    b.hub
+        .mailbox()
+        .send("bench-1", msg("no-1", "reject this"))
+        .await
+        .unwrap();
+    let rejected = b
+        .wait_event("bench-1", "feedback.produced", |e| {
+            e.message_id.as_deref() == Some("no-1")
+        })
+        .await;
+    assert_eq!(rejected.detail["statusCode"], "Rejected");
+
+    // The board abandons every time, so the message comes back until the
+    // delivery count runs out and it is dead-lettered.
+    b.hub
+        .mailbox()
+        .send("bench-1", msg("ab-1", "abandon me"))
+        .await
+        .unwrap();
+    let dead = b
+        .wait_event("bench-1", "feedback.produced", |e| {
+            e.message_id.as_deref() == Some("ab-1")
+        })
+        .await;
+    assert_eq!(dead.detail["statusCode"], "DeliveryCountExceeded");
+    let abandoned = b.events("bench-1", "c2d.abandoned").await;
+    assert_eq!(
+        abandoned.len(),
+        10,
+        "one abandon per delivery, up to the maximum"
+    );
+    assert!(b.hub.mailbox().list("bench-1").await.unwrap().is_empty());
+
+    // Every frame both ways is in the trace, tied to its message.
+    let sent = b.events("bench-1", "serial.sent").await;
+    assert!(
+        sent.iter()
+            .any(|e| e.message_id.as_deref() == Some("ok-1") && e.detail["frame"] == true)
+    );
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn messages_go_one_at_a_time_in_order() {
+    let b = Bench::new().await;
+    let emu = b.board("b0", "bench-1").await;
+    for i in 0..20 {
+        b.hub
+            .mailbox()
+            .send("bench-1", msg(&format!("m{i:02}"), "step"))
+            .await
+            .unwrap();
+    }
+    b.wait_event("bench-1", "feedback.produced", |e| {
+        e.message_id.as_deref() == Some("m19")
+    })
+    .await;
+    let order: Vec<String> = emu
+        .received()
+        .iter()
+        .map(|l| text(l))
+        .filter(|l| l.starts_with("@@ C2D "))
+        .map(|l| l.split(' ').nth(3).unwrap().to_string())
+        .collect();
+    let expected: Vec<String> = (0..20).map(|i| format!("m{i:02}")).collect();
+    assert_eq!(order, expected);
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn methods_are_answered_with_the_boards_status_and_payload() {
+    let b = Bench::new().await;
+    let _emu = b.board("b0", "bench-1").await;
+    let r = b
+        .hub
+        .methods()
+        .invoke(
+            "bench-1",
+            MethodCall::new("echo", json!({"setpoint": 21.5, "note": "a b"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.payload, json!({"setpoint": 21.5, "note": "a b"}));
+    let r = b
+        .hub
+        .methods()
+        .invoke("bench-1", MethodCall::new("fail", json!(null)))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 500);
+    assert_eq!(r.payload["error"], "failed on request");
+    let r = b
+        .hub
+        .methods()
+        .invoke("bench-1", MethodCall::new("selfDestruct", json!({})))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 404);
+    assert_eq!(r.payload["error"], "no method 'selfDestruct'");
+    let err = b
+        .hub
+        .methods()
+        .invoke("nobody", MethodCall::new("echo", json!({})))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::DeviceNotFound);
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn telemetry_frames_reach_the_hub_with_their_properties() {
+    let b = Bench::new().await;
+    let emu = b.board("b0", "bench-1").await;
+    emu.println("@@ TELEMETRY %24.ct=application%2Fjson&room=lab {\"t\":21.5}")
+        .unwrap();
+    let t = b
+        .wait_event("bench-1", "telemetry.received", |_| true)
+        .await;
+    assert_eq!(t.detail["contentType"], "application/json");
+    assert_eq!(t.detail["properties"]["room"], "lab");
+    b.stop().await;
+}
