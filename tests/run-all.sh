@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
 # Runs Hublet's whole test suite. This is the README's test command; .ci/run
-# calls it after fmt and clippy.
+# calls it after fmt and clippy. It installs what is missing first
+# (tests/setup.sh).
 #
 #   1. Rust: every crate's unit and integration tests (engine, MQTT gateway,
 #      REST API, simulator, serial bridge on pseudo-terminals with the
-#      reference Arduino sketch compiled by the host's C++ compiler, CLI
-#      against a real `hublet serve`).
+#      reference Arduino sketch compiled by the host's C++ compiler, the
+#      composition root, CLI against a real `hublet serve`).
 #   2. The TypeScript types generated from the API's DTOs must be committed
 #      and current.
-#   3. Compatibility with the real Azure IoT Python SDKs (tests/compat).
+#   3. The UI: type check (svelte-check), lint (eslint), unit tests (Vitest),
+#      production build.
+#   4. Compatibility with the real Azure IoT Python SDKs (tests/compat).
+#   5. End to end: headless Chromium against `hublet serve --ui`, and the
+#      real desktop app through tauri-driver and WebKitWebDriver under Xvfb.
+#      Screenshots land in tests/e2e/artifacts/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+./tests/setup.sh
 
 echo "==> Rust tests (workspace)"
 cargo test --workspace --locked
@@ -22,5 +30,19 @@ if [[ -n "$(git status --porcelain -- ui/src/lib/api/generated 2>/dev/null)" ]];
   exit 1
 fi
 
+echo "==> UI: type check, lint, unit tests, build"
+npm run --silent check:ui
+npm run --silent lint:ui
+npm run --silent test:ui
+npm run --silent build:ui
+
 echo "==> compatibility with the Azure IoT Python SDKs"
 ./tests/compat/run.sh
+
+echo "==> end to end: headless Chromium against hublet serve --ui"
+cargo build -p hublet --locked
+node tests/e2e/browser.mjs --hublet target/debug/hublet
+
+echo "==> end to end: the desktop app (tauri-driver, WebKitWebDriver, Xvfb)"
+cargo build -p hublet-desktop --features custom-protocol --locked
+xvfb-run -a -s "-screen 0 1440x900x24" node tests/e2e/desktop.mjs --app target/debug/hublet-desktop

@@ -51,6 +51,8 @@ pub struct AppState {
     pub sim: Option<hublet_sim::Simulator>,
     /// The bench bridge for serial boards, when the hub runs one.
     pub serial: Option<hublet_serial::SerialBridge>,
+    /// The built UI (`ui/dist`) to serve at `/`, when given.
+    pub ui_dir: Option<std::path::PathBuf>,
 }
 
 /// What the API reports about the running hub.
@@ -76,12 +78,19 @@ impl AppState {
             info: Arc::new(RwLock::new(facts)),
             sim: None,
             serial: None,
+            ui_dir: None,
         }
     }
 
     /// The same state with a simulator.
     pub fn with_sim(mut self, sim: hublet_sim::Simulator) -> AppState {
         self.sim = Some(sim);
+        self
+    }
+
+    /// The same state, serving the built UI from `dir` at `/`.
+    pub fn with_ui(mut self, dir: std::path::PathBuf) -> AppState {
+        self.ui_dir = Some(dir);
         self
     }
 

@@ -5,6 +5,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
+use tower_http::services::ServeDir;
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -76,7 +77,7 @@ pub fn router(state: AppState) -> Router {
         .route("/serial/boards/{id}/console", get(serial::console))
         .fallback(not_found);
 
-    Router::new()
+    let root = Router::new()
         .nest("/api", api)
         // IoT Hub service paths.
         .route("/devices", get(iothub::list_devices))
@@ -112,9 +113,14 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/devices/{id}/messages/deviceBound/{etag}/abandon",
             post(device_http::abandon),
-        )
-        .fallback(not_found)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        );
+    // The UI, when this hub serves it (`hublet serve --ui`): static files,
+    // no token needed to load them (the UI asks for one to call the API).
+    let root = match state.ui_dir.as_deref() {
+        Some(dir) => root.fallback_service(ServeDir::new(dir)),
+        None => root.fallback(not_found),
+    };
+    root.layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::security::guard,

@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::command::Global;
-use crate::hubfile;
+use hublet_server::hubfile;
 
 /// Why a call failed.
 #[derive(Debug)]

@@ -10,7 +10,6 @@
 mod client;
 mod command;
 mod exit;
-mod hubfile;
 mod output;
 mod sse;
 

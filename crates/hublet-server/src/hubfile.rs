@@ -22,18 +22,23 @@ pub struct HubFile {
     pub pid: u32,
 }
 
+/// The file name of the running hub's addresses.
 pub const HUB_FILE: &str = "hub.json";
+/// The file name of the API token.
 pub const TOKEN_FILE: &str = "api-token";
 
+/// Where `hub.json` is in `dir`.
 pub fn hub_file(dir: &Path) -> PathBuf {
     dir.join(HUB_FILE)
 }
 
+/// The running hub's addresses, if one runs on `dir`.
 pub fn read(dir: &Path) -> Option<HubFile> {
     let text = std::fs::read_to_string(hub_file(dir)).ok()?;
     serde_json::from_str(&text).ok()
 }
 
+/// Writes `hub.json` atomically.
 pub fn write(dir: &Path, f: &HubFile) -> std::io::Result<()> {
     let tmp = dir.join(format!("{HUB_FILE}.tmp"));
     std::fs::write(&tmp, serde_json::to_vec_pretty(f).unwrap_or_default())?;

@@ -1,0 +1,63 @@
+// The end-to-end scenario in headless Chromium (Debian's /usr/bin/chromium,
+// driven by playwright-core) against `hublet serve --ui` with the demo
+// fleet: what a classroom's trainee sees in a browser.
+//
+//   node tests/e2e/browser.mjs [--hublet target/debug/hublet]
+// Screenshots go to tests/e2e/artifacts/browser/.
+
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+import { ROOT, startHub } from "./hub.mjs";
+import { scenario } from "./scenario.mjs";
+
+const argv = process.argv.slice(2);
+const opt = (name, dflt) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : dflt);
+const bin = opt("--hublet", join(ROOT, "target/debug/hublet"));
+const chrome = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const shots = join(ROOT, "tests/e2e/artifacts/browser");
+mkdirSync(shots, { recursive: true });
+
+const hub = await startHub({ bin });
+const browser = await chromium.launch({
+  executablePath: chrome,
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+let failed = false;
+try {
+  const context = await browser.newContext({ viewport: { width: 1360, height: 860 }, acceptDownloads: true });
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.goto(hub.url);
+  const ui = {
+    go: async (hash) => {
+      await page.evaluate((h) => (window.location.hash = h), hash);
+    },
+    waitFor: (s, timeout = 15_000) => page.waitForSelector(s, { timeout, state: "attached" }),
+    click: (s) => page.click(s),
+    fill: (s, v) => page.fill(s, v),
+    select: (s, v) => page.selectOption(s, v),
+    text: (s) => page.innerText(s),
+    screenshot: (name) => page.screenshot({ path: join(shots, `${name}.png`) }),
+  };
+  console.log(`browser e2e: ${hub.url.replace(/token=\w+/, "token=…")}`);
+  await scenario(ui, {
+    exportTrace: async () => {
+      await ui.go("#/trace");
+      await ui.waitFor('[data-testid="trace-export-jsonl"]');
+      const [download] = await Promise.all([page.waitForEvent("download"), page.click('[data-testid="trace-export-jsonl"]')]);
+      const path = await download.path();
+      return readFileSync(path, "utf8");
+    },
+  });
+  if (errors.length) throw new Error(`the page threw:\n${errors.join("\n")}`);
+  console.log("browser e2e: passed");
+} catch (e) {
+  failed = true;
+  console.error(e);
+} finally {
+  await browser.close();
+  await hub.stop();
+}
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,99 @@
+// Typed calls for every endpoint the UI uses. Types are generated from the
+// API's Rust DTOs (ts-rs), so a change on either side fails the type check.
+
+import { type HubClient, seg } from "./client";
+import type { AttachBoardRequest } from "./generated/AttachBoardRequest";
+import type { BoardStatus } from "./generated/BoardStatus";
+import type { ConnectionStringDto } from "./generated/ConnectionStringDto";
+import type { ConsoleLine } from "./generated/ConsoleLine";
+import type { DeviceDto } from "./generated/DeviceDto";
+import type { FeedbackRecordDto } from "./generated/FeedbackRecordDto";
+import type { FleetRequestDto } from "./generated/FleetRequestDto";
+import type { FleetStartedDto } from "./generated/FleetStartedDto";
+import type { HubInfoDto } from "./generated/HubInfoDto";
+import type { InvokeRequest } from "./generated/InvokeRequest";
+import type { MessageDto } from "./generated/MessageDto";
+import type { MethodResultDto } from "./generated/MethodResultDto";
+import type { NewDeviceRequest } from "./generated/NewDeviceRequest";
+import type { PortInfo } from "./generated/PortInfo";
+import type { ProfileDto } from "./generated/ProfileDto";
+import type { PurgeResultDto } from "./generated/PurgeResultDto";
+import type { SendMessageRequest } from "./generated/SendMessageRequest";
+import type { SerialSendRequest } from "./generated/SerialSendRequest";
+import type { SettingsDto } from "./generated/SettingsDto";
+import type { SimStatusDto } from "./generated/SimStatusDto";
+import type { TraceEventDto } from "./generated/TraceEventDto";
+
+/** Filters of `/api/trace` (and its stream and export). */
+export interface TraceParams {
+  deviceId?: string;
+  /** Comma-separated kinds or families (`c2d,method.timed_out`). */
+  kind?: string;
+  since?: string;
+  until?: string;
+  correlation?: string;
+  text?: string;
+  afterId?: number;
+  beforeId?: number;
+  limit?: number;
+  newestFirst?: boolean;
+}
+
+export function hubApi(c: HubClient) {
+  const dev = (id: string) => `/api/devices/${seg(id)}`;
+  const board = (id: string) => `/api/serial/boards/${seg(id)}`;
+  return {
+    info: () => c.get<HubInfoDto>("/api/hub"),
+    settings: () => c.get<SettingsDto>("/api/settings"),
+    saveSettings: (s: Partial<SettingsDto>) => c.put<SettingsDto>("/api/settings", s),
+    caUrl: () => c.authedUrl("/api/ca"),
+    ca: async () => {
+      const r = await fetch(c.url("/api/ca"), { headers: { authorization: `Bearer ${c.conn.token}` } });
+      if (!r.ok) throw new Error(`no CA certificate (${r.status})`);
+      return r.text();
+    },
+    serviceConnectionString: () => c.get<ConnectionStringDto>("/api/connection-string/service"),
+
+    devices: (search?: string) => c.get<DeviceDto[]>("/api/devices", { search, limit: 10000 }),
+    device: (id: string) => c.get<DeviceDto>(dev(id)),
+    addDevice: (r: NewDeviceRequest) => c.post<DeviceDto>("/api/devices", r),
+    setStatus: (id: string, status: "enabled" | "disabled") =>
+      c.patch<DeviceDto>(dev(id), { status, statusReason: null }),
+    deleteDevice: (id: string) => c.delete<void>(dev(id)),
+    connectionString: (id: string) => c.get<ConnectionStringDto>(`${dev(id)}/connection-string`),
+
+    messages: (id: string) => c.get<MessageDto[]>(`${dev(id)}/messages`),
+    send: (id: string, r: SendMessageRequest) => c.post<MessageDto>(`${dev(id)}/messages`, r),
+    purge: (id: string) => c.delete<PurgeResultDto>(`${dev(id)}/messages`),
+
+    invoke: (id: string, r: InvokeRequest) => c.post<MethodResultDto>(`${dev(id)}/methods`, r),
+
+    feedback: (q: { deviceId?: string; afterId?: number; limit?: number } = {}) =>
+      c.get<FeedbackRecordDto[]>("/api/feedback", { ...q }),
+
+    trace: (q: TraceParams) => c.get<TraceEventDto[]>("/api/trace", { ...q }),
+    story: (key: string) => c.get<TraceEventDto[]>(`/api/trace/story/${seg(key)}`),
+    traceStreamUrl: (q: TraceParams) => c.authedUrl("/api/trace/stream", { ...q }),
+    traceExportUrl: (q: TraceParams & { format: "jsonl" | "csv" }) => c.authedUrl("/api/trace/export", { ...q }),
+
+    profiles: () => c.get<ProfileDto[]>("/api/sim/profiles"),
+    saveProfile: (name: string, toml: string) => c.put<ProfileDto>(`/api/sim/profiles/${seg(name)}`, { toml }),
+    deleteProfile: (name: string) => c.delete<void>(`/api/sim/profiles/${seg(name)}`),
+    simDevices: () => c.get<SimStatusDto[]>("/api/sim/devices"),
+    startFleet: (r: FleetRequestDto) => c.post<FleetStartedDto>("/api/sim/fleets", r),
+    stopSim: (id: string) => c.delete<void>(`/api/sim/devices/${seg(id)}`),
+    stopAllSims: () => c.delete<{ stopped: number }>("/api/sim/devices"),
+
+    ports: () => c.get<PortInfo[]>("/api/serial/ports"),
+    boards: () => c.get<BoardStatus[]>("/api/serial/boards"),
+    attachBoard: (r: AttachBoardRequest) => c.post<BoardStatus>("/api/serial/boards", r),
+    forgetBoard: (id: string) => c.delete<void>(board(id)),
+    detachBoard: (id: string) => c.post<BoardStatus>(`${board(id)}/detach`),
+    reattachBoard: (id: string) => c.post<BoardStatus>(`${board(id)}/reattach`),
+    resetBoard: (id: string) => c.post<void>(`${board(id)}/reset`),
+    sendToBoard: (id: string, r: SerialSendRequest) => c.post<void>(`${board(id)}/send`, r),
+    console: (id: string, tail?: number) => c.get<ConsoleLine[]>(`${board(id)}/console`, { tail }),
+  };
+}
+
+export type HubApi = ReturnType<typeof hubApi>;

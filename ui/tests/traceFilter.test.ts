@@ -1,0 +1,141 @@
+import { describe, expect, it } from "vitest";
+import type { TraceEventDto } from "../src/lib/api/generated/TraceEventDto";
+import { EMPTY_FILTER, FAMILIES, kindMatches, matches, preview, summary, type TraceFilter, toParams } from "../src/lib/logic/traceFilter";
+
+function ev(p: Partial<TraceEventDto> = {}): TraceEventDto {
+  return { id: 1, ts: "2024-05-01T10:00:00.000Z", monoUs: 0, kind: "c2d.enqueued", detail: {}, ...p };
+}
+const f = (p: Partial<TraceFilter>): TraceFilter => ({ ...EMPTY_FILTER, kinds: [], ...p });
+
+describe("kindMatches", () => {
+  it("matches everything when nothing is wanted", () => {
+    expect(kindMatches("serial.line", [])).toBe(true);
+  });
+  it("reads a bare name as a family", () => {
+    expect(kindMatches("c2d.enqueued", ["c2d"])).toBe(true);
+    expect(kindMatches("feedback.produced", ["c2d"])).toBe(false);
+    // A family is a prefix up to the dot, not any prefix.
+    expect(kindMatches("c2dx.enqueued", ["c2d"])).toBe(false);
+  });
+  it("reads a dotted name as one exact kind", () => {
+    expect(kindMatches("method.timed_out", ["method.timed_out"])).toBe(true);
+    expect(kindMatches("method.responded", ["method.timed_out"])).toBe(false);
+    expect(kindMatches("method.timed_out_again", ["method.timed_out"])).toBe(false);
+  });
+  it("reads `x.*` and `x*` as families, like the hub", () => {
+    expect(kindMatches("c2d.completed", ["c2d.*"])).toBe(true);
+    expect(kindMatches("c2d.completed", ["c2d*"])).toBe(true);
+    expect(kindMatches("method.invoked", ["c2d.*"])).toBe(false);
+  });
+  it("matches when any wanted entry matches, ignoring blanks", () => {
+    expect(kindMatches("serial.line", ["c2d", " serial "])).toBe(true);
+    expect(kindMatches("serial.line", ["", "  "])).toBe(true);
+  });
+  it("covers every event family the hub has", () => {
+    expect(FAMILIES.map((x) => x.family)).toEqual(["c2d", "feedback", "method", "telemetry", "device", "serial", "sim", "settings"]);
+  });
+});
+
+describe("matches", () => {
+  it("passes everything with the empty filter", () => {
+    expect(matches(ev(), EMPTY_FILTER)).toBe(true);
+  });
+  it("filters by device exactly", () => {
+    expect(matches(ev({ deviceId: "dev-1" }), f({ deviceId: "dev-1" }))).toBe(true);
+    expect(matches(ev({ deviceId: "dev-10" }), f({ deviceId: "dev-1" }))).toBe(false);
+    expect(matches(ev({ deviceId: null }), f({ deviceId: "dev-1" }))).toBe(false);
+  });
+  it("filters by kind family", () => {
+    expect(matches(ev({ kind: "method.invoked" }), f({ kinds: ["method"] }))).toBe(true);
+    expect(matches(ev({ kind: "c2d.enqueued" }), f({ kinds: ["method", "feedback"] }))).toBe(false);
+  });
+  it("keeps since inclusive and until exclusive, as the hub does", () => {
+    const at = ev({ ts: "2024-05-01T10:00:00.000Z" });
+    expect(matches(at, f({ since: "2024-05-01T10:00:00.000Z" }))).toBe(true);
+    expect(matches(at, f({ since: "2024-05-01T10:00:00.001Z" }))).toBe(false);
+    expect(matches(at, f({ until: "2024-05-01T10:00:00.001Z" }))).toBe(true);
+    expect(matches(at, f({ until: "2024-05-01T10:00:00.000Z" }))).toBe(false);
+  });
+  it("reads datetime-local values (no zone) as local time", () => {
+    const local = new Date(2024, 4, 1, 12, 30, 0); // 12:30 local
+    const e = ev({ ts: local.toISOString() });
+    expect(matches(e, f({ since: "2024-05-01T12:30" }))).toBe(true);
+    expect(matches(e, f({ since: "2024-05-01T12:31" }))).toBe(false);
+  });
+  it("searches text in the correlation keys and the detail, case-sensitively", () => {
+    const e = ev({ deviceId: "thermostat-1", messageId: "msg-42", requestId: null, lockToken: "lock-7", detail: { statusCode: "Success", body: "hello" } });
+    expect(matches(e, f({ text: "msg-4" }))).toBe(true);
+    expect(matches(e, f({ text: "lock-7" }))).toBe(true);
+    expect(matches(e, f({ text: "mostat" }))).toBe(true);
+    expect(matches(e, f({ text: "Success" }))).toBe(true);
+    expect(matches(e, f({ text: '"body":"hello"' }))).toBe(true);
+    // The hub's text search is case-sensitive and does not look at the kind.
+    expect(matches(e, f({ text: "success" }))).toBe(false);
+    expect(matches(e, f({ text: "enqueued" }))).toBe(false);
+  });
+  it("requires every filter to pass", () => {
+    const e = ev({ deviceId: "a", kind: "c2d.completed", detail: { x: "needle" } });
+    expect(matches(e, f({ deviceId: "a", kinds: ["c2d"], text: "needle" }))).toBe(true);
+    expect(matches(e, f({ deviceId: "a", kinds: ["c2d"], text: "haystack" }))).toBe(false);
+    expect(matches(e, f({ deviceId: "b", kinds: ["c2d"], text: "needle" }))).toBe(false);
+  });
+});
+
+describe("toParams", () => {
+  it("leaves out empty fields", () => {
+    expect(toParams(EMPTY_FILTER)).toEqual({ deviceId: undefined, kind: undefined, text: undefined, since: undefined, until: undefined });
+  });
+  it("joins kinds and turns local times into UTC RFC 3339", () => {
+    const p = toParams(f({ deviceId: "d", kinds: ["c2d", "method.timed_out"], text: "x", since: "2024-05-01T12:30", until: "2024-05-01T13:00:05" }));
+    expect(p.deviceId).toBe("d");
+    expect(p.kind).toBe("c2d,method.timed_out");
+    expect(p.text).toBe("x");
+    expect(p.since).toBe(new Date(2024, 4, 1, 12, 30).toISOString());
+    expect(p.until).toBe(new Date(2024, 4, 1, 13, 0, 5).toISOString());
+    expect(p.since).toMatch(/Z$/);
+  });
+});
+
+describe("summary", () => {
+  it("shows a serial line's text without its line ending", () => {
+    expect(summary(ev({ kind: "serial.line", detail: { text: "boot ok\r\n" } }))).toBe("boot ok");
+  });
+  it("shows hex when a serial line is binary", () => {
+    expect(summary(ev({ kind: "serial.sent", detail: { hex: "01 02" } }))).toBe("[hex] 01 02");
+  });
+  it("shows telemetry's body, as the hub traces it", () => {
+    expect(summary(ev({ kind: "telemetry.received", detail: { body: { text: '{"t":21.5}', size: 10, truncated: false } } }))).toBe('{"t":21.5}');
+    expect(summary(ev({ kind: "telemetry.received", detail: { body: '{"t":21.5}' } }))).toBe('{"t":21.5}');
+  });
+  it("adds a message's body or a call's payload after its fields", () => {
+    const enq = ev({ kind: "c2d.enqueued", detail: { ack: "full", sequenceNumber: 4, body: { text: "hello", size: 5, truncated: false } } });
+    expect(summary(enq)).toBe("ack=full hello");
+    const resp = ev({ kind: "method.responded", detail: { methodName: "reboot", status: 404, payload: { text: '{"error":"no"}', size: 14, truncated: false } } });
+    expect(summary(resp)).toBe('methodName=reboot status=404 {"error":"no"}');
+  });
+  it("joins a connection's transport, reason and remote", () => {
+    expect(summary(ev({ kind: "device.detached", detail: { transport: "mqtt", reason: "client closed", remote: null } }))).toBe("mqtt · client closed");
+  });
+  it("lists the known detail fields of other kinds, in a fixed order", () => {
+    expect(summary(ev({ kind: "method.responded", detail: { latencyMs: 3, status: 200, methodName: "reboot" } }))).toBe("methodName=reboot status=200");
+    expect(summary(ev({ kind: "feedback.produced", detail: { statusCode: "Rejected", description: "x" } }))).toBe("statusCode=Rejected");
+  });
+  it("copes with a null detail", () => {
+    expect(summary(ev({ kind: "c2d.purged", detail: null }))).toBe("");
+  });
+});
+
+describe("preview", () => {
+  it("reads the hub's body previews", () => {
+    expect(preview({ text: "line 1\r\nline 2", size: 14, truncated: false })).toBe("line 1 line 2");
+    expect(preview({ text: "abc", size: 4000, truncated: true })).toBe("abc…");
+    expect(preview({ base64: "AAEC", size: 3, truncated: false })).toBe("[base64] AAEC");
+  });
+  it("passes plain values through and shows nothing for none", () => {
+    expect(preview("x")).toBe("x");
+    expect(preview(12)).toBe("12");
+    expect(preview(null)).toBe("");
+    expect(preview(undefined)).toBe("");
+    expect(preview({ other: 1 })).toBe('{"other":1}');
+  });
+});
