@@ -96,7 +96,7 @@ export async function scenario(ui, ctx) {
     }
   });
 
-  await step("feedback, simulator, serial and settings screens", async () => {
+  await step("feedback, simulator, serial (console in and out) and settings screens", async () => {
     await ui.go("#/feedback");
     await ui.waitFor(sel("feedback-row"), 30_000);
     await ui.screenshot("feedback");
@@ -107,7 +107,12 @@ export async function scenario(ui, ctx) {
     await ui.waitFor(sel("board-row", '[data-device="demo-board"]'), 30_000);
     await ui.screenshot("serial");
     await ui.go("#/devices/demo-board/console");
-    await ui.waitFor(sel("device-tab-console"), 30_000);
+    await ui.waitFor(sel("console-lines", " .line"), 30_000);
+    await ui.fill(sel("console-input"), "status");
+    await ui.click(sel("console-send"));
+    await ui.waitFor(sel("console-lines", ' .line[data-direction="out"]'), 15_000);
+    // The emulated board answers typed text like the reference firmware.
+    await ui.waitFor(sel("console-lines", ' .line[data-direction="in"]:last-child'), 15_000);
     await ui.screenshot("console");
     await ui.go("#/settings");
     await ui.waitFor(sel("settings-save"));
