@@ -12,6 +12,7 @@
 mod files;
 mod menu;
 mod notify;
+mod startup_env;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -86,30 +87,8 @@ fn config(a: &Args) -> anyhow::Result<ServeConfig> {
     Ok(cfg)
 }
 
-/// WebKitGTK turns a `C` / `POSIX` locale (common in containers, SSH
-/// sessions and CI) into the language tag "C", which its JavaScript `Intl`
-/// rejects: every date or number formatted without an explicit locale
-/// throws, and the UI cannot start. Such a locale means "no preference",
-/// so the app runs with `en_US.UTF-8` instead.
-fn fix_locale() {
-    let unset = |k: &str| {
-        std::env::var(k)
-            .map(|v| v.is_empty() || v == "C" || v == "POSIX" || v.starts_with("C."))
-            .unwrap_or(true)
-    };
-    if unset("LC_ALL") && unset("LC_MESSAGES") && unset("LANG") {
-        // SAFETY: called first thing in `main`, before any other thread
-        // exists, so nothing reads the environment concurrently.
-        #[allow(unsafe_code)]
-        unsafe {
-            std::env::remove_var("LC_ALL");
-            std::env::set_var("LANG", "en_US.UTF-8");
-        }
-    }
-}
-
 fn main() -> anyhow::Result<()> {
-    fix_locale();
+    let env_fixes = startup_env::apply();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("HUBLET_LOG")
@@ -117,6 +96,9 @@ fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
+    for fix in env_fixes {
+        tracing::info!("environment: {fix}");
+    }
     let args = Args::parse();
     let cfg = config(&args)?;
 

@@ -27,7 +27,7 @@ const note = (what, value) => {
 };
 
 const driver = await startDriver();
-const launch = (args = []) => launchApp({ app, driver, args: ["--mqtts", "off", "--https", "off", ...args] });
+const launch = (args = []) => launchApp({ app, driver, args });
 
 /** Proportional set size of a process and all its descendants, MB. */
 function pssMb(rootPid) {
