@@ -15,6 +15,7 @@
 //! | C2D queues and their life cycle | [`mailbox`] (expiry in `mailbox/expiry.rs`) |
 //! | Delivery feedback | [`feedback`] |
 //! | Direct methods | [`methods`] |
+//! | Message properties as text (MQTT topics, serial frames) | [`property_bag`] |
 //! | Trace log, queries, export | [`trace`] |
 //! | SQLite, group commit, migrations | `store` |
 //! | Time | [`clock`] |
@@ -33,6 +34,7 @@ pub mod hub;
 pub mod ids;
 pub mod mailbox;
 pub mod methods;
+pub mod property_bag;
 pub mod registry;
 pub mod settings;
 mod store;

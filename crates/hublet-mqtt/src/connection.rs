@@ -21,9 +21,9 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_util::codec::Framed;
 
 use crate::GatewayConfig;
-use crate::bag;
 use crate::session::{Changes, Persisted, Session};
 use crate::topics::{Filter, Inbound, Violation, parse_publish, parse_username};
+use hublet_core::property_bag as bag;
 
 /// Largest packet a device may send: 256 KB of telemetry plus its topic.
 const MAX_INCOMING: usize = 256 * 1024 + 16 * 1024;

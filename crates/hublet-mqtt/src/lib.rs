@@ -10,12 +10,14 @@
 //! - [`session`]: the MQTT session state machine (subscriptions, in-flight
 //!   C2D, packet ids), pure and unit-tested.
 //! - [`topics`]: IoT Hub's topic catalogue and the CONNECT user name.
-//! - [`bag`]: property bags.
+//!
+//! Property bags (the properties in a topic's last segment) are the
+//! engine's [`hublet_core::property_bag`], shared with the serial bridge and
+//! the simulator.
 //!
 //! What the gateway does where IoT Hub's behaviour is open is written in
 //! `docs/semantics.md` (section "MQTT gateway").
 
-pub mod bag;
 pub mod connection;
 pub mod server;
 pub mod session;

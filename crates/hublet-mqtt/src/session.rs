@@ -11,8 +11,8 @@ use rumqttc::mqttbytes::QoS;
 use rumqttc::mqttbytes::v4::{Publish, SubscribeReasonCode};
 use serde::{Deserialize, Serialize};
 
-use crate::bag;
 use crate::topics::{Filter, Violation, c2d_topic, parse_filter};
+use hublet_core::property_bag as bag;
 
 /// IoT Hub allows at most five subscriptions per device.
 pub const MAX_SUBSCRIPTIONS: usize = 5;

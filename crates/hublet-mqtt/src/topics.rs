@@ -169,7 +169,7 @@ pub fn parse_publish(device: &str, topic: &str) -> Result<Inbound, Violation> {
 
 /// The query items of `?a=b&c=d`.
 fn query(q: &str) -> BTreeMap<String, String> {
-    crate::bag::decode(q)
+    hublet_core::property_bag::decode(q)
         .into_iter()
         .map(|(k, v)| (k, v.unwrap_or_default()))
         .collect()
@@ -192,7 +192,7 @@ pub fn method_topic(name: &str, request_id: &str) -> String {
     format!(
         "$iothub/methods/POST/{}/?$rid={}",
         name,
-        crate::bag::escape(request_id)
+        hublet_core::property_bag::escape(request_id)
     )
 }
 

@@ -127,7 +127,7 @@ fn parse_frame(s: &str) -> Result<BoardFrame, String> {
             let properties = if props == "-" {
                 Vec::new()
             } else {
-                hublet_mqtt::bag::decode(props)
+                hublet_core::property_bag::decode(props)
             };
             Ok(BoardFrame::Telemetry {
                 properties,
@@ -204,7 +204,7 @@ pub fn c2d_frame(m: &C2dMessage) -> String {
     for (k, v) in &m.properties {
         pairs.push((k, Some(v)));
     }
-    let props = hublet_mqtt::bag::encode(pairs);
+    let props = hublet_core::property_bag::encode(pairs);
     format!(
         "{PREFIX}C2D {} {} {} {}",
         m.lock_token.as_deref().unwrap_or("-"),
@@ -274,7 +274,7 @@ pub fn parse_hub(line: &[u8]) -> Option<Result<HubFrame, String>> {
                         properties: if props == "-" {
                             Vec::new()
                         } else {
-                            hublet_mqtt::bag::decode(props)
+                            hublet_core::property_bag::decode(props)
                         },
                         body: unescape(it.next().unwrap_or("")),
                     })

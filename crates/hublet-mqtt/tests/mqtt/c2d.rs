@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use hublet_core::property_bag as bag;
 use hublet_core::{AckMode, EventKind, MessageState, NewMessage};
-use hublet_mqtt::bag;
 use rumqttc::mqttbytes::QoS;
 use rumqttc::mqttbytes::v4::{Packet, PubAck};
 

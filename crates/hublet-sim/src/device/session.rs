@@ -74,7 +74,7 @@ fn earliest(xs: &[Option<Timestamp>]) -> Option<Timestamp> {
 
 fn message_id_of(topic: &str) -> String {
     let bag = topic.rsplit('/').next().unwrap_or_default();
-    hublet_mqtt::bag::decode(bag)
+    hublet_core::property_bag::decode(bag)
         .into_iter()
         .find(|(k, _)| k == "$.mid")
         .and_then(|(_, v)| v)
@@ -451,7 +451,9 @@ fn send_telemetry(d: &mut Device, client: &AsyncClient) {
         };
         props.push((k.clone(), rendered));
     }
-    let bag = hublet_mqtt::bag::encode(props.iter().map(|(k, v)| (k.as_str(), Some(v.as_str()))));
+    let bag = hublet_core::property_bag::encode(
+        props.iter().map(|(k, v)| (k.as_str(), Some(v.as_str()))),
+    );
     let topic = format!("devices/{}/messages/events/{bag}", d.id);
     if client
         .try_publish(

@@ -1,5 +1,10 @@
-//! Property bags: message properties carried in a topic's last segment,
-//! encoded like an HTTP query string (semantics reference 1.8 and 4.5).
+//! Property bags: IoT Hub's text encoding of a message's properties, like
+//! an HTTP query string (semantics reference 1.8 and 4.5).
+//!
+//! It lives in the engine, not in one transport, because three edges carry
+//! properties this way and must agree byte for byte: MQTT topics (the
+//! gateway), the serial line protocol (the bridge) and the simulated
+//! devices' own MQTT client.
 //!
 //! `key=value` pairs joined by `&`; names and values percent-encoded (so `$`
 //! travels as `%24` and `/` as `%2F`, which the Azure Python SDK needs: it
