@@ -75,6 +75,10 @@ export async function scenario(ui, ctx) {
     assert.match(text, /504101/);
     assert.match(text, /did not answer|response timeout/i);
     await ui.screenshot("method-504101");
+    // The error links to the call's story: invoked → delivered → timed out.
+    await ui.click(sel("method-failed-story"));
+    await ui.waitFor(sel("story-step", '[data-kind="method.timed_out"]'), 15_000);
+    await ui.waitFor(sel("story-step", '[data-kind="method.invoked"]'));
   });
 
   await step("the trace shows the whole story live", async () => {

@@ -591,6 +591,11 @@ pub struct ApiErrorDto {
     pub message: String,
     /// One sentence on what the code means.
     pub explanation: String,
+    /// For a method call that failed after it was admitted: its request
+    /// id, under which the trace holds its story.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub request_id: Option<String>,
 }
 
 /// `{ "error": … }`.

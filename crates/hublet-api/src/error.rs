@@ -8,7 +8,7 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use hublet_core::{ErrorCode, HubError};
+use hublet_core::{ErrorCode, HubError, MethodFailure};
 use serde_json::json;
 
 use crate::dto::{ApiErrorDto, ApiErrorEnvelope};
@@ -26,6 +26,8 @@ pub struct ApiError {
     pub message: String,
     /// Extra detail for IoT Hub's envelope (`info`).
     pub info: serde_json::Value,
+    /// A failed method call's request id (its story in the trace).
+    pub request_id: Option<String>,
 }
 
 impl ApiError {
@@ -37,6 +39,7 @@ impl ApiError {
             name,
             message: message.into(),
             info: json!({}),
+            request_id: None,
         }
     }
 
@@ -81,6 +84,16 @@ impl From<HubError> for ApiError {
             name: code.name(),
             message: e.to_string(),
             info,
+            request_id: None,
+        }
+    }
+}
+
+impl From<MethodFailure> for ApiError {
+    fn from(f: MethodFailure) -> Self {
+        ApiError {
+            request_id: f.request_id,
+            ..f.error.into()
         }
     }
 }
@@ -100,6 +113,7 @@ impl IntoResponse for ApiError {
                 name: self.name.to_string(),
                 message: self.message.clone(),
                 explanation: self.explanation(),
+                request_id: self.request_id.clone(),
             },
         };
         with_code_header((self.status, Json(body)).into_response(), self.name)

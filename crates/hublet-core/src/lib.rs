@@ -49,7 +49,7 @@ pub use error::{ErrorCode, HubError, HubResult};
 pub use feedback::{FeedbackMessage, FeedbackRecord, FeedbackStatus};
 pub use hub::{DB_FILE, Hub, HubOptions, HubStats, default_data_dir};
 pub use mailbox::{AckMode, C2dMessage, MessageState, NewMessage};
-pub use methods::{MethodCall, MethodResponse};
+pub use methods::{MethodCall, MethodFailure, MethodResponse};
 pub use registry::{Device, DeviceKind, DeviceStatus, NewDevice};
 pub use settings::HubSettings;
 pub use store::Durability;

@@ -20,6 +20,8 @@ pub enum ClientError {
         code: Option<u32>,
         name: String,
         message: String,
+        /// A failed method call's request id (`hublet trace --correlation ID`).
+        request_id: Option<String>,
     },
     /// No hub to talk to.
     NoHub(String),
@@ -114,12 +116,14 @@ impl Client {
                 code: env.error.code,
                 name: env.error.name,
                 message: env.error.message,
+                request_id: env.error.request_id,
             },
             Err(_) => ClientError::Api {
                 status,
                 code: None,
                 name: format!("HTTP {status}"),
                 message: text,
+                request_id: None,
             },
         }
         .into())

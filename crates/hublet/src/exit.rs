@@ -44,7 +44,7 @@ pub fn report(e: &anyhow::Error, json: bool) -> ExitCode {
             code,
             name,
             message,
-            ..
+            request_id,
         }) => {
             let exit = code.map(for_hub_code).unwrap_or(match *status {
                 401 | 403 => codes::UNAUTHORIZED,
@@ -55,10 +55,14 @@ pub fn report(e: &anyhow::Error, json: bool) -> ExitCode {
                 Some(c) => format!("{c} {name}"),
                 None => name.clone(),
             };
+            let story = request_id
+                .as_ref()
+                .map(|r| format!(" (its story: hublet trace --correlation {r})"))
+                .unwrap_or_default();
             (
                 exit,
-                format!("error: {label}: {message}"),
-                serde_json::json!({"error": {"code": code, "name": name, "message": message, "status": status}}),
+                format!("error: {label}: {message}{story}"),
+                serde_json::json!({"error": {"code": code, "name": name, "message": message, "status": status, "requestId": request_id}}),
             )
         }
         Some(ClientError::NoHub(msg)) => (

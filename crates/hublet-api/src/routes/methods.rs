@@ -26,7 +26,5 @@ pub async fn invoke(
     Path(id): Path<String>,
     JsonBody(req): JsonBody<InvokeRequest>,
 ) -> Result<Json<MethodResultDto>, ApiError> {
-    Ok(Json(
-        s.hub.methods().invoke(&id, to_call(req)).await?.into(),
-    ))
+    Ok(Json(s.hub.methods().call(&id, to_call(req)).await?.into()))
 }

@@ -265,6 +265,26 @@ async fn methods_return_the_result_inline_and_explain_failures() {
             .unwrap()
             .contains("connect timeout")
     );
+    // The failed call's request id leads to its story in the trace.
+    let rid = v["error"]["requestId"]
+        .as_str()
+        .expect("requestId")
+        .to_string();
+    let story: Value = a
+        .req(Method::GET, &format!("/api/trace/story/{rid}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = story
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["method.invoked", "method.failed"]);
     for (body, code) in [
         (
             json!({"methodName": "m", "responseTimeoutInSeconds": 0}),
@@ -291,7 +311,12 @@ async fn methods_return_the_result_inline_and_explain_failures() {
         .send()
         .await
         .unwrap();
-    assert_eq!(api_error(r).await.1, Some(404001));
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], 404001);
+    assert!(
+        body["error"].get("requestId").is_none(),
+        "a call refused before it was admitted has no story: {body}"
+    );
 }
 
 #[tokio::test]

@@ -112,6 +112,16 @@ pub struct MethodResponse {
     pub latency_ms: f64,
 }
 
+/// A call that failed, and the request id its story is traced under
+/// (`None` when it was refused before it got one: bad input, unknown device).
+#[derive(Debug)]
+pub struct MethodFailure {
+    /// What went wrong, with its IoT Hub code.
+    pub error: HubError,
+    /// The call's request id, if it was admitted.
+    pub request_id: Option<String>,
+}
+
 /// The method engine, reached through [`Hub::methods`].
 pub struct Methods<'a> {
     pub(crate) hub: &'a Hub,
@@ -120,28 +130,58 @@ pub struct Methods<'a> {
 impl Methods<'_> {
     /// Calls a method on a device and waits for its answer.
     pub async fn invoke(&self, device: &str, call: MethodCall) -> HubResult<MethodResponse> {
-        let payload = call.validate()?;
-        let id = DeviceId::new(device)?;
-        let device = id.as_str();
+        self.call(device, call).await.map_err(|f| f.error)
+    }
+
+    /// [`invoke`](Self::invoke), with the request id of a failed call: the
+    /// trace holds the call's story under it (invoked → timed out, ...), and
+    /// a caller that shows the error wants to link to it.
+    pub async fn call(
+        &self,
+        device: &str,
+        call: MethodCall,
+    ) -> Result<MethodResponse, MethodFailure> {
+        let refused = |error| MethodFailure {
+            error,
+            request_id: None,
+        };
+        let payload = call.validate().map_err(refused)?;
+        let id = DeviceId::new(device).map_err(refused)?;
         // An attached device is registered (deleting a device detaches it),
         // so only an unattached one needs the registry to tell 404001 from 404103.
-        if self.hub.inner.presence.current(device).is_none() {
-            self.hub.device_row(device).await?;
+        if self.hub.inner.presence.current(id.as_str()).is_none() {
+            self.hub.device_row(id.as_str()).await.map_err(refused)?;
         }
-        let hub = self.hub;
-        let clock = hub.inner.clock.clone();
-        let rid = hub
+        let rid = self
+            .hub
             .inner
             .next_request_id
             .fetch_add(1, Ordering::Relaxed)
             .to_string();
+        self.run(id.as_str(), &call, payload, &rid)
+            .await
+            .map_err(|error| MethodFailure {
+                error,
+                request_id: Some(rid),
+            })
+    }
+
+    /// One admitted call, traced under `rid`, from waiting for the device
+    /// to its answer or the deadline.
+    async fn run(
+        &self,
+        device: &str,
+        call: &MethodCall,
+        payload: Vec<u8>,
+        rid: &str,
+    ) -> HubResult<MethodResponse> {
+        let hub = self.hub;
+        let clock = hub.inner.clock.clone();
         let (connect_s, response_s) = (call.connect(), call.response());
         let trace = |kind: EventKind, detail: Value| {
-            hub.inner.db.append(
-                NewEvent::new(kind, device)
-                    .request(rid.as_str())
-                    .detail(detail),
-            );
+            hub.inner
+                .db
+                .append(NewEvent::new(kind, device).request(rid).detail(detail));
         };
         trace(
             EventKind::MethodInvoked,
@@ -178,7 +218,7 @@ impl Methods<'_> {
             match hub
                 .inner
                 .presence
-                .start_call(device, &call.method_name, &rid, r, limit)
+                .start_call(device, &call.method_name, rid, r, limit)
             {
                 (CallStart::Started(tx), _) => break tx,
                 (CallStart::TooMany, _) => {
@@ -203,12 +243,12 @@ impl Methods<'_> {
 
         let started = clock.monotonic();
         let request = MethodRequest {
-            request_id: rid.clone(),
+            request_id: rid.to_string(),
             method_name: call.method_name.clone(),
             payload,
         };
         if tx.send(ToDevice::Method(request)).is_err() {
-            hub.inner.presence.take_call(device, &rid);
+            hub.inner.presence.take_call(device, rid);
             return Err(fail(HubError::DeviceDisconnected {
                 device: device.to_string(),
                 reason: "its transport closed".into(),
@@ -225,7 +265,7 @@ impl Methods<'_> {
         let outcome = tokio::select! {
             r = &mut reply_rx => r.unwrap_or_else(|_| dropped()),
             _ = clock.sleep_until(response_deadline) => {
-                if hub.inner.presence.take_call(device, &rid).is_some() {
+                if hub.inner.presence.take_call(device, rid).is_some() {
                     let e = HubError::MethodTimeout {
                         device: device.to_string(),
                         method: call.method_name.clone(),
@@ -257,7 +297,7 @@ impl Methods<'_> {
         Ok(MethodResponse {
             status: raw.status,
             payload,
-            request_id: rid,
+            request_id: rid.to_string(),
             latency_ms,
         })
     }

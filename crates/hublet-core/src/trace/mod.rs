@@ -49,7 +49,14 @@ const PRUNE_CHUNK: usize = 5000;
 
 impl Trace<'_> {
     /// Stored events matching `q`.
+    ///
+    /// A query for one story (`correlation` set) first waits for the events
+    /// queued so far to be stored: a caller that has just been told of a
+    /// message or a failed call, with its id, then finds all of its story.
     pub async fn query(&self, q: TraceQuery) -> HubResult<Vec<TraceEvent>> {
+        if q.correlation.is_some() {
+            self.flush().await?;
+        }
         self.hub
             .inner
             .db
@@ -58,7 +65,7 @@ impl Trace<'_> {
     }
 
     /// The whole story of one message or call, in order: every event whose
-    /// message id or request id is `key`.
+    /// message id or request id is `key` (see [`query`](Self::query)).
     pub async fn story(&self, key: &str) -> HubResult<Vec<TraceEvent>> {
         self.query(TraceQuery::story(key)).await
     }

@@ -359,3 +359,39 @@ async fn every_call_leaves_its_story_in_the_trace() {
     assert_eq!(story[2].detail["status"], 200);
     assert_eq!(story[0].detail["methodName"], "ping");
 }
+
+#[tokio::test]
+async fn a_failed_call_names_the_request_id_its_story_is_under() {
+    let t = TestHub::new().await;
+    t.device("d1").await;
+    let m = t.hub.methods();
+
+    // Refused before it got a request id: nothing to link to.
+    let refused = m
+        .call("ghost", MethodCall::new("m", json!(1)))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.error.code().number(), 404001);
+    assert_eq!(refused.request_id, None);
+    let bad = m
+        .call("d1", MethodCall::new("bad name", json!(1)))
+        .await
+        .unwrap_err();
+    assert_eq!(bad.request_id, None);
+
+    // Admitted, then failed (404103): its story is in the trace under the id.
+    let offline = m
+        .call("d1", MethodCall::new("reboot", json!(1)))
+        .await
+        .unwrap_err();
+    assert_eq!(offline.error.code().number(), 404103);
+    let rid = offline
+        .request_id
+        .expect("an admitted call has a request id");
+    t.hub.trace().flush().await.unwrap();
+    let story = t.hub.trace().story(&rid).await.unwrap();
+    let kinds: Vec<EventKind> = story.iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, [EventKind::MethodInvoked, EventKind::MethodFailed]);
+    assert_eq!(story[1].detail["code"], 404103);
+    assert_eq!(story[0].detail["methodName"], "reboot");
+}

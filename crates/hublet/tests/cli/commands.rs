@@ -216,6 +216,29 @@ fn failures_print_one_line_with_the_code_and_exit_distinctly() {
         .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["error"]["code"], 404001);
+
+    // A failed call names its request id, and that leads to its story.
+    let out = s.cli(&["invoke", "d1", "reboot"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let rid = err
+        .split("hublet trace --correlation ")
+        .nth(1)
+        .and_then(|t| t.split(')').next())
+        .unwrap_or_else(|| panic!("no request id in: {err}"));
+    let story: Vec<serde_json::Value> = s
+        .ok(&["--json", "trace", "--correlation", rid])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kinds: Vec<&str> = story.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["method.invoked", "method.failed"], "{err}");
+    let out = s
+        .cli(&["--json", "invoke", "d1", "reboot"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["error"]["requestId"].is_string(), "{v}");
+
     let q = s.json(&["queue", "d1"]);
     assert_eq!(q.as_array().unwrap().len(), 0);
     s.ok(&["send", "d1", "a"]);

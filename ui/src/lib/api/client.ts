@@ -56,6 +56,8 @@ export class HubError extends Error {
     readonly errorName: string,
     message: string,
     readonly explanation: string,
+    /** A failed method call's request id: its story in the trace. */
+    readonly requestId: string | null = null,
   ) {
     super(message);
     this.name = "HubError";
@@ -136,7 +138,7 @@ export function toHubError(status: number, text: string): HubError {
   try {
     const env = JSON.parse(text) as ApiErrorEnvelope;
     if (env && env.error) {
-      return new HubError(status, env.error.code, env.error.name, env.error.message, env.error.explanation);
+      return new HubError(status, env.error.code, env.error.name, env.error.message, env.error.explanation, env.error.requestId ?? null);
     }
   } catch {
     // not JSON: fall through

@@ -19,4 +19,9 @@ message: string,
 /**
  * One sentence on what the code means.
  */
-explanation: string, };
+explanation: string, 
+/**
+ * For a method call that failed after it was admitted: its request
+ * id, under which the trace holds its story.
+ */
+requestId?: string, };
