@@ -12,6 +12,8 @@
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 
+use crate::mailbox::C2dMessage;
+
 /// Everything but letters, digits and `- _ . ~` is escaped.
 const ESCAPE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
@@ -38,6 +40,37 @@ pub fn encode<'a>(pairs: impl IntoIterator<Item = (&'a str, Option<&'a str>)>) -
         }
     }
     out
+}
+
+/// A C2D message's properties as bag pairs, in IoT Hub's order: `head`
+/// (what the transport adds first, e.g. `$.mid` and `$.to` on MQTT), the
+/// optional system properties (`$.cid`, `$.uid`, `$.ct`, `$.ce`), `$.exp`
+/// when given, `iothub-ack`, then the application properties.
+pub fn c2d_pairs<'a>(
+    m: &'a C2dMessage,
+    head: &[(&'a str, &'a str)],
+    exp: Option<&'a str>,
+) -> Vec<(&'a str, Option<&'a str>)> {
+    let optional = [
+        ("$.cid", &m.correlation_id),
+        ("$.uid", &m.user_id),
+        ("$.ct", &m.content_type),
+        ("$.ce", &m.content_encoding),
+    ];
+    let mut pairs: Vec<(&str, Option<&str>)> = head.iter().map(|&(k, v)| (k, Some(v))).collect();
+    pairs.extend(
+        optional
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, Some(v.as_deref()?)))),
+    );
+    pairs.extend(exp.map(|e| ("$.exp", Some(e))));
+    pairs.push(("iothub-ack", Some(m.ack.as_str())));
+    pairs.extend(
+        m.properties
+            .iter()
+            .map(|(k, v)| (k.as_str(), Some(v.as_str()))),
+    );
+    pairs
 }
 
 /// Decodes a bag. `+` stays a plus (as in the SDKs); undecodable escapes

@@ -6,7 +6,7 @@
 use std::collections::{BTreeSet, VecDeque};
 
 use bytes::Bytes;
-use hublet_core::{AckMode, C2dMessage, MethodFilter};
+use hublet_core::{C2dMessage, MethodFilter};
 use rumqttc::mqttbytes::QoS;
 use rumqttc::mqttbytes::v4::{Publish, SubscribeReasonCode};
 use serde::{Deserialize, Serialize};
@@ -245,28 +245,8 @@ impl Session {
 /// `$.exp`, `iothub-ack`, then application properties.
 pub fn property_bag(m: &C2dMessage) -> String {
     let exp = expiry_text(m);
-    let mut pairs: Vec<(&str, Option<&str>)> =
-        vec![("$.mid", Some(&m.message_id)), ("$.to", Some(&m.to))];
-    for (k, v) in [
-        ("$.cid", &m.correlation_id),
-        ("$.uid", &m.user_id),
-        ("$.ct", &m.content_type),
-        ("$.ce", &m.content_encoding),
-    ] {
-        if let Some(v) = v {
-            pairs.push((k, Some(v)));
-        }
-    }
-    pairs.push(("$.exp", Some(&exp)));
-    pairs.push(("iothub-ack", Some(ack_text(m.ack))));
-    for (k, v) in &m.properties {
-        pairs.push((k, Some(v)));
-    }
-    bag::encode(pairs)
-}
-
-fn ack_text(a: AckMode) -> &'static str {
-    a.as_str()
+    let head = [("$.mid", m.message_id.as_str()), ("$.to", m.to.as_str())];
+    bag::encode(bag::c2d_pairs(m, &head, Some(&exp)))
 }
 
 /// Expiry as IoT Hub writes it: seven fractional digits, e.g. `2020-07-25T14:14:25.1720000Z`.
@@ -282,7 +262,7 @@ fn expiry_text(m: &C2dMessage) -> String {
 mod tests {
     use std::collections::BTreeMap;
 
-    use hublet_core::{MessageState, Timestamp};
+    use hublet_core::{AckMode, MessageState, Timestamp};
 
     use super::*;
 

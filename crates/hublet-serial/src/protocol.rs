@@ -25,6 +25,8 @@
 use std::collections::BTreeMap;
 
 use hublet_core::C2dMessage;
+use hublet_core::property_bag;
+use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, percent_encode};
 
 /// The frame prefix.
 pub const PREFIX: &str = "@@ ";
@@ -127,7 +129,7 @@ fn parse_frame(s: &str) -> Result<BoardFrame, String> {
             let properties = if props == "-" {
                 Vec::new()
             } else {
-                hublet_core::property_bag::decode(props)
+                property_bag::decode(props)
             };
             Ok(BoardFrame::Telemetry {
                 properties,
@@ -149,62 +151,23 @@ fn parse_frame(s: &str) -> Result<BoardFrame, String> {
     }
 }
 
+/// Bytes escaped in a body: controls, `%` (and, by the crate's rule, every
+/// non-ASCII byte), so a body of any bytes fits the rest of one line.
+const BODY_ESCAPES: &AsciiSet = &CONTROLS.add(b'%');
+
 /// Escapes a body for the rest of a line: `%`, control and non-ASCII bytes become `%XX`.
 pub fn escape(body: &[u8]) -> String {
-    let mut out = String::with_capacity(body.len());
-    for &b in body {
-        if b == b'%' || !(0x20..0x7f).contains(&b) {
-            out.push_str(&format!("%{b:02X}"));
-        } else {
-            out.push(b as char);
-        }
-    }
-    out
+    percent_encode(body, BODY_ESCAPES).to_string()
 }
 
 /// Reverses [`escape`]; a `%` not followed by two hex digits is kept as is.
 pub fn unescape(s: &str) -> Vec<u8> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%'
-            && i + 2 < b.len()
-            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
-        {
-            out.push(h << 4 | l);
-            i += 3;
-            continue;
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    out
-}
-
-fn hex(c: u8) -> Option<u8> {
-    (c as char).to_digit(16).map(|d| d as u8)
+    percent_decode_str(s).collect()
 }
 
 /// The C2D frame for a locked message (without line ending).
 pub fn c2d_frame(m: &C2dMessage) -> String {
-    let mut pairs: Vec<(&str, Option<&str>)> = Vec::new();
-    for (k, v) in [
-        ("$.cid", &m.correlation_id),
-        ("$.uid", &m.user_id),
-        ("$.ct", &m.content_type),
-        ("$.ce", &m.content_encoding),
-    ] {
-        if let Some(v) = v {
-            pairs.push((k, Some(v)));
-        }
-    }
-    let ack = m.ack.as_str();
-    pairs.push(("iothub-ack", Some(ack)));
-    for (k, v) in &m.properties {
-        pairs.push((k, Some(v)));
-    }
-    let props = hublet_core::property_bag::encode(pairs);
+    let props = property_bag::encode(property_bag::c2d_pairs(m, &[], None));
     format!(
         "{PREFIX}C2D {} {} {} {}",
         m.lock_token.as_deref().unwrap_or("-"),
@@ -274,7 +237,7 @@ pub fn parse_hub(line: &[u8]) -> Option<Result<HubFrame, String>> {
                         properties: if props == "-" {
                             Vec::new()
                         } else {
-                            hublet_core::property_bag::decode(props)
+                            property_bag::decode(props)
                         },
                         body: unescape(it.next().unwrap_or("")),
                     })
