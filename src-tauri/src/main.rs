@@ -14,13 +14,12 @@ mod menu;
 mod notify;
 mod startup_env;
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
 use anyhow::Context;
 use clap::Parser;
-use hublet_server::{RunningHub, ServeConfig};
+use hublet_server::{RunningHub, ServeConfig, listen_addr};
 use tauri::{Manager, RunEvent, WebviewUrl, WebviewWindowBuilder};
 
 /// Command-line options (the defaults suit a developer's machine).
@@ -51,24 +50,15 @@ struct Args {
     https: String,
 }
 
-fn addr(flag: &str, v: &str) -> anyhow::Result<Option<SocketAddr>> {
-    if v.eq_ignore_ascii_case("off") {
-        return Ok(None);
-    }
-    v.parse()
-        .map(Some)
-        .with_context(|| format!("--{flag} '{v}' is not an address like 127.0.0.1:1883 (or 'off')"))
-}
-
 /// The running hub, stopped when the app exits.
 struct HubHandle(Mutex<Option<RunningHub>>);
 
 fn config(a: &Args) -> anyhow::Result<ServeConfig> {
     let mut cfg = ServeConfig {
-        mqtt: addr("mqtt", &a.mqtt)?,
-        mqtts: addr("mqtts", &a.mqtts)?,
-        api: addr("api", &a.api)?,
-        https: addr("https", &a.https)?,
+        mqtt: listen_addr("mqtt", &a.mqtt)?,
+        mqtts: listen_addr("mqtts", &a.mqtts)?,
+        api: listen_addr("api", &a.api)?,
+        https: listen_addr("https", &a.https)?,
         api_port_fallback: true,
         demo: a.demo,
         ..ServeConfig::new(

@@ -205,6 +205,30 @@ pub struct Telemetry {
     pub body: Vec<u8>,
 }
 
+impl Telemetry {
+    /// Telemetry from decoded message properties (a property bag): the
+    /// system properties by their `$.` names, everything else as
+    /// application properties. One mapping for every transport.
+    pub fn from_properties(pairs: Vec<(String, Option<String>)>, body: Vec<u8>) -> Telemetry {
+        let mut t = Telemetry {
+            body,
+            ..Telemetry::default()
+        };
+        for (k, v) in pairs {
+            match k.as_str() {
+                "$.mid" => t.message_id = v,
+                "$.cid" => t.correlation_id = v,
+                "$.ct" => t.content_type = v,
+                "$.ce" => t.content_encoding = v,
+                _ => {
+                    t.properties.insert(k, v);
+                }
+            }
+        }
+        t
+    }
+}
+
 /// Largest device-to-cloud message (IoT Hub: 256 KB).
 pub const MAX_TELEMETRY_BYTES: usize = 256 * 1024;
 

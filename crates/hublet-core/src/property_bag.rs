@@ -128,6 +128,19 @@ mod tests {
         );
     }
 
+    #[test]
+    fn telemetry_properties_are_split_into_system_and_application() {
+        let t = crate::attach::Telemetry::from_properties(
+            decode("%24.mid=m1&%24.ct=application%2Fjson&%24.ce=utf-8&alert=high&bare"),
+            b"{}".to_vec(),
+        );
+        assert_eq!(t.message_id.as_deref(), Some("m1"));
+        assert_eq!(t.content_type.as_deref(), Some("application/json"));
+        assert_eq!(t.content_encoding.as_deref(), Some("utf-8"));
+        assert_eq!(t.properties.get("alert"), Some(&Some("high".to_string())));
+        assert_eq!(t.properties.get("bare"), Some(&None));
+    }
+
     proptest::proptest! {
         #[test]
         fn any_pairs_round_trip(pairs in proptest::collection::vec(("\\PC{1,12}", proptest::option::of("\\PC{0,12}")), 0..6)) {

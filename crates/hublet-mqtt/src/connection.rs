@@ -3,7 +3,6 @@
 //! [`Attachment`]. The loop only translates; every hub rule lives in the
 //! core and every MQTT rule in [`Session`] and [`crate::topics`].
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -390,7 +389,7 @@ where
             let ack = (p.qos == QoS::AtLeastOnce).then(|| Packet::PubAck(PubAck::new(p.pkid)));
             match parse_publish(att.device_id(), &p.topic)? {
                 Inbound::Telemetry { bag } => {
-                    let mut t = telemetry_from(&bag, p.payload.to_vec());
+                    let mut t = Telemetry::from_properties(bag::decode(&bag), p.payload.to_vec());
                     if p.retain {
                         t.properties
                             .insert("mqtt-retain".into(), Some("true".into()));
@@ -522,29 +521,6 @@ async fn persist(att: &Attachment, session: &Session, shared: &Shared) {
     }
 }
 
-/// Telemetry from a property bag: `$.`-prefixed system properties by name,
-/// everything else as application properties.
-pub fn telemetry_from(bag_text: &str, body: Vec<u8>) -> Telemetry {
-    let mut t = Telemetry {
-        body,
-        ..Telemetry::default()
-    };
-    let mut props = BTreeMap::new();
-    for (k, v) in bag::decode(bag_text) {
-        match k.as_str() {
-            "$.mid" => t.message_id = v,
-            "$.cid" => t.correlation_id = v,
-            "$.ct" => t.content_type = v,
-            "$.ce" => t.content_encoding = v,
-            _ => {
-                props.insert(k, v);
-            }
-        }
-    }
-    t.properties = props;
-    t
-}
-
 async fn finish<S>(mut conn: Conn<S>, att: Attachment, end: End, connect: &Connect)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
@@ -560,7 +536,7 @@ where
     if will && let Some(w) = &connect.last_will {
         match parse_publish(att.device_id(), &w.topic) {
             Ok(Inbound::Telemetry { bag }) => {
-                let mut t = telemetry_from(&bag, w.message.to_vec());
+                let mut t = Telemetry::from_properties(bag::decode(&bag), w.message.to_vec());
                 t.properties
                     .insert("iothub-MessageType".into(), Some("Will".into()));
                 if let Err(e) = att.telemetry(t) {
@@ -607,18 +583,5 @@ mod tests {
         assert_eq!(keep_alive_allowance(1), Duration::from_millis(1500));
         assert_eq!(keep_alive_allowance(1200), Duration::from_secs(1767));
         assert_eq!(keep_alive_allowance(0), Duration::from_secs(1767));
-    }
-
-    #[test]
-    fn telemetry_properties_are_split_into_system_and_application() {
-        let t = telemetry_from(
-            "%24.mid=m1&%24.ct=application%2Fjson&%24.ce=utf-8&alert=high&bare",
-            b"{}".to_vec(),
-        );
-        assert_eq!(t.message_id.as_deref(), Some("m1"));
-        assert_eq!(t.content_type.as_deref(), Some("application/json"));
-        assert_eq!(t.content_encoding.as_deref(), Some("utf-8"));
-        assert_eq!(t.properties.get("alert"), Some(&Some("high".to_string())));
-        assert_eq!(t.properties.get("bare"), Some(&None));
     }
 }

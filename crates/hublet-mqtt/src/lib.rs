@@ -32,6 +32,10 @@ pub use server::Gateway;
 /// Default C2D messages unacknowledged at once per device (see docs/semantics.md).
 pub const DEFAULT_C2D_INFLIGHT: usize = 8;
 
+/// The C2D window a hub may be configured with: at least one message, and
+/// no more than a microcontroller's MQTT client could be asked to hold.
+pub const C2D_INFLIGHT_RANGE: std::ops::RangeInclusive<usize> = 1..=64;
+
 /// Gateway settings.
 #[derive(Clone)]
 pub struct GatewayConfig {

@@ -706,15 +706,7 @@ impl Board {
                 att.respond(&request_id, status, payload.as_bytes());
             }
             BoardFrame::Telemetry { properties, body } => {
-                let (system, properties) = protocol::telemetry_properties(properties);
-                let t = Telemetry {
-                    message_id: system.get("messageId").cloned(),
-                    correlation_id: system.get("correlationId").cloned(),
-                    content_type: system.get("contentType").cloned(),
-                    content_encoding: system.get("contentEncoding").cloned(),
-                    properties,
-                    body,
-                };
+                let t = Telemetry::from_properties(properties, body);
                 if let Err(e) = att.telemetry(t) {
                     warn(format!("TELEMETRY: {e}"));
                 }

@@ -22,8 +22,6 @@
 //! percent-encoded). `<body>` is the rest of the line with `%`, CR, LF and
 //! other control or non-ASCII bytes written as `%XX`, so text stays readable.
 
-use std::collections::BTreeMap;
-
 use hublet_core::C2dMessage;
 use hublet_core::property_bag;
 use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, percent_encode};
@@ -260,37 +258,6 @@ pub fn parse_hub(line: &[u8]) -> Option<Result<HubFrame, String>> {
         }
         other => Err(format!("unknown hub frame '{other}'")),
     })
-}
-
-/// Splits telemetry properties into the system ones the hub knows and the rest.
-pub fn telemetry_properties(
-    props: Vec<(String, Option<String>)>,
-) -> (
-    BTreeMap<&'static str, String>,
-    BTreeMap<String, Option<String>>,
-) {
-    let mut system = BTreeMap::new();
-    let mut app = BTreeMap::new();
-    for (k, v) in props {
-        match (k.as_str(), v) {
-            ("$.mid", Some(v)) => {
-                system.insert("messageId", v);
-            }
-            ("$.cid", Some(v)) => {
-                system.insert("correlationId", v);
-            }
-            ("$.ct", Some(v)) => {
-                system.insert("contentType", v);
-            }
-            ("$.ce", Some(v)) => {
-                system.insert("contentEncoding", v);
-            }
-            (_, v) => {
-                app.insert(k, v);
-            }
-        }
-    }
-    (system, app)
 }
 
 #[cfg(test)]

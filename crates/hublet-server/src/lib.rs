@@ -10,7 +10,7 @@
 
 pub mod hubfile;
 
-pub use hublet_mqtt::DEFAULT_C2D_INFLIGHT;
+pub use hublet_mqtt::{C2D_INFLIGHT_RANGE, DEFAULT_C2D_INFLIGHT};
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -57,6 +57,19 @@ pub enum ServerError {
     /// A setting given is not usable.
     #[error("{0}")]
     Config(String),
+}
+
+/// A listener's address from the command line: `off` (any case) for none.
+/// Shared by `hublet serve` and the desktop app, whose flags are the same.
+pub fn listen_addr(flag: &str, v: &str) -> Result<Option<SocketAddr>, ServerError> {
+    if v.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    v.parse().map(Some).map_err(|_| {
+        ServerError::Config(format!(
+            "--{flag} '{v}' is not an address like 127.0.0.1:1883 (or 'off')"
+        ))
+    })
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServerError {
@@ -180,6 +193,14 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningHub, ServerError> {
         return Err(ServerError::Config(format!(
             "{} has no index.html; build the UI first with `npm run build:ui`",
             d.display()
+        )));
+    }
+    if !C2D_INFLIGHT_RANGE.contains(&cfg.c2d_inflight) {
+        return Err(ServerError::Config(format!(
+            "--c2d-inflight must be between {} and {} (got {})",
+            C2D_INFLIGHT_RANGE.start(),
+            C2D_INFLIGHT_RANGE.end(),
+            cfg.c2d_inflight
         )));
     }
     let hub = Hub::open(HubOptions::new(dir.join(hublet_core::DB_FILE)).durability(cfg.durability))

@@ -81,3 +81,32 @@ async fn a_ui_directory_without_an_index_is_a_clear_error() {
     let err = hublet_server::start(cfg).await.err().expect("refused");
     assert!(err.to_string().contains("npm run build:ui"), "{err}");
 }
+
+#[tokio::test]
+async fn a_c2d_window_outside_1_to_64_is_refused_before_anything_starts() {
+    for bad in [0, 65] {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = ServeConfig {
+            c2d_inflight: bad,
+            ..loopback_config(dir.path())
+        };
+        let err = hublet_server::start(cfg).await.err().expect("refused");
+        assert!(matches!(err, ServerError::Config(_)), "{err}");
+        assert!(err.to_string().contains("between 1 and 64"), "{err}");
+        assert!(
+            !dir.path().join(hublet_core::DB_FILE).exists(),
+            "no hub was opened"
+        );
+    }
+}
+
+#[test]
+fn listener_addresses_take_off_or_an_address() {
+    assert_eq!(hublet_server::listen_addr("mqtt", "OFF").unwrap(), None);
+    assert_eq!(
+        hublet_server::listen_addr("mqtt", "127.0.0.1:1883").unwrap(),
+        Some(SocketAddr::from(([127, 0, 0, 1], 1883)))
+    );
+    let err = hublet_server::listen_addr("mqtt", "localhost").unwrap_err();
+    assert!(err.to_string().contains("--mqtt 'localhost'"), "{err}");
+}

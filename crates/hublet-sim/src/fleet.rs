@@ -155,18 +155,38 @@ impl Simulator {
         out.into_values().collect()
     }
 
-    /// One profile, parsed.
+    /// Where the user profile `name` is kept; `None` when there is no user
+    /// directory or `name` is not a profile name (so no name can reach
+    /// outside the directory).
+    fn user_file(&self, name: &str) -> Option<PathBuf> {
+        let valid = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        let dir = self.user_dir.as_ref().filter(|_| valid)?;
+        Some(dir.join(format!("{name}.toml")))
+    }
+
+    /// One profile, parsed: the user's file of that name, else the built-in
+    /// (as [`profiles`](Self::profiles) lists them), reading only that one.
     pub fn profile(&self, name: &str) -> HubResult<Profile> {
-        let info = self
-            .profiles()
-            .into_iter()
-            .find(|p| p.name == name)
+        let user = self
+            .user_file(name)
+            .and_then(|path| std::fs::read_to_string(path).ok());
+        let text = user
+            .as_deref()
+            .or_else(|| {
+                profile::builtin()
+                    .into_iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, t)| t)
+            })
             .ok_or_else(|| {
                 HubError::invalid(format!(
                     "no simulator profile named '{name}' (see `hublet sim profiles`)"
                 ))
             })?;
-        Profile::from_toml(&info.toml, name).map_err(|e| HubError::invalid(e.to_string()))
+        Profile::from_toml(text, name).map_err(|e| HubError::invalid(e.to_string()))
     }
 
     /// Saves a user profile (validated first). Running devices using it
@@ -180,13 +200,13 @@ impl Simulator {
                 p.name
             )));
         }
-        let dir = self
-            .user_dir
-            .clone()
+        let path = self
+            .user_file(name)
             .ok_or_else(|| HubError::invalid("this hub has no directory for user profiles"))?;
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| HubError::Internal(format!("cannot create {}: {e}", dir.display())))?;
-        let path = dir.join(format!("{name}.toml"));
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| HubError::Internal(format!("cannot create {}: {e}", dir.display())))?;
+        }
         std::fs::write(&path, toml_text)
             .map_err(|e| HubError::Internal(format!("cannot write {}: {e}", path.display())))?;
         let using: Vec<(String, u64, bool)> = lock(&self.running)
@@ -204,11 +224,7 @@ impl Simulator {
 
     /// Deletes a user profile (built-ins cannot be deleted).
     pub fn delete_profile(&self, name: &str) -> HubResult<()> {
-        let path = self
-            .user_dir
-            .as_ref()
-            .map(|d| d.join(format!("{name}.toml")));
-        match path {
+        match self.user_file(name) {
             Some(p) if p.exists() => std::fs::remove_file(&p)
                 .map_err(|e| HubError::Internal(format!("cannot delete {}: {e}", p.display()))),
             _ => Err(HubError::invalid(format!("'{name}' is not a user profile"))),
@@ -270,17 +286,33 @@ impl Simulator {
         for c in creates {
             c.await.map_err(|e| HubError::Internal(e.to_string()))??;
         }
-        for (i, id) in ids.iter().enumerate() {
-            let s = device_seed(seed, i);
-            if req.persist {
+        if req.persist {
+            // Concurrently, so the writes share group commits (as the
+            // creates above do) instead of one fsync each.
+            let mut puts = Vec::new();
+            for (i, id) in ids.iter().enumerate() {
                 let v = serde_json::to_value(Persisted {
                     profile: req.profile.clone(),
-                    seed: s,
+                    seed: device_seed(seed, i),
                 })?;
-                self.hub.adapter_state(STATE).put(id, v).await?;
+                let (hub, id) = (self.hub.clone(), id.clone());
+                puts.push(tokio::spawn(async move {
+                    hub.adapter_state(STATE).put(&id, v).await
+                }));
             }
+            for p in puts {
+                p.await.map_err(|e| HubError::Internal(e.to_string()))??;
+            }
+        }
+        for (i, id) in ids.iter().enumerate() {
             self.stop_task(id).await;
-            self.spawn(id, &req.profile, profile.clone(), s, req.persist);
+            self.spawn(
+                id,
+                &req.profile,
+                profile.clone(),
+                device_seed(seed, i),
+                req.persist,
+            );
         }
         Ok(ids)
     }
@@ -347,9 +379,16 @@ impl Simulator {
     /// Stops every simulated device; returns how many.
     pub async fn stop_all(&self) -> HubResult<usize> {
         let ids: Vec<String> = lock(&self.running).keys().cloned().collect();
+        let mut removes = Vec::new();
         for id in &ids {
             self.stop_task(id).await;
-            self.hub.adapter_state(STATE).remove(id).await?;
+            let (hub, id) = (self.hub.clone(), id.clone());
+            removes.push(tokio::spawn(async move {
+                hub.adapter_state(STATE).remove(&id).await
+            }));
+        }
+        for r in removes {
+            r.await.map_err(|e| HubError::Internal(e.to_string()))??;
         }
         Ok(ids.len())
     }
@@ -366,13 +405,20 @@ impl Simulator {
     /// profile is gone, or that were deleted, are skipped.
     pub async fn restore(&self) -> HubResult<usize> {
         let mut n = 0;
+        // Each profile read and parsed once, however many devices use it.
+        let mut parsed: BTreeMap<String, Result<Arc<Profile>, String>> = BTreeMap::new();
         for (id, v) in self.hub.adapter_state(STATE).all().await? {
             let Ok(p) = serde_json::from_value::<Persisted>(v) else {
                 continue;
             };
-            match self.profile(&p.profile) {
+            let profile = parsed.entry(p.profile.clone()).or_insert_with(|| {
+                self.profile(&p.profile)
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string())
+            });
+            match profile {
                 Ok(profile) => {
-                    self.spawn(&id, &p.profile, Arc::new(profile), p.seed, true);
+                    self.spawn(&id, &p.profile, profile.clone(), p.seed, true);
                     n += 1;
                 }
                 Err(e) => tracing::warn!(device = id, "simulated device not restarted: {e}"),

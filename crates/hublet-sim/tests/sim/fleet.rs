@@ -129,3 +129,24 @@ async fn fleets_are_registered_as_simulated_listed_stopped_and_restored() {
     assert_eq!(lab.sim.stop_all().await.unwrap(), 4);
     assert!(lab.sim.list().is_empty());
 }
+
+#[tokio::test]
+async fn user_profiles_are_found_by_name_and_no_name_reaches_outside_their_directory() {
+    let lab = Lab::new().await;
+    // A user profile replaces the built-in of the same name.
+    let own = "name = \"thermostat\"\ndescription = \"mine\"\n";
+    lab.sim.save_profile("thermostat", own).await.unwrap();
+    assert_eq!(lab.sim.profile("thermostat").unwrap().description, "mine");
+    assert!(lab.sim.profile("door-lock").is_ok(), "built-ins stay");
+    assert!(lab.sim.profile("nothing-like-it").is_err());
+
+    // A name that is a path is no profile: nothing outside is read or deleted.
+    let outside = lab.dir.path().join("outside.toml");
+    std::fs::write(&outside, own).unwrap();
+    assert!(lab.sim.profile("../outside").is_err());
+    assert!(lab.sim.delete_profile("../outside").is_err());
+    assert!(outside.exists());
+    lab.sim.delete_profile("thermostat").unwrap();
+    assert_eq!(lab.sim.profile("thermostat").unwrap().name, "thermostat");
+    assert_ne!(lab.sim.profile("thermostat").unwrap().description, "mine");
+}

@@ -5,10 +5,9 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use clap::Args;
 use hublet_core::Durability;
-use hublet_server::{DEMO_BOARD, RunningHub, ServeConfig, hubfile, url_host};
+use hublet_server::{DEMO_BOARD, RunningHub, ServeConfig, hubfile, listen_addr, url_host};
 
 use super::Global;
 
@@ -60,16 +59,6 @@ pub struct ServeArgs {
     pub ui: Option<PathBuf>,
 }
 
-fn addr(flag: &str, v: &str) -> anyhow::Result<Option<SocketAddr>> {
-    if v.eq_ignore_ascii_case("off") {
-        return Ok(None);
-    }
-    let a: SocketAddr = v.parse().with_context(|| {
-        format!("--{flag} '{v}' is not an address like 127.0.0.1:1883 (or 'off')")
-    })?;
-    Ok(Some(a))
-}
-
 /// The command line as the server's configuration.
 fn config(dir: PathBuf, a: &ServeArgs) -> anyhow::Result<ServeConfig> {
     let durability = match a.durability.as_str() {
@@ -78,10 +67,10 @@ fn config(dir: PathBuf, a: &ServeArgs) -> anyhow::Result<ServeConfig> {
         other => anyhow::bail!("--durability '{other}' is not 'full' or 'normal'"),
     };
     Ok(ServeConfig {
-        mqtt: addr("mqtt", &a.mqtt)?,
-        mqtts: addr("mqtts", &a.mqtts)?,
-        api: addr("api", &a.api)?,
-        https: addr("https", &a.https)?,
+        mqtt: listen_addr("mqtt", &a.mqtt)?,
+        mqtts: listen_addr("mqtts", &a.mqtts)?,
+        api: listen_addr("api", &a.api)?,
+        https: listen_addr("https", &a.https)?,
         hub_name: a.hub_name.clone(),
         host_aliases: a.host_aliases.clone(),
         allow_hosts: a.allow_hosts.clone(),

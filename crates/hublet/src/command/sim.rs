@@ -58,22 +58,13 @@ pub async fn run(g: &Global, c: SimCommand) -> anyhow::Result<()> {
         SimCommand::Run(a) => {
             let name = if Path::new(&a.profile).is_file() {
                 let text = std::fs::read_to_string(&a.profile)?;
-                let name = text
-                    .lines()
-                    .find_map(|l| {
-                        l.trim().strip_prefix("name").map(|r| {
-                            r.trim_start_matches([' ', '='])
-                                .trim()
-                                .trim_matches('"')
-                                .to_string()
-                        })
-                    })
-                    .ok_or_else(|| {
-                        ClientError::Exit(
-                            codes::BAD_INPUT,
-                            format!("{} has no `name = \"…\"`", a.profile),
-                        )
-                    })?;
+                // Read by the simulator's own parser: the name, and a clear
+                // error for a file it would refuse, before anything is sent.
+                let name = hublet_sim::Profile::from_toml(&text, &a.profile)
+                    .map_err(|e| {
+                        ClientError::Exit(codes::BAD_INPUT, format!("{}: {e}", a.profile))
+                    })?
+                    .name;
                 let _: ProfileDto = client
                     .call(
                         Method::PUT,
