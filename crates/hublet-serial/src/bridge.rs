@@ -139,7 +139,8 @@ impl SerialBridge {
         settings: SerialSettings,
     ) -> HubResult<BoardStatus> {
         settings.validate().map_err(HubError::invalid)?;
-        let identity = ports::available()
+        let identity = ports::available_async()
+            .await
             .iter()
             .find(|p| p.path == port)
             .map(Identity::of)
@@ -445,7 +446,7 @@ impl Board {
                     },
                 }
             }
-            let path = match ports::locate(&self.config.identity) {
+            let path = match ports::locate_async(&self.config.identity).await {
                 Some(p) => p,
                 None => {
                     self.set_state("searching", None, None);

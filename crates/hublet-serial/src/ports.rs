@@ -134,6 +134,23 @@ pub fn available() -> Vec<PortInfo> {
         .collect()
 }
 
+/// [`available`] off the async workers: listing ports reads sysfs (and
+/// udev) and can take milliseconds, too long for a tokio worker thread.
+pub async fn available_async() -> Vec<PortInfo> {
+    tokio::task::spawn_blocking(available)
+        .await
+        .unwrap_or_default()
+}
+
+/// [`locate`] off the async workers (see [`available_async`]).
+pub async fn locate_async(identity: &Identity) -> Option<String> {
+    let identity = identity.clone();
+    tokio::task::spawn_blocking(move || locate(&identity))
+        .await
+        .ok()
+        .flatten()
+}
+
 /// Where the board with `identity` is now, if it is plugged in.
 pub fn locate(identity: &Identity) -> Option<String> {
     match identity {
