@@ -2,40 +2,36 @@
 //! in the background: a board unplugged or back, a message dead-lettered, a
 //! method call that timed out. Read from the hub's live trace.
 
-use hublet_core::{Hub, TraceEvent, TraceQuery};
+use hublet_core::trace::detail::SerialPortChange;
+use hublet_core::{EventKind, Hub, TraceDetail, TraceEvent, TraceQuery};
 use tauri::{AppHandle, Manager, Runtime};
 use tauri_plugin_notification::NotificationExt;
 
 /// Words for an event worth a notification.
 fn words(e: &TraceEvent) -> Option<(String, String)> {
     let device = e.device_id.as_deref().unwrap_or("?");
-    let d = &e.detail;
-    match e.kind.as_str() {
-        "serial.port" => match d["event"].as_str() {
-            Some("disappeared") => Some((
+    match &e.detail {
+        TraceDetail::SerialPort(p) => match p.event {
+            SerialPortChange::Disappeared => Some((
                 format!("Board {device} unplugged"),
-                d["path"].as_str().unwrap_or("").into(),
+                p.path.clone().unwrap_or_default(),
             )),
-            Some("reappeared") => Some((
+            SerialPortChange::Reappeared => Some((
                 format!("Board {device} is back"),
-                d["path"].as_str().unwrap_or("").into(),
+                p.path.clone().unwrap_or_default(),
             )),
             _ => None,
         },
-        "c2d.dead_lettered" => Some((
+        TraceDetail::C2dDeadLettered(d) => Some((
             format!("Message dead-lettered on {device}"),
-            format!(
-                "{} ({})",
-                e.message_id.as_deref().unwrap_or("?"),
-                d["reason"].as_str().unwrap_or("")
-            ),
+            format!("{} ({})", e.message_id.as_deref().unwrap_or("?"), d.reason),
         )),
-        "method.timed_out" => Some((
+        TraceDetail::MethodTimedOut(m) => Some((
+            format!("{device} did not answer {}", m.method_name),
             format!(
-                "{device} did not answer {}",
-                d["methodName"].as_str().unwrap_or("a method")
+                "{}: no response within {} s",
+                m.code, m.response_timeout_in_seconds
             ),
-            "504101: no response within the response timeout".into(),
         )),
         _ => None,
     }
@@ -43,11 +39,14 @@ fn words(e: &TraceEvent) -> Option<(String, String)> {
 
 pub fn watch<R: Runtime>(app: AppHandle<R>, hub: Hub) {
     let mut sub = hub.trace().subscribe(TraceQuery {
-        kinds: vec![
-            "serial.port".into(),
-            "c2d.dead_lettered".into(),
-            "method.timed_out".into(),
-        ],
+        kinds: [
+            EventKind::SerialPort,
+            EventKind::C2dDeadLettered,
+            EventKind::MethodTimedOut,
+        ]
+        .iter()
+        .map(|k| k.as_str().to_string())
+        .collect(),
         ..TraceQuery::default()
     });
     tauri::async_runtime::spawn(async move {

@@ -162,18 +162,21 @@ try {
 
   // 4. A million events loaded (imported from a file; the view holds them all).
   const file = createWriteStream(join(s.fileDir, "import.jsonl"));
-  const kinds = ["c2d.enqueued", "c2d.delivered", "c2d.completed", "feedback.produced", "telemetry.received", "method.invoked", "method.responded", "serial.line"];
+  // Real event shapes: the engine's contract run (every kind), repeated.
+  const templates = readFileSync(join(ROOT, "ui/tests/fixtures/trace-events.jsonl"), "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
   const base = Date.parse("2026-11-26T08:00:00Z");
   for (let i = 1; i <= events; i++) {
-    const kind = kinds[i % kinds.length];
+    const t = templates[i % templates.length];
     const line = JSON.stringify({
+      ...t,
       id: i,
       ts: new Date(base + i).toISOString(),
       monoUs: i * 1000,
-      kind,
-      deviceId: `load-${(i % sims) + 1}`,
-      messageId: kind.startsWith("c2d") || kind.startsWith("feedback") ? `m-${Math.floor(i / 4)}` : undefined,
-      detail: { attempt: 1, text: kind === "serial.line" ? `I (${i}) app: line ${i}` : undefined },
+      deviceId: t.deviceId ? `load-${(i % sims) + 1}` : undefined,
+      messageId: t.messageId ? `m-${Math.floor(i / 4)}` : undefined,
     });
     if (!file.write(line + "\n")) await new Promise((r) => file.once("drain", r));
   }

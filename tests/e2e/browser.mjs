@@ -24,10 +24,11 @@ const browser = await chromium.launch({
   args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
 });
 let failed = false;
+let page = null;
+const errors = [];
 try {
   const context = await browser.newContext({ viewport: { width: 1360, height: 860 }, acceptDownloads: true });
-  const page = await context.newPage();
-  const errors = [];
+  page = await context.newPage();
   page.on("pageerror", (e) => errors.push(String(e)));
   await page.goto(hub.url);
   const ui = {
@@ -56,6 +57,10 @@ try {
 } catch (e) {
   failed = true;
   console.error(e);
+  // What the page showed when it failed, for the CI log's reader.
+  await page?.screenshot({ path: join(shots, "failure.png") }).catch(() => {});
+  console.error(`screenshot of the failure: ${join(shots, "failure.png")}`);
+  if (errors.length) console.error(`the page threw:\n${errors.join("\n")}`);
 } finally {
   await browser.close();
   await hub.stop();

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseMethodPayload, statusTone, timeoutError } from "../src/lib/logic/methodForm";
+import { RULES } from "./support/events";
 
 describe("parseMethodPayload", () => {
   it("sends null for an empty editor", () => {
@@ -20,23 +21,27 @@ describe("parseMethodPayload", () => {
 });
 
 describe("timeoutError", () => {
+  it("checks only the number until the hub's rules are known", () => {
+    expect(timeoutError("response", 4, null)).toBeNull();
+    expect(timeoutError("response", 1.5, null)).toBe("Response timeout must be a whole number of seconds");
+  });
   it("accepts IoT Hub's ranges", () => {
-    expect(timeoutError("connect", 0)).toBeNull();
-    expect(timeoutError("connect", 300)).toBeNull();
-    expect(timeoutError("response", 5)).toBeNull();
-    expect(timeoutError("response", "30")).toBeNull();
+    expect(timeoutError("connect", 0, RULES)).toBeNull();
+    expect(timeoutError("connect", 300, RULES)).toBeNull();
+    expect(timeoutError("response", 5, RULES)).toBeNull();
+    expect(timeoutError("response", "30", RULES)).toBeNull();
   });
 
   it("refuses values outside them", () => {
-    expect(timeoutError("connect", -1)).toBe("Connect timeout must be 0 to 300 s");
-    expect(timeoutError("response", 4)).toBe("Response timeout must be 5 to 300 s");
-    expect(timeoutError("response", 301)).toBe("Response timeout must be 5 to 300 s");
+    expect(timeoutError("connect", -1, RULES)).toBe("Connect timeout must be 0 to 300 s");
+    expect(timeoutError("response", 4, RULES)).toBe("Response timeout must be 5 to 300 s");
+    expect(timeoutError("response", 301, RULES)).toBe("Response timeout must be 5 to 300 s");
   });
 
   it("refuses empty and fractional values", () => {
-    expect(timeoutError("response", "")).toBe("Response timeout must be a whole number of seconds");
-    expect(timeoutError("connect", 1.5)).toBe("Connect timeout must be a whole number of seconds");
-    expect(timeoutError("connect", null)).toBe("Connect timeout must be a whole number of seconds");
+    expect(timeoutError("response", "", RULES)).toBe("Response timeout must be a whole number of seconds");
+    expect(timeoutError("connect", 1.5, RULES)).toBe("Connect timeout must be a whole number of seconds");
+    expect(timeoutError("connect", null, RULES)).toBe("Connect timeout must be a whole number of seconds");
   });
 });
 

@@ -1,59 +1,63 @@
 import { describe, expect, it } from "vitest";
-import type { TraceEventDto } from "../src/lib/api/generated/TraceEventDto";
-import { appendEntries, displayText, entryHex, fromConsoleLine, fromTraceEvent, serialSendRequest, usbId } from "../src/lib/logic/serialConsole";
-
-function ev(id: number, kind: string, detail: Record<string, unknown>): TraceEventDto {
-  return { id, ts: "2026-01-01T00:00:00.500Z", monoUs: id, kind, deviceId: "b1", detail: detail as TraceEventDto["detail"] };
-}
+import { appendEntries, type ConsoleEntry, displayText, entryHex, fromTraceEvent, serialSendRequest, usbId } from "../src/lib/logic/serialConsole";
+import { one, variant } from "./support/events";
 
 describe("entries", () => {
-  it("a console line and the same line from the stream have the same key", () => {
-    const a = fromConsoleLine({ at: "2026-01-01T00:00:00.100Z", direction: "in", text: "hello", hex: null, frame: false });
-    const b = fromTraceEvent(ev(7, "serial.line", { text: "hello", hex: null, frame: false, partial: false, warning: null, receivedAt: "2026-01-01T00:00:00.100Z" }));
-    expect(b?.key).toBe(a.key);
-    expect(appendEntries([a], [b!])).toHaveLength(1);
+  it("is keyed by trace event, so the query and the stream overlap without doubles and equal lines stay two", () => {
+    const line = fromTraceEvent(one("serial.line"))!;
+    expect(line.key).toBe(one("serial.line").id);
+    expect(appendEntries([line], [line])).toHaveLength(1);
+    const twin = fromTraceEvent(variant(one("serial.line"), { id: one("serial.line").id + 100 }))!;
+    expect(appendEntries([line], [twin])).toHaveLength(2);
   });
 
   it("reads sent lines with their sentAt time and frames", () => {
-    const e = fromTraceEvent(ev(8, "serial.sent", { text: "@@ METHOD 1 echo {}", hex: null, frame: true, sentAt: "2026-01-01T00:00:01.000Z" }));
-    expect(e).toMatchObject({ direction: "out", frame: true, at: "2026-01-01T00:00:01.000Z" });
+    const sent = one("serial.sent");
+    expect(fromTraceEvent(sent)).toMatchObject({ direction: "out", frame: true, at: sent.detail.sentAt, text: "@@ WHO" });
   });
 
   it("keeps warnings and partial marks", () => {
-    const e = fromTraceEvent(ev(9, "serial.line", { text: "@@ FLY", frame: false, partial: true, warning: "looks like a frame but is not" }));
-    expect(e).toMatchObject({ partial: true, warning: "looks like a frame but is not", at: "2026-01-01T00:00:00.500Z" });
+    const e = fromTraceEvent(variant(one("serial.line"), { detail: { text: "@@ FLY", partial: true, warning: "looks like a frame but is not" } }));
+    expect(e).toMatchObject({ partial: true, warning: "looks like a frame but is not" });
   });
 
   it("describes port events", () => {
-    expect(fromTraceEvent(ev(10, "serial.port", { event: "disappeared", path: "/dev/ttyUSB0", error: "gone" }))?.text).toBe("board disappeared /dev/ttyUSB0: gone");
-    expect(fromTraceEvent(ev(11, "serial.port", { event: "reset", pulseMs: 100 }))).toMatchObject({ direction: "port", text: "board reset" });
+    const port = one("serial.port");
+    expect(fromTraceEvent(port)).toMatchObject({ direction: "port", text: "port opened /dev/ttyACM0" });
+    expect(fromTraceEvent(variant(port, { detail: { event: "disappeared", error: "gone" } }))?.text).toBe("board unplugged /dev/ttyACM0: gone");
   });
 
   it("ignores other kinds", () => {
-    expect(fromTraceEvent(ev(12, "c2d.enqueued", {}))).toBeNull();
+    expect(fromTraceEvent(one("c2d.enqueued"))).toBeNull();
   });
 });
 
 describe("appendEntries", () => {
-  const line = (n: number) => fromConsoleLine({ at: `2026-01-01T00:00:0${n}.000Z`, direction: "in", text: `l${n}`, hex: null, frame: false });
+  const line = (id: number): ConsoleEntry => ({ ...fromTraceEvent(one("serial.line"))!, key: id, text: `l${id}` });
 
-  it("keeps order, skips duplicates and trims to max", () => {
+  it("keeps trace order, skips duplicates and trims to max", () => {
     const cur = [line(1), line(2)];
-    expect(appendEntries(cur, [line(2), line(3), line(3)]).map((e) => e.text)).toEqual(["l1", "l2", "l3"]);
+    expect(appendEntries(cur, [line(2), line(4), line(3), line(3)]).map((e) => e.text)).toEqual(["l1", "l2", "l3", "l4"]);
     expect(appendEntries(cur, [line(3)], 2).map((e) => e.text)).toEqual(["l2", "l3"]);
     expect(appendEntries(cur, [line(1)])).toBe(cur);
   });
 });
 
 describe("displayText and entryHex", () => {
-  const entry = (text: string | null, hex: string | null = null) => fromConsoleLine({ at: "x", direction: "in", text, hex, frame: false });
+  const entry = (text: string | null, hex: string | null = null): ConsoleEntry => ({ ...fromTraceEvent(one("serial.line"))!, text, hex });
 
   it("drops the line ending and shows control characters as symbols", () => {
     expect(displayText(entry("ok\r\n"))).toBe("ok");
     expect(displayText(entry("a\rb\x1bc\x00\td\x7f"))).toBe("a␍b␛c␀\td␡");
   });
 
-  it("shows hex-only lines as hex", () => {
+  it("shows a line's text with the bad bytes the hub escaped, and its raw bytes as hex", () => {
+    const e = fromTraceEvent(one("serial.line"))!;
+    expect(displayText(e)).toBe("boot \\xff ok");
+    expect(entryHex(e)).toBe("62 6f 6f 74 20 ff 20 6f 6b");
+  });
+
+  it("shows hex-only lines (from an older hub) as hex", () => {
     expect(displayText(entry(null, "ff 00"))).toBe("[hex] ff 00");
     expect(entryHex(entry(null, "ff 00"))).toBe("ff 00");
   });

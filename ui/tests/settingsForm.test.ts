@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { fieldOfError, humanSeconds, parseAliases } from "../src/lib/logic/settingsForm";
+import { humanSeconds, parseAliases, rangeHint, unitValue } from "../src/lib/logic/settingsForm";
+import { RULES } from "./support/events";
 
 describe("parseAliases", () => {
   it("splits on commas, semicolons and whitespace, dropping empties and repeats", () => {
@@ -25,13 +26,19 @@ describe("humanSeconds", () => {
   });
 });
 
-describe("fieldOfError", () => {
-  const keys = ["queueCap", "maxTtlSecs"];
-  it("finds the field a hub message starts with", () => {
-    expect(fieldOfError("queueCap is 0; it must be between 1 and 10000", keys)).toBe("queueCap");
+describe("rangeHint", () => {
+  const rule = (field: string) => RULES.settings.find((r) => r.field === field);
+  it("says a setting's range and IoT Hub's value in its unit, from the hub's rules", () => {
+    expect(rangeHint(rule("queueCap"))).toBe("1–10000; IoT Hub: 50");
+    expect(rangeHint(rule("maxMessageBytes"))).toBe("1 KB–16 MB; IoT Hub: 64 KB");
+    expect(rangeHint(rule("feedbackLockSecs"))).toBe("5 s–5 min; IoT Hub: 1 min");
+    expect(rangeHint(rule("traceMaxEvents"), "0 means no limit")).toMatch(/^0–.*; 0 means no limit$/);
   });
-  it("is null for other messages", () => {
-    expect(fieldOfError("'a b' is not a valid host name", keys)).toBeNull();
-    expect(fieldOfError("", keys)).toBeNull();
+  it("still shows the note before the rules are loaded", () => {
+    expect(rangeHint(undefined, "0 keeps them forever")).toBe("0 keeps them forever");
+  });
+  it("writes units for people", () => {
+    expect(unitValue(0, "seconds")).toBe("0 s");
+    expect(unitValue(1500, "bytes")).toBe("1500");
   });
 });

@@ -1,9 +1,11 @@
 import { describe, expect, it } from "vitest";
-import type { TraceEventDto } from "../src/lib/api/generated/TraceEventDto";
+import type { BodyPreview } from "../src/lib/api/generated/BodyPreview";
 import { bodyPreview, mergeRows, telemetryPoints, telemetryRow, type TelemetryRow } from "../src/lib/logic/telemetryEvents";
+import { one, variant } from "./support/events";
 
-function ev(id: number, detail: Record<string, unknown>, kind = "telemetry.received"): TraceEventDto {
-  return { id, ts: new Date(Date.UTC(2026, 0, 1, 0, 0, id)).toISOString(), monoUs: id, kind, deviceId: "t1", detail: detail as TraceEventDto["detail"] };
+/** The contract run's telemetry event, with id, time and body changed. */
+function ev(id: number, body: BodyPreview) {
+  return variant(one("telemetry.received"), { id, ts: new Date(Date.UTC(2026, 0, 1, 0, 0, id)).toISOString(), detail: { body } });
 }
 
 describe("bodyPreview", () => {
@@ -15,40 +17,34 @@ describe("bodyPreview", () => {
     expect(bodyPreview({ base64: "AAE=", size: 2, truncated: false })).toEqual({ text: null, base64: "AAE=", size: 2, truncated: false });
   });
 
-  it("accepts a plain string and counts its UTF-8 bytes", () => {
-    expect(bodyPreview("é")).toEqual({ text: "é", base64: null, size: 2, truncated: false });
-  });
-
-  it("gives an empty preview for anything else", () => {
-    expect(bodyPreview(null)).toEqual({ text: null, base64: null, size: 0, truncated: false });
-  });
 });
 
 describe("telemetryRow", () => {
-  it("takes the body, content type, properties and transport", () => {
-    const r = telemetryRow(ev(5, { body: { text: "{}", size: 2, truncated: false }, contentType: "application/json", properties: { unit: "C", n: 3 }, via: "mqtt" }));
-    expect(r).toMatchObject({ id: 5, contentType: "application/json", properties: { unit: "C", n: "3" }, via: "mqtt" });
-    expect(r?.body.text).toBe("{}");
+  it("takes the body, content type, properties (a bare key as empty) and transport", () => {
+    const e = one("telemetry.received");
+    const r = telemetryRow(e);
+    expect(r).toMatchObject({ id: e.id, contentType: "application/json", properties: { alert: "high", bare: "" }, via: "mqtt" });
+    expect(r?.body.text).toBe('{"temperature": 21.5}');
   });
 
   it("is null for other kinds", () => {
-    expect(telemetryRow(ev(1, {}, "c2d.enqueued"))).toBeNull();
+    expect(telemetryRow(one("c2d.enqueued"))).toBeNull();
   });
 });
 
 describe("telemetryPoints", () => {
   it("keeps whole text bodies with their time in ms", () => {
     const rows = [
-      telemetryRow(ev(1, { body: { text: '{"t":1}', size: 7, truncated: false } })),
-      telemetryRow(ev(2, { body: { base64: "AAE=", size: 2, truncated: false } })),
-      telemetryRow(ev(3, { body: { text: '{"t":', size: 9000, truncated: true } })),
+      telemetryRow(ev(1, { text: '{"t":1}', size: 7, truncated: false })),
+      telemetryRow(ev(2, { base64: "AAE=", size: 2, truncated: false })),
+      telemetryRow(ev(3, { text: '{"t":', size: 9000, truncated: true })),
     ].filter((r): r is TelemetryRow => r !== null);
     expect(telemetryPoints(rows)).toEqual([{ t: Date.UTC(2026, 0, 1, 0, 0, 1), body: '{"t":1}' }]);
   });
 });
 
 describe("mergeRows", () => {
-  const row = (id: number) => telemetryRow(ev(id, { body: { text: String(id), size: 1, truncated: false } })) as TelemetryRow;
+  const row = (id: number) => telemetryRow(ev(id, { text: String(id), size: 1, truncated: false })) as TelemetryRow;
 
   it("adds new rows newest first and drops ones already there", () => {
     const merged = mergeRows([row(2), row(1)], [row(3), row(2)]);

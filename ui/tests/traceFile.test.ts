@@ -1,38 +1,24 @@
 import { describe, expect, it } from "vitest";
-import type { TraceEventDto } from "../src/lib/api/generated/TraceEventDto";
+import { readFileSync } from "node:fs";
 import { BAD_LINES_KEPT, CSV_COLUMNS, csvField, parseJsonl, toCsv, toEvent, toJsonl } from "../src/lib/logic/traceFile";
+import { EVENTS, one, variant } from "./support/events";
 
-// Lines exactly as the hub's JSONL export writes them (TraceEvent, camelCase,
-// absent optional keys, RFC 3339 time).
-const HUB_LINES = [
-  '{"id":7,"ts":"2024-05-01T10:00:00.000+00:00","monoUs":1200,"kind":"c2d.enqueued","deviceId":"thermostat-1","messageId":"m-1","detail":{"ack":"full","size":5}}',
-  '{"id":8,"ts":"2024-05-01T10:00:00.012+00:00","monoUs":13200,"kind":"c2d.delivered","deviceId":"thermostat-1","messageId":"m-1","lockToken":"lt-1","detail":{"attempt":1,"via":"mqtt"}}',
-  '{"id":9,"ts":"2024-05-01T10:00:01.000+00:00","monoUs":99000,"kind":"settings.changed","detail":null}',
-];
+// Lines exactly as the engine writes them (the contract run's export).
+const HUB_LINES = readFileSync(new URL("./fixtures/trace-events.jsonl", import.meta.url), "utf8").split("\n").slice(0, 3);
 
 describe("parseJsonl", () => {
   it("reads the hub's export", () => {
     const p = parseJsonl(HUB_LINES.join("\n") + "\n");
     expect(p.badCount).toBe(0);
-    expect(p.events.map((e) => e.id)).toEqual([7, 8, 9]);
-    expect(p.events[1]).toEqual({
-      id: 8,
-      ts: "2024-05-01T10:00:00.012+00:00",
-      monoUs: 13200,
-      kind: "c2d.delivered",
-      deviceId: "thermostat-1",
-      messageId: "m-1",
-      lockToken: "lt-1",
-      detail: { attempt: 1, via: "mqtt" },
-    });
-    expect(p.events[2].deviceId).toBeUndefined();
-    expect(p.events[2].detail).toBeNull();
+    expect(p.events).toEqual(EVENTS.slice(0, 3));
+    expect(p.events[0].deviceId).toBeUndefined();
+    expect(p.events[1].deviceId).toBe("thermostat-1");
   });
 
   it("counts bad lines with their line numbers, and keeps the good ones", () => {
     const text = [HUB_LINES[0], "not json", "", "[1,2]", '{"id":"x","ts":"2024-05-01T10:00:00Z","kind":"a.b","detail":{}}', HUB_LINES[1], '{"id":3,"ts":"yesterday","kind":"a.b"}', '{"id":4,"ts":"2024-05-01T10:00:00Z","kind":""}', '{"id":5,"ts":"2024-05-01T10:00:00Z","kind":"a.b","deviceId":5}'].join("\r\n");
     const p = parseJsonl(text);
-    expect(p.events.map((e) => e.id)).toEqual([7, 8]);
+    expect(p.events.map((e) => e.id)).toEqual([1, 2]);
     expect(p.badCount).toBe(6);
     expect(p.bad).toEqual([
       { line: 2, reason: "not valid JSON" },
@@ -44,14 +30,14 @@ describe("parseJsonl", () => {
     expect(p.bad.length).toBe(BAD_LINES_KEPT);
   });
 
-  it("accepts epoch-millisecond times (the hub reads them too) and missing monoUs/detail", () => {
+  it("accepts epoch-millisecond times (the hub reads them too); a missing detail makes an event shown raw", () => {
     const e = toEvent({ id: 1, ts: 1714557600000, kind: "sim.action" });
-    expect(e).toEqual({ id: 1, ts: "2024-05-01T10:00:00.000Z", monoUs: 0, kind: "sim.action", detail: null });
+    expect(e).toEqual({ id: 1, ts: "2024-05-01T10:00:00.000Z", monoUs: 0, kind: "unknown", detail: { kind: "sim.action", raw: null } });
   });
 
   it("orders by id and reads a repeated event once", () => {
     const p = parseJsonl([HUB_LINES[2], HUB_LINES[0], HUB_LINES[0], HUB_LINES[1]].join("\n"));
-    expect(p.events.map((e) => e.id)).toEqual([7, 8, 9]);
+    expect(p.events.map((e) => e.id)).toEqual([1, 2, 3]);
     expect(p.duplicates).toBe(1);
   });
 
@@ -80,12 +66,12 @@ describe("toJsonl", () => {
 });
 
 describe("toCsv", () => {
-  it("uses the hub's columns and quotes only when needed", () => {
-    const e: TraceEventDto = { id: 8, ts: "2024-05-01T10:00:00.012+00:00", monoUs: 13200, kind: "c2d.delivered", deviceId: "dev,1", detail: { text: 'say "hi"' } };
+  it("uses the hub's columns (the JSON Lines names) and quotes only when needed", () => {
+    const e = variant(one("serial.sent"), { id: 8, ts: "2024-05-01T10:00:00.012Z", monoUs: 13200, deviceId: "dev,1", detail: { text: 'say "hi"' } });
     const lines = toCsv([e]).split("\n");
     expect(lines[0]).toBe(CSV_COLUMNS.join(","));
-    expect(lines[0]).toBe("id,timestamp,monotonic_us,kind,device_id,message_id,lock_token,request_id,detail");
-    expect(lines[1]).toBe('8,2024-05-01T10:00:00.012+00:00,13200,c2d.delivered,"dev,1",,,,"{""text"":""say \\""hi\\""""}"');
+    expect(lines[0]).toBe("id,ts,monoUs,kind,deviceId,messageId,lockToken,requestId,detail");
+    expect(lines[1]).toBe('8,2024-05-01T10:00:00.012Z,13200,serial.sent,"dev,1",,,,"{""frame"":true,""hex"":null,""sentAt"":""2030-01-01T00:02:11.000Z"",""text"":""say \\""hi\\""""}"');
     expect(lines[2]).toBe("");
   });
   it("quotes fields with line breaks", () => {

@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
-import type { TraceEventDto } from "../src/lib/api/generated/TraceEventDto";
-import { EMPTY_FILTER, FAMILIES, kindMatches, matches, preview, summary, type TraceFilter, toParams } from "../src/lib/logic/traceFilter";
+import { previewLine } from "../src/lib/logic/story";
+import { EMPTY_FILTER, FAMILIES, kindMatches, matches, summary, type TraceFilter, toParams } from "../src/lib/logic/traceFilter";
+import { one, variant } from "./support/events";
 
-function ev(p: Partial<TraceEventDto> = {}): TraceEventDto {
-  return { id: 1, ts: "2024-05-01T10:00:00.000Z", monoUs: 0, kind: "c2d.enqueued", detail: {}, ...p };
-}
+/** A real event (a delivery of "m-complete" on thermostat-1) with fields changed. */
+const ev = (p: Parameters<typeof variant<ReturnType<typeof delivered>>>[1] = {}) => variant(delivered(), p);
+const delivered = () => one("c2d.delivered", (e) => e.messageId === "m-complete");
 const f = (p: Partial<TraceFilter>): TraceFilter => ({ ...EMPTY_FILTER, kinds: [], ...p });
 
 describe("kindMatches", () => {
@@ -43,11 +44,11 @@ describe("matches", () => {
   it("filters by device exactly", () => {
     expect(matches(ev({ deviceId: "dev-1" }), f({ deviceId: "dev-1" }))).toBe(true);
     expect(matches(ev({ deviceId: "dev-10" }), f({ deviceId: "dev-1" }))).toBe(false);
-    expect(matches(ev({ deviceId: null }), f({ deviceId: "dev-1" }))).toBe(false);
+    expect(matches(ev({ deviceId: undefined }), f({ deviceId: "dev-1" }))).toBe(false);
   });
   it("filters by kind family", () => {
-    expect(matches(ev({ kind: "method.invoked" }), f({ kinds: ["method"] }))).toBe(true);
-    expect(matches(ev({ kind: "c2d.enqueued" }), f({ kinds: ["method", "feedback"] }))).toBe(false);
+    expect(matches(one("method.invoked"), f({ kinds: ["method"] }))).toBe(true);
+    expect(matches(one("c2d.enqueued"), f({ kinds: ["method", "feedback"] }))).toBe(false);
   });
   it("keeps since inclusive and until exclusive, as the hub does", () => {
     const at = ev({ ts: "2024-05-01T10:00:00.000Z" });
@@ -63,18 +64,18 @@ describe("matches", () => {
     expect(matches(e, f({ since: "2024-05-01T12:31" }))).toBe(false);
   });
   it("searches text in the correlation keys and the detail, case-sensitively", () => {
-    const e = ev({ deviceId: "thermostat-1", messageId: "msg-42", requestId: null, lockToken: "lock-7", detail: { statusCode: "Success", body: "hello" } });
+    const e = variant(one("feedback.produced", (x) => x.messageId === "m-complete"), { messageId: "msg-42", lockToken: "lock-7" });
     expect(matches(e, f({ text: "msg-4" }))).toBe(true);
     expect(matches(e, f({ text: "lock-7" }))).toBe(true);
     expect(matches(e, f({ text: "mostat" }))).toBe(true);
     expect(matches(e, f({ text: "Success" }))).toBe(true);
-    expect(matches(e, f({ text: '"body":"hello"' }))).toBe(true);
+    expect(matches(e, f({ text: '"statusCode":"Success"' }))).toBe(true);
     // The hub's text search is case-sensitive and does not look at the kind.
     expect(matches(e, f({ text: "success" }))).toBe(false);
-    expect(matches(e, f({ text: "enqueued" }))).toBe(false);
+    expect(matches(e, f({ text: "produced" }))).toBe(false);
   });
   it("requires every filter to pass", () => {
-    const e = ev({ deviceId: "a", kind: "c2d.completed", detail: { x: "needle" } });
+    const e = ev({ deviceId: "a", detail: { via: "needle" } });
     expect(matches(e, f({ deviceId: "a", kinds: ["c2d"], text: "needle" }))).toBe(true);
     expect(matches(e, f({ deviceId: "a", kinds: ["c2d"], text: "haystack" }))).toBe(false);
     expect(matches(e, f({ deviceId: "b", kinds: ["c2d"], text: "needle" }))).toBe(false);
@@ -97,45 +98,35 @@ describe("toParams", () => {
 });
 
 describe("summary", () => {
-  it("shows a serial line's text without its line ending", () => {
-    expect(summary(ev({ kind: "serial.line", detail: { text: "boot ok\r\n" } }))).toBe("boot ok");
+  it("shows a serial line's text without its line ending, bad bytes as the hub escaped them", () => {
+    expect(summary(one("serial.line"))).toBe("boot \\xff ok");
+    expect(summary(variant(one("serial.line"), { detail: { text: "boot ok\r\n" } }))).toBe("boot ok");
   });
-  it("shows hex when a serial line is binary", () => {
-    expect(summary(ev({ kind: "serial.sent", detail: { hex: "01 02" } }))).toBe("[hex] 01 02");
+  it("shows hex when a line from an older hub has no text", () => {
+    expect(summary(variant(one("serial.sent"), { detail: { text: null, hex: "01 02" } }))).toBe("[hex] 01 02");
   });
   it("shows telemetry's body, as the hub traces it", () => {
-    expect(summary(ev({ kind: "telemetry.received", detail: { body: { text: '{"t":21.5}', size: 10, truncated: false } } }))).toBe('{"t":21.5}');
-    expect(summary(ev({ kind: "telemetry.received", detail: { body: '{"t":21.5}' } }))).toBe('{"t":21.5}');
+    expect(summary(one("telemetry.received"))).toBe('telemetry over mqtt {"temperature": 21.5}');
   });
-  it("adds a message's body or a call's payload after its fields", () => {
-    const enq = ev({ kind: "c2d.enqueued", detail: { ack: "full", sequenceNumber: 4, body: { text: "hello", size: 5, truncated: false } } });
-    expect(summary(enq)).toBe("ack=full hello");
-    const resp = ev({ kind: "method.responded", detail: { methodName: "reboot", status: 404, payload: { text: '{"error":"no"}', size: 14, truncated: false } } });
-    expect(summary(resp)).toBe('methodName=reboot status=404 {"error":"no"}');
+  it("adds a message's body or a call's payload after what happened", () => {
+    expect(summary(one("c2d.enqueued", (e) => e.messageId === "m-complete"))).toBe("enqueued (ack full) on");
+    const resp = one("method.responded");
+    expect(summary(resp)).toBe('answered 200 in 0.0 ms {"setpoint": 21}');
   });
-  it("joins a connection's transport, reason and remote", () => {
-    expect(summary(ev({ kind: "device.detached", detail: { transport: "mqtt", reason: "client closed", remote: null } }))).toBe("mqtt · client closed");
-  });
-  it("lists the known detail fields of other kinds, in a fixed order", () => {
-    expect(summary(ev({ kind: "method.responded", detail: { latencyMs: 3, status: 200, methodName: "reboot" } }))).toBe("methodName=reboot status=200");
-    expect(summary(ev({ kind: "feedback.produced", detail: { statusCode: "Rejected", description: "x" } }))).toBe("statusCode=Rejected");
-  });
-  it("copes with a null detail", () => {
-    expect(summary(ev({ kind: "c2d.purged", detail: null }))).toBe("");
+  it("says how a device connected and why it went away", () => {
+    expect(summary(one("device.attached"))).toBe("connected over mqtt from 127.0.0.1:50001");
+    expect(summary(one("device.detached"))).toBe("disconnected: the device disconnected");
   });
 });
 
-describe("preview", () => {
+describe("previewLine", () => {
   it("reads the hub's body previews", () => {
-    expect(preview({ text: "line 1\r\nline 2", size: 14, truncated: false })).toBe("line 1 line 2");
-    expect(preview({ text: "abc", size: 4000, truncated: true })).toBe("abc…");
-    expect(preview({ base64: "AAEC", size: 3, truncated: false })).toBe("[base64] AAEC");
+    expect(previewLine({ text: "line 1\r\nline 2", size: 14, truncated: false })).toBe("line 1 line 2");
+    expect(previewLine({ text: "abc", size: 4000, truncated: true })).toBe("abc…");
+    expect(previewLine({ base64: "AAEC", size: 3, truncated: false })).toBe("[base64] AAEC");
   });
-  it("passes plain values through and shows nothing for none", () => {
-    expect(preview("x")).toBe("x");
-    expect(preview(12)).toBe("12");
-    expect(preview(null)).toBe("");
-    expect(preview(undefined)).toBe("");
-    expect(preview({ other: 1 })).toBe('{"other":1}');
+  it("shows nothing for no preview", () => {
+    expect(previewLine(null)).toBe("");
+    expect(previewLine(undefined)).toBe("");
   });
 });

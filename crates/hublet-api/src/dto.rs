@@ -9,7 +9,18 @@ use std::collections::BTreeMap;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use hublet_core::registry::ConnectionState;
-use hublet_core::{C2dMessage, Device, FeedbackRecord, HubSettings, MethodResponse, TraceEvent};
+use hublet_core::{
+    AckMode, C2dMessage, Device, DeviceKind, DeviceStatus, FeedbackRecord, FeedbackStatus,
+    MessageState, MethodResponse, TraceDetail, TraceEvent,
+};
+
+/// A trace event: the engine's own type (`TraceEvent`), whose `kind` and
+/// `detail` are one typed union; exported to TypeScript as `TraceEventDto`.
+pub use hublet_core::TraceEvent as TraceEventDto;
+
+/// The hub's settings: the engine's own type (`HubSettings`, each field
+/// with its range), exported to TypeScript as `SettingsDto`.
+pub use hublet_core::HubSettings as SettingsDto;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -47,14 +58,14 @@ pub struct DeviceDto {
     pub generation_id: String,
     /// Send it back in `If-Match` to update safely.
     pub etag: String,
-    /// `enabled` or `disabled`.
-    pub status: String,
+    /// Enabled or disabled.
+    pub status: DeviceStatus,
     /// Why the status was set.
     pub status_reason: Option<String>,
     /// When the status changed.
     pub status_updated_time: String,
-    /// `Connected` or `Disconnected`.
-    pub connection_state: String,
+    /// Connected or disconnected.
+    pub connection_state: ConnectionState,
     /// When the connection state changed.
     pub connection_state_updated_time: String,
     /// Last time the device did anything.
@@ -63,8 +74,8 @@ pub struct DeviceDto {
     pub cloud_to_device_message_count: u32,
     /// Keys.
     pub authentication: AuthenticationDto,
-    /// `standard`, `simulated` or `serialBoard`.
-    pub kind: String,
+    /// Standard, simulated or serial board.
+    pub kind: DeviceKind,
     /// The transport holding it (`mqtt`, `mqtts`, `serial`, ...), when connected.
     pub transport: Option<String>,
     /// When it was registered.
@@ -77,13 +88,10 @@ impl From<Device> for DeviceDto {
             device_id: d.device_id,
             generation_id: d.generation_id,
             etag: d.etag,
-            status: d.status.as_str().into(),
+            status: d.status,
             status_reason: d.status_reason,
             status_updated_time: d.status_updated_time.to_rfc3339(),
-            connection_state: match d.connection_state {
-                ConnectionState::Connected => "Connected".into(),
-                ConnectionState::Disconnected => "Disconnected".into(),
-            },
+            connection_state: d.connection_state,
             connection_state_updated_time: d.connection_state_updated_time.to_rfc3339(),
             last_activity_time: d.last_activity_time.map(|t| t.to_rfc3339()),
             cloud_to_device_message_count: d.cloud_to_device_message_count,
@@ -94,7 +102,7 @@ impl From<Device> for DeviceDto {
                     secondary_key: d.secondary_key,
                 },
             },
-            kind: d.kind.as_str().into(),
+            kind: d.kind,
             transport: d.transport,
             created_time: d.created_time.to_rfc3339(),
         }
@@ -181,7 +189,6 @@ pub struct SendMessageRequest {
     /// Content encoding.
     pub content_encoding: Option<String>,
     /// Time to live in seconds (default: the hub's).
-    #[ts(type = "number | null")]
     pub ttl_seconds: Option<u64>,
     /// Absolute expiry (RFC 3339); excludes `ttlSeconds`.
     pub expiry_time_utc: Option<String>,
@@ -199,7 +206,6 @@ pub struct MessageDto {
     /// Target device.
     pub device_id: String,
     /// Delivery order.
-    #[ts(type = "number")]
     pub sequence_number: i64,
     /// Message id.
     pub message_id: String,
@@ -214,7 +220,7 @@ pub struct MessageDto {
     /// When accepted.
     pub enqueued_time_utc: String,
     /// Ack mode.
-    pub ack: String,
+    pub ack: AckMode,
     /// Content type.
     pub content_type: Option<String>,
     /// Content encoding.
@@ -225,8 +231,8 @@ pub struct MessageDto {
     pub body_text: Option<String>,
     /// The body, base64.
     pub body_base64: String,
-    /// `Enqueued` or `Invisible`.
-    pub state: String,
+    /// Enqueued or Invisible.
+    pub state: MessageState,
     /// Current lock token, while Invisible.
     pub lock_token: Option<String>,
     /// When the lock ends, while Invisible.
@@ -248,13 +254,13 @@ impl From<C2dMessage> for MessageDto {
             to: m.to,
             expiry_time_utc: m.expiry_time_utc.to_rfc3339(),
             enqueued_time_utc: m.enqueued_time.to_rfc3339(),
-            ack: m.ack.as_str().into(),
+            ack: m.ack,
             content_type: m.content_type,
             content_encoding: m.content_encoding,
             properties: m.properties,
             body_text: String::from_utf8(m.body.clone()).ok(),
             body_base64: B64.encode(&m.body),
-            state: format!("{:?}", m.state),
+            state: m.state,
             lock_token: m.lock_token,
             lock_expiry_time_utc: m.lock_expiry.map(|t| t.to_rfc3339()),
             delivery_count: m.delivery_count,
@@ -288,11 +294,9 @@ pub struct InvokeRequest {
     pub payload: serde_json::Value,
     /// 0 to 300 (default 0).
     #[serde(default)]
-    #[ts(type = "number | null")]
     pub connect_timeout_in_seconds: Option<u64>,
     /// 5 to 300 (default 30).
     #[serde(default)]
-    #[ts(type = "number | null")]
     pub response_timeout_in_seconds: Option<u64>,
 }
 
@@ -333,15 +337,14 @@ pub struct FeedbackRecordDto {
     pub device_id: String,
     /// Its generation id.
     pub device_generation_id: String,
-    /// `Success`, `Expired`, `DeliveryCountExceeded`, `Rejected` or `Purged`.
-    pub status_code: String,
+    /// The outcome.
+    pub status_code: FeedbackStatus,
     /// Text.
     pub description: String,
     /// When the outcome happened.
     pub enqueued_time_utc: String,
     /// The trace event that recorded it (Hublet only; absent in IoT Hub's batches).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[ts(type = "number | null")]
     pub trace_id: Option<i64>,
 }
 
@@ -351,7 +354,7 @@ impl From<FeedbackRecord> for FeedbackRecordDto {
             original_message_id: r.original_message_id,
             device_id: r.device_id,
             device_generation_id: r.device_generation_id,
-            status_code: r.status_code.as_str().into(),
+            status_code: r.status_code,
             description: r.description,
             enqueued_time_utc: r.enqueued_time_utc.to_rfc3339(),
             trace_id: None,
@@ -362,143 +365,18 @@ impl From<FeedbackRecord> for FeedbackRecordDto {
 impl FeedbackRecordDto {
     /// The record a `feedback.produced` trace event describes.
     pub fn from_event(e: &TraceEvent) -> Option<FeedbackRecordDto> {
+        let TraceDetail::FeedbackProduced(f) = &e.detail else {
+            return None;
+        };
         Some(FeedbackRecordDto {
             original_message_id: e.message_id.clone()?,
             device_id: e.device_id.clone()?,
-            device_generation_id: e.detail["deviceGenerationId"].as_str()?.to_string(),
-            status_code: e.detail["statusCode"].as_str()?.to_string(),
-            description: e.detail["description"].as_str()?.to_string(),
+            device_generation_id: f.device_generation_id.clone(),
+            status_code: f.status_code,
+            description: f.description.clone(),
             enqueued_time_utc: e.ts.to_rfc3339(),
             trace_id: Some(e.id),
         })
-    }
-}
-
-/// A trace event.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "camelCase")]
-#[ts(export)]
-pub struct TraceEventDto {
-    /// Position in the log.
-    #[ts(type = "number")]
-    pub id: i64,
-    /// Wall-clock time.
-    pub ts: String,
-    /// Monotonic microseconds since the hub started.
-    #[ts(type = "number")]
-    pub mono_us: u64,
-    /// Kind, e.g. `c2d.enqueued`.
-    pub kind: String,
-    /// Device.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub device_id: Option<String>,
-    /// Message id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message_id: Option<String>,
-    /// Lock token.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lock_token: Option<String>,
-    /// Request id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<String>,
-    /// Kind-specific detail.
-    pub detail: serde_json::Value,
-}
-
-impl From<&TraceEvent> for TraceEventDto {
-    fn from(e: &TraceEvent) -> Self {
-        TraceEventDto {
-            id: e.id,
-            ts: e.ts.to_rfc3339(),
-            mono_us: e.mono_us,
-            kind: e.kind.as_str().into(),
-            device_id: e.device_id.clone(),
-            message_id: e.message_id.clone(),
-            lock_token: e.lock_token.clone(),
-            request_id: e.request_id.clone(),
-            detail: e.detail.clone(),
-        }
-    }
-}
-
-/// The hub's settings (see `HubSettings` in the core for each field's range).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "camelCase")]
-#[ts(export)]
-#[allow(missing_docs)]
-pub struct SettingsDto {
-    pub hub_name: String,
-    pub host_aliases: Vec<String>,
-    pub queue_cap: u32,
-    pub max_message_bytes: u32,
-    #[ts(type = "number")]
-    pub default_ttl_secs: u64,
-    #[ts(type = "number")]
-    pub max_ttl_secs: u64,
-    #[ts(type = "number")]
-    pub lock_timeout_secs: u64,
-    pub max_delivery_count: u32,
-    #[ts(type = "number")]
-    pub feedback_ttl_secs: u64,
-    #[ts(type = "number")]
-    pub feedback_lock_secs: u64,
-    pub feedback_max_delivery_count: u32,
-    pub feedback_batch_size: u32,
-    #[ts(type = "number")]
-    pub feedback_batch_window_secs: u64,
-    pub method_inflight_limit: u32,
-    #[ts(type = "number")]
-    pub trace_max_age_secs: u64,
-    #[ts(type = "number")]
-    pub trace_max_events: u64,
-    pub open_bench: bool,
-}
-
-impl From<&HubSettings> for SettingsDto {
-    fn from(s: &HubSettings) -> Self {
-        SettingsDto {
-            hub_name: s.hub_name.clone(),
-            host_aliases: s.host_aliases.clone(),
-            queue_cap: s.queue_cap,
-            max_message_bytes: s.max_message_bytes,
-            default_ttl_secs: s.default_ttl_secs,
-            max_ttl_secs: s.max_ttl_secs,
-            lock_timeout_secs: s.lock_timeout_secs,
-            max_delivery_count: s.max_delivery_count,
-            feedback_ttl_secs: s.feedback_ttl_secs,
-            feedback_lock_secs: s.feedback_lock_secs,
-            feedback_max_delivery_count: s.feedback_max_delivery_count,
-            feedback_batch_size: s.feedback_batch_size,
-            feedback_batch_window_secs: s.feedback_batch_window_secs,
-            method_inflight_limit: s.method_inflight_limit,
-            trace_max_age_secs: s.trace_max_age_secs,
-            trace_max_events: s.trace_max_events,
-            open_bench: s.open_bench,
-        }
-    }
-}
-
-impl From<SettingsDto> for HubSettings {
-    fn from(s: SettingsDto) -> Self {
-        HubSettings {
-            hub_name: s.hub_name,
-            host_aliases: s.host_aliases,
-            queue_cap: s.queue_cap,
-            max_message_bytes: s.max_message_bytes,
-            default_ttl_secs: s.default_ttl_secs,
-            max_ttl_secs: s.max_ttl_secs,
-            lock_timeout_secs: s.lock_timeout_secs,
-            max_delivery_count: s.max_delivery_count,
-            feedback_ttl_secs: s.feedback_ttl_secs,
-            feedback_lock_secs: s.feedback_lock_secs,
-            feedback_max_delivery_count: s.feedback_max_delivery_count,
-            feedback_batch_size: s.feedback_batch_size,
-            feedback_batch_window_secs: s.feedback_batch_window_secs,
-            method_inflight_limit: s.method_inflight_limit,
-            trace_max_age_secs: s.trace_max_age_secs,
-            trace_max_events: s.trace_max_events,
-            open_bench: s.open_bench,
-        }
     }
 }
 
@@ -523,25 +401,18 @@ pub struct ListenersDto {
 #[ts(export)]
 pub struct StatsDto {
     /// Registered devices.
-    #[ts(type = "number")]
     pub devices: u64,
     /// Connected now.
-    #[ts(type = "number")]
     pub connected: u64,
     /// C2D messages queued.
-    #[ts(type = "number")]
     pub queued_messages: u64,
     /// Feedback records not yet batched.
-    #[ts(type = "number")]
     pub pending_feedback_records: u64,
     /// Feedback messages waiting for a receiver.
-    #[ts(type = "number")]
     pub feedback_messages: u64,
     /// Trace events stored.
-    #[ts(type = "number")]
     pub trace_events: u64,
     /// Database size in bytes.
-    #[ts(type = "number")]
     pub database_bytes: u64,
 }
 
@@ -596,6 +467,33 @@ pub struct ApiErrorDto {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub request_id: Option<String>,
+    /// Structured detail: the field at fault, a timeout, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub info: Option<ErrorInfo>,
+}
+
+/// Structured detail of an error, so a client branches on data, never on
+/// message text.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct ErrorInfo {
+    /// The request field the error is about (e.g. `queueCap`, `port`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub field: Option<String>,
+    /// The connect timeout that ran out, as IoT Hub writes it (`00:00:05`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub timeout: Option<String>,
+}
+
+impl ErrorInfo {
+    /// True when it carries nothing.
+    pub fn is_empty(&self) -> bool {
+        self.field.is_none() && self.timeout.is_none()
+    }
 }
 
 /// `{ "error": … }`.
@@ -653,7 +551,6 @@ pub struct FleetRequestDto {
     /// Ids are `{prefix}-{n}` (default: the profile name).
     pub prefix: Option<String>,
     /// Seed (default: random).
-    #[ts(type = "number | null")]
     pub seed: Option<u64>,
     /// Restart them with the hub.
     pub persist: bool,
@@ -676,29 +573,19 @@ pub struct FleetStartedDto {
 pub struct SimStatusDto {
     pub device_id: String,
     pub profile: String,
-    #[ts(type = "number")]
     pub seed: u64,
     pub persist: bool,
     /// `waiting`, `online`, `offline`, `reconnecting` or `stopped`.
     pub state: String,
     pub since: Option<String>,
-    #[ts(type = "number")]
     pub c2d_received: u64,
-    #[ts(type = "number")]
     pub c2d_completed: u64,
-    #[ts(type = "number")]
     pub c2d_rejected: u64,
-    #[ts(type = "number")]
     pub c2d_abandoned: u64,
-    #[ts(type = "number")]
     pub c2d_withheld: u64,
-    #[ts(type = "number")]
     pub methods_answered: u64,
-    #[ts(type = "number")]
     pub methods_ignored: u64,
-    #[ts(type = "number")]
     pub telemetry_sent: u64,
-    #[ts(type = "number")]
     pub drops: u64,
 }
 
@@ -728,13 +615,16 @@ impl From<hublet_sim::SimStatus> for SimStatusDto {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(default, rename_all = "camelCase")]
 #[ts(export)]
-pub struct AttachBoardRequest {
+pub struct BindBoardRequest {
     /// The port's path as listed by `/api/serial/ports` (or any path, e.g. a symlink).
     pub port: String,
     /// The device the board is; registered if missing.
     pub device_id: String,
     /// Line settings (default 115200 8N1, no flow control, LF).
     pub settings: Option<hublet_serial::SerialSettings>,
+    /// Bind even if the port does not exist yet, and wait for it to appear
+    /// (otherwise a missing port is refused at once).
+    pub wait: bool,
 }
 
 /// Bytes for a board (`POST /api/serial/boards/{id}/send`): exactly one of
@@ -749,4 +639,92 @@ pub struct SerialSendRequest {
     pub hex: Option<String>,
     /// Text with C escapes (`AT\\r\\n`, `\\x1b`), sent as it expands.
     pub escaped: Option<String>,
+}
+
+/// A numeric range with its default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct RangeDto {
+    /// Smallest allowed value.
+    pub min: u64,
+    /// Largest allowed value.
+    pub max: u64,
+    /// The value when none is given.
+    pub default: u64,
+}
+
+/// The rules the hub checks input against (`GET /api/rules`), published so
+/// a client can check a form before sending without keeping a copy; the
+/// hub checks them again either way.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct RulesDto {
+    /// Each numeric setting's range (`defaultTtlSecs` up to the current maximum TTL).
+    pub settings: Vec<hublet_core::settings::SettingRange>,
+    /// A method call's connect timeout, seconds.
+    pub connect_timeout_secs: RangeDto,
+    /// A method call's response timeout, seconds.
+    pub response_timeout_secs: RangeDto,
+    /// Largest method payload, bytes.
+    pub max_method_payload_bytes: usize,
+    /// Longest device or message id, characters.
+    pub max_id_length: usize,
+    /// Characters allowed in device ids besides ASCII letters and digits.
+    pub device_id_specials: String,
+    /// Characters allowed in message ids besides ASCII letters and digits.
+    pub message_id_specials: String,
+    /// Characters excluded from method names (besides space and tab).
+    pub method_name_excluded: String,
+    /// Characters allowed in C2D application property names and values besides ASCII letters and digits.
+    pub property_specials: String,
+}
+
+impl RulesDto {
+    /// The rules under `settings`.
+    pub fn of(settings: &hublet_core::HubSettings) -> RulesDto {
+        use hublet_core::methods::{
+            CONNECT_TIMEOUT_RANGE, MAX_METHOD_PAYLOAD, RESPONSE_TIMEOUT_RANGE,
+        };
+        RulesDto {
+            settings: settings.ranges(),
+            connect_timeout_secs: RangeDto {
+                min: CONNECT_TIMEOUT_RANGE.0,
+                max: CONNECT_TIMEOUT_RANGE.1,
+                default: hublet_core::methods::DEFAULT_CONNECT_TIMEOUT,
+            },
+            response_timeout_secs: RangeDto {
+                min: RESPONSE_TIMEOUT_RANGE.0,
+                max: RESPONSE_TIMEOUT_RANGE.1,
+                default: hublet_core::methods::DEFAULT_RESPONSE_TIMEOUT,
+            },
+            max_method_payload_bytes: MAX_METHOD_PAYLOAD,
+            max_id_length: hublet_core::ids::MAX_ID_LEN,
+            device_id_specials: hublet_core::ids::DEVICE_ID_SPECIALS.into(),
+            message_id_specials: hublet_core::ids::MESSAGE_ID_SPECIALS.into(),
+            method_name_excluded: hublet_core::ids::METHOD_NAME_EXCLUDED.into(),
+            property_specials: hublet_core::mailbox::PROPERTY_SPECIALS.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The rules as the API publishes them with default settings, written
+    /// for the UI's tests (`ui/tests/fixtures/rules.json`), which check
+    /// forms against them instead of a copy; CI fails when it is stale.
+    #[test]
+    fn the_published_rules_are_written_for_the_ui_tests() {
+        let rules = RulesDto::of(&hublet_core::HubSettings::default());
+        let json = serde_json::to_string_pretty(&rules).expect("rules serialise") + "\n";
+        assert!(json.contains("\"responseTimeoutSecs\""));
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../ui/tests/fixtures/rules.json");
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(json.as_str()) {
+            std::fs::write(&path, json).expect("write the rules fixture");
+        }
+    }
 }

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use hublet_core::{ErrorCode, HubError, MethodFailure};
 use serde_json::json;
 
-use crate::dto::{ApiErrorDto, ApiErrorEnvelope};
+use crate::dto::{ApiErrorDto, ApiErrorEnvelope, ErrorInfo};
 
 /// An error answered by Hublet's own API.
 #[derive(Debug, Clone)]
@@ -24,8 +24,8 @@ pub struct ApiError {
     pub name: &'static str,
     /// What went wrong.
     pub message: String,
-    /// Extra detail for IoT Hub's envelope (`info`).
-    pub info: serde_json::Value,
+    /// Structured detail (the field at fault, a timeout), in both envelopes.
+    pub info: ErrorInfo,
     /// A failed method call's request id (its story in the trace).
     pub request_id: Option<String>,
 }
@@ -38,7 +38,7 @@ impl ApiError {
             code: None,
             name,
             message: message.into(),
-            info: json!({}),
+            info: ErrorInfo::default(),
             request_id: None,
         }
     }
@@ -68,14 +68,22 @@ impl ApiError {
 impl From<HubError> for ApiError {
     fn from(e: HubError) -> Self {
         let code = e.code();
-        let info = match &e {
-            HubError::DeviceNotOnline {
-                connect_timeout_s, ..
-            } => {
-                let s = *connect_timeout_s;
-                json!({"timeout": format!("{:02}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)})
-            }
-            _ => json!({}),
+        let info = ErrorInfo {
+            field: e.field().map(str::to_string),
+            timeout: match &e {
+                HubError::DeviceNotOnline {
+                    connect_timeout_s, ..
+                } => {
+                    let s = *connect_timeout_s;
+                    Some(format!(
+                        "{:02}:{:02}:{:02}",
+                        s / 3600,
+                        (s / 60) % 60,
+                        s % 60
+                    ))
+                }
+                _ => None,
+            },
         };
         ApiError {
             status: StatusCode::from_u16(code.http_status())
@@ -114,6 +122,7 @@ impl IntoResponse for ApiError {
                 message: self.message.clone(),
                 explanation: self.explanation(),
                 request_id: self.request_id.clone(),
+                info: (!self.info.is_empty()).then(|| self.info.clone()),
             },
         };
         with_code_header((self.status, Json(body)).into_response(), self.name)

@@ -22,6 +22,7 @@ pub fn router(state: AppState) -> Router {
         .route("/hub", get(hub::info))
         .route("/stats", get(hub::stats))
         .route("/settings", get(hub::get_settings).put(hub::put_settings))
+        .route("/rules", get(hub::rules))
         .route("/ca", get(hub::ca))
         .route(
             "/connection-string/service",
@@ -65,13 +66,16 @@ pub fn router(state: AppState) -> Router {
         .route("/sim/devices/{id}", delete(sim::stop))
         .route("/sim/fleets", post(sim::start))
         .route("/serial/ports", get(serial::ports))
-        .route("/serial/boards", get(serial::boards).post(serial::attach))
+        .route("/serial/boards", get(serial::boards).post(serial::bind))
         .route(
             "/serial/boards/{id}",
-            get(serial::board).delete(serial::forget),
+            get(serial::board).delete(serial::unbind),
         )
-        .route("/serial/boards/{id}/detach", post(serial::detach))
-        .route("/serial/boards/{id}/reattach", post(serial::reattach))
+        .route("/serial/boards/{id}/release", post(serial::release))
+        .route("/serial/boards/{id}/reclaim", post(serial::reclaim))
+        // Hublet 0.1's names, kept for one release.
+        .route("/serial/boards/{id}/detach", post(serial::release))
+        .route("/serial/boards/{id}/reattach", post(serial::reclaim))
         .route("/serial/boards/{id}/reset", post(serial::reset))
         .route("/serial/boards/{id}/send", post(serial::send))
         .route("/serial/boards/{id}/console", get(serial::console))

@@ -8,11 +8,13 @@
 //!
 //! Results go to `docs/benchmarks.md` by hand, with the machine they ran on.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hublet_core::trace::NewEvent;
-use hublet_core::{Durability, EventKind, Hub, HubOptions, HubSettings, NewDevice, NewMessage};
+use hublet_core::trace::detail::TelemetryReceived;
+use hublet_core::{
+    BodyPreview, Durability, Hub, HubOptions, HubSettings, NewDevice, NewMessage, TraceDetail,
+};
 
 struct Args {
     devices: usize,
@@ -143,18 +145,23 @@ async fn lifecycles(a: &Args) {
 
 async fn trace_appends(a: &Args) {
     let (hub, _dir) = open(a.durability).await;
-    let detail = Arc::new(
-        serde_json::json!({"via": "mqtt", "size": 21, "body": {"text": "{\"temperature\":21.5}", "size": 21, "truncated": false}}),
-    );
+    let body = br#"{"temperature":21.5}"#;
+    let detail = TraceDetail::TelemetryReceived(TelemetryReceived {
+        via: "mqtt".into(),
+        message_id: None,
+        correlation_id: None,
+        content_type: None,
+        content_encoding: None,
+        properties: Default::default(),
+        size: body.len(),
+        body: BodyPreview::of(body, 4096),
+    });
     let start = Instant::now();
     for i in 0..a.events {
-        hub.trace().append(
-            NewEvent::new(
-                EventKind::TelemetryReceived,
-                format!("dev{}", i % a.trace_devices),
-            )
-            .detail((*detail).clone()),
-        );
+        hub.trace().append(NewEvent::new(
+            format!("dev{}", i % a.trace_devices),
+            detail.clone(),
+        ));
     }
     hub.trace().flush().await.expect("flush");
     let elapsed = start.elapsed();

@@ -24,7 +24,8 @@ use serde::{Deserialize, Serialize};
 /// to in practice; the type keeps arithmetic on it explicit. In JSON it is an
 /// RFC 3339 UTC string (`2030-01-01T00:00:00.000Z`); it also reads integer
 /// milliseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, ts_rs::TS)]
+#[ts(type = "string")]
 pub struct Timestamp(pub i64);
 
 impl Serialize for Timestamp {

@@ -164,6 +164,15 @@ pub enum HubError {
     /// Input that does not satisfy IoT Hub's rules (ids, properties, timeouts, JSON).
     #[error("{0}")]
     InvalidArgument(String),
+    /// Like [`HubError::InvalidArgument`], about one named field of the
+    /// request (a setting, a form field), so a client can point at it.
+    #[error("{message}")]
+    InvalidField {
+        /// The field, as the request names it (e.g. `queueCap`, `port`).
+        field: String,
+        /// What is wrong with it.
+        message: String,
+    },
     /// The referenced device is not registered.
     #[error("device '{0}' is not registered")]
     DeviceNotFound(String),
@@ -275,7 +284,9 @@ impl HubError {
     /// The IoT Hub error code for this error.
     pub fn code(&self) -> ErrorCode {
         match self {
-            HubError::InvalidArgument(_) => ErrorCode::ArgumentInvalid,
+            HubError::InvalidArgument(_) | HubError::InvalidField { .. } => {
+                ErrorCode::ArgumentInvalid
+            }
             HubError::DeviceNotFound(_) => ErrorCode::DeviceNotFound,
             HubError::DeviceAlreadyExists(_) => ErrorCode::DeviceAlreadyExists,
             HubError::PreconditionFailed { .. } => ErrorCode::PreconditionFailed,
@@ -301,6 +312,22 @@ impl HubError {
     /// Shorthand for [`HubError::InvalidArgument`].
     pub fn invalid(msg: impl Into<String>) -> HubError {
         HubError::InvalidArgument(msg.into())
+    }
+
+    /// Shorthand for [`HubError::InvalidField`].
+    pub fn invalid_field(field: impl Into<String>, msg: impl Into<String>) -> HubError {
+        HubError::InvalidField {
+            field: field.into(),
+            message: msg.into(),
+        }
+    }
+
+    /// The request field this error is about, if it names one.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            HubError::InvalidField { field, .. } => Some(field),
+            _ => None,
+        }
     }
 }
 

@@ -9,7 +9,6 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use serde::Serialize;
-use serde_json::json;
 use tokio::sync::{broadcast, watch};
 
 use crate::attach::{DetachReason, Presence};
@@ -23,7 +22,8 @@ use crate::registry::Registry;
 use crate::registry::table::DeviceRow;
 use crate::settings::HubSettings;
 use crate::store::{DataDirLock, Db, Durability};
-use crate::trace::{EventKind, NewEvent, Trace, TraceEvent};
+use crate::trace::detail::{SettingChange, SettingsChanged};
+use crate::trace::{NewEvent, Trace, TraceDetail, TraceEvent};
 
 /// How to open a hub.
 #[derive(Clone)]
@@ -330,9 +330,11 @@ impl Hub {
             .db
             .write(move |ctx| {
                 crate::settings::table::save(ctx.conn, &saved)?;
-                ctx.trace(
-                    NewEvent::hub(EventKind::SettingsChanged).detail(json!({"changes": changes})),
-                )
+                ctx.trace(NewEvent::hub(TraceDetail::SettingsChanged(
+                    SettingsChanged {
+                        changes: changes.clone(),
+                    },
+                )))
             })
             .await?;
         let new = Arc::new(new);
@@ -448,18 +450,29 @@ fn file_size(db: &Path) -> u64 {
         .sum()
 }
 
-fn settings_diff(old: &HubSettings, new: &HubSettings) -> serde_json::Value {
+/// Each setting whose value differs, by its (camelCase) name.
+fn settings_diff(
+    old: &HubSettings,
+    new: &HubSettings,
+) -> std::collections::BTreeMap<String, SettingChange> {
     let (o, n) = (
         serde_json::to_value(old).unwrap_or_default(),
         serde_json::to_value(new).unwrap_or_default(),
     );
-    let mut out = serde_json::Map::new();
+    let mut out = std::collections::BTreeMap::new();
     if let (Some(o), Some(n)) = (o.as_object(), n.as_object()) {
         for (k, v) in n {
-            if o.get(k) != Some(v) {
-                out.insert(k.clone(), json!({"from": o.get(k), "to": v}));
+            let from = o.get(k).cloned().unwrap_or_default();
+            if &from != v {
+                out.insert(
+                    k.clone(),
+                    SettingChange {
+                        from,
+                        to: v.clone(),
+                    },
+                );
             }
         }
     }
-    serde_json::Value::Object(out)
+    out
 }

@@ -14,13 +14,13 @@ pub const MAX_ID_LEN: usize = 128;
 
 /// Special characters IoT Hub allows in device ids besides ASCII letters and
 /// digits: `- : . + % _ # * ? ! ( ) , = @ ; $ '`.
-const DEVICE_ID_SPECIALS: &str = "-:.+%_#*?!(),=@;$'";
+pub const DEVICE_ID_SPECIALS: &str = "-:.+%_#*?!(),=@;$'";
 
 /// Special characters allowed in message ids (semantics reference 1.6).
-const MESSAGE_ID_SPECIALS: &str = "-:.+%_#*?!(),=@;$'";
+pub const MESSAGE_ID_SPECIALS: &str = "-:.+%_#*?!(),=@;$'";
 
 /// Characters excluded from method names besides space and tab (section 3.1).
-const METHOD_NAME_EXCLUDED: &str = "$()<>@,;:\\\"/[]?={}";
+pub const METHOD_NAME_EXCLUDED: &str = "$()<>@,;:\\\"/[]?={}";
 
 fn check_charset(value: &str, what: &str, specials: &str) -> Result<(), HubError> {
     if value.is_empty() {

@@ -16,7 +16,7 @@
 //! | Delivery feedback | [`feedback`] |
 //! | Direct methods | [`methods`] |
 //! | Message properties as text (MQTT topics, serial frames) | [`property_bag`] |
-//! | Trace log, queries, export | [`trace`] |
+//! | Trace log, queries, export | [`trace`] (what each kind says: `trace/detail.rs`) |
 //! | SQLite, group commit, migrations | `store` |
 //! | Time | [`clock`] |
 //! | Errors and IoT Hub codes | [`error`] |
@@ -53,4 +53,4 @@ pub use methods::{MethodCall, MethodFailure, MethodResponse};
 pub use registry::{Device, DeviceKind, DeviceStatus, NewDevice};
 pub use settings::HubSettings;
 pub use store::Durability;
-pub use trace::{EventKind, TraceEvent, TraceQuery};
+pub use trace::{BodyPreview, EventKind, NewEvent, TraceDetail, TraceEvent, TraceQuery};

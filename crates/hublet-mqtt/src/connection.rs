@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
-use hublet_core::trace::{EventKind, NewEvent};
+use hublet_core::trace::detail::DeviceProtocol;
+use hublet_core::trace::{BodyPreview, NewEvent, TraceDetail};
 use hublet_core::{AttachRequest, Attachment, DetachReason, Hub, Telemetry, ToDevice};
 use rumqttc::mqttbytes::v4::{
     Codec, ConnAck, Connect, ConnectReturnCode, Packet, PubAck, Publish, SubAck, UnsubAck,
@@ -84,14 +85,14 @@ pub(crate) async fn serve<S>(
 }
 
 fn hub_notice(shared: &Shared, device: Option<&str>, what: &str, remote: &str) {
+    let mut notice = DeviceProtocol::new("mqtt", what);
+    notice.remote = Some(remote.to_string());
+    let detail = TraceDetail::DeviceProtocol(notice);
     let ev = match device {
-        Some(d) => NewEvent::new(EventKind::DeviceProtocol, d),
-        None => NewEvent::hub(EventKind::DeviceProtocol),
+        Some(d) => NewEvent::new(d, detail),
+        None => NewEvent::hub(detail),
     };
-    shared
-        .hub
-        .trace()
-        .append(ev.detail(json!({"via": "mqtt", "remote": remote, "what": what})));
+    shared.hub.trace().append(ev);
 }
 
 /// Waits (boundedly) for the first packet, which must be a CONNECT.
@@ -401,10 +402,10 @@ where
                     att.respond(&request_id, status, &p.payload);
                 }
                 Inbound::TwinGet { request_id } => {
-                    att.protocol_event(
-                        "twin GET answered with an empty twin (Hublet does not emulate twins)",
-                        json!({"rid": request_id}),
-                    );
+                    att.protocol_event(DeviceProtocol::new(
+                        att.transport(),
+                        format!("twin GET (request {request_id}) answered with an empty twin (Hublet does not emulate twins)"),
+                    ));
                     if session.has(&Filter::TwinResponses) {
                         let body = json!({"desired": {"$version": 1}, "reported": {"$version": *reported_version}});
                         twin_reply(
@@ -419,10 +420,14 @@ where
                 }
                 Inbound::TwinPatchReported { request_id } => {
                     *reported_version += 1;
-                    att.protocol_event(
-                        "twin reported-properties PATCH acknowledged and discarded (Hublet does not emulate twins)",
-                        json!({"rid": request_id, "body": String::from_utf8_lossy(&p.payload)}),
+                    let mut notice = DeviceProtocol::new(
+                        att.transport(),
+                        format!(
+                            "twin reported-properties PATCH (request {request_id}) acknowledged and discarded (Hublet does not emulate twins)"
+                        ),
                     );
+                    notice.body = Some(BodyPreview::of(&p.payload, 4096));
+                    att.protocol_event(notice);
                     if session.has(&Filter::TwinResponses) {
                         twin_reply(
                             conn,
@@ -441,10 +446,15 @@ where
             if let Some(token) = session.puback(a.pkid)?
                 && let Err(e) = att.complete(&token).await
             {
-                att.protocol_event(
-                    "PUBACK arrived after the message's lock ended; the message was not completed by it",
-                    json!({"pkid": a.pkid, "error": e.to_string(), "code": e.code().number()}),
+                let mut notice = DeviceProtocol::new(
+                    att.transport(),
+                    format!(
+                        "PUBACK arrived after the message's lock ended; the message was not completed by it ({e})"
+                    ),
                 );
+                notice.code = Some(e.code().number());
+                notice.packet_id = Some(a.pkid);
+                att.protocol_event(notice);
             }
             None
         }
@@ -543,10 +553,14 @@ where
                     tracing::warn!("Will message dropped: {e}");
                 }
             }
-            _ => att.protocol_event(
-                "Will message dropped: its topic is not this device's telemetry topic",
-                json!({"topic": w.topic}),
-            ),
+            _ => {
+                let mut notice = DeviceProtocol::new(
+                    att.transport(),
+                    "Will message dropped: its topic is not this device's telemetry topic",
+                );
+                notice.topic = Some(w.topic.clone());
+                att.protocol_event(notice);
+            }
         }
     }
     let _ = conn.get_mut().shutdown().await;

@@ -41,10 +41,10 @@ fn main() {
         let bridge = SerialBridge::new(hub.clone());
         let emu = Emulator::start(None).unwrap();
         bridge
-            .attach(emu.path(), "bench-board", SerialSettings::default())
+            .bind(emu.path(), "bench-board", SerialSettings::default(), false)
             .await
             .unwrap();
-        while bridge.status("bench-board").unwrap().state != "attached" {
+        while bridge.status("bench-board").unwrap().state != hublet_serial::BoardState::Connected {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         let before = bridge.status("bench-board").unwrap().lines_in as usize;

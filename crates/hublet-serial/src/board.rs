@@ -90,7 +90,8 @@ pub struct BoardConfig {
     pub identity: Identity,
     /// Line settings.
     pub settings: SerialSettings,
-    /// Detached on purpose (e.g. for a flashing tool): the port is left alone.
-    #[serde(default)]
-    pub detached: bool,
+    /// Released on purpose (e.g. for a flashing tool): the port is left
+    /// alone until it is reclaimed. (Stored as `detached` by Hublet 0.1.)
+    #[serde(default, alias = "detached")]
+    pub released: bool,
 }

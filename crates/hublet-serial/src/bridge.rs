@@ -1,26 +1,33 @@
-//! The bench bridge: each saved board gets a task that finds its port,
-//! attaches the board's device to the hub while the port is there, carries
-//! frames both ways, logs every line, and reattaches when the board comes
-//! back after an unplug, a reset or a re-enumeration.
+//! The bench bridge: each bound board gets a task that finds its port,
+//! opens it, connects the board's device to the hub once the board speaks
+//! the protocol, carries frames both ways, logs every line, and finds the
+//! board again after an unplug, a reset or a re-enumeration.
+//!
+//! Words: a board is *bound* to a device (a saved binding, [`SerialBridge::bind`]);
+//! its port can be *released* for another program and *reclaimed*; the
+//! device is *attached* to the engine (connected) only while the port is
+//! open and the board has spoken the protocol. A port that is open but
+//! silent ([`BoardState::Opened`]) does not make the device look online.
 //!
 //! A board attaches as a trusted link (it is on the developer's own USB
-//! port). While attached its device is connected: it receives C2D messages
-//! (one at a time) and method calls. When the port vanishes or the board is
-//! detached, method calls in flight fail at once and C2D messages wait in
-//! the mailbox.
+//! port). While connected it receives C2D messages (one at a time) and
+//! method calls. When the port vanishes or is released, method calls in
+//! flight fail at once and C2D messages wait in the mailbox.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hublet_core::registry::DeviceUpdate;
-use hublet_core::trace::{EventKind, NewEvent};
+use hublet_core::trace::detail::{
+    DeviceProtocol, SerialLine, SerialPortChange, SerialPortEvent, SerialSent,
+};
+use hublet_core::trace::{NewEvent, TraceDetail};
 use hublet_core::{
     AttachRequest, Attachment, DetachReason, DeviceKind, Hub, HubError, HubResult, NewDevice,
     Telemetry, Timestamp, ToDevice,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use ts_rs::TS;
@@ -32,7 +39,7 @@ use crate::protocol::{self, BoardFrame, Line};
 
 /// Namespace of saved boards in the hub's adapter state.
 const STATE: &str = "serial";
-/// Lines kept per board for a console opened later.
+/// Lines a console shows when it opens (from the trace).
 pub const CONSOLE_LINES: usize = 2000;
 /// How often a missing board is looked for.
 const SEARCH_EVERY: Duration = Duration::from_millis(500);
@@ -41,22 +48,98 @@ const C2D_WINDOW: usize = 1;
 /// Reset pulse length.
 const RESET_PULSE: Duration = Duration::from_millis(100);
 
+/// Which way a console line went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub enum LineDirection {
+    /// From the board.
+    In,
+    /// To the board.
+    Out,
+}
+
 /// One console line, in or out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct ConsoleLine {
     /// Host time when it arrived or was sent.
-    #[ts(type = "string")]
     pub at: Timestamp,
-    /// `in` (from the board) or `out` (to it).
-    pub direction: String,
-    /// The line as text, when it is UTF-8.
+    /// From the board or to it.
+    pub direction: LineDirection,
+    /// The line as text; bytes that are not UTF-8 appear as `\xNN`.
     pub text: Option<String>,
-    /// The raw bytes in hex, when it is not.
+    /// Every byte in hex, when the line is not valid UTF-8 (the raw bytes).
     pub hex: Option<String>,
     /// It is a protocol frame.
     pub frame: bool,
+}
+
+impl ConsoleLine {
+    /// The line a `serial.line` or `serial.sent` event records.
+    pub fn of(e: &hublet_core::TraceEvent) -> Option<ConsoleLine> {
+        match &e.detail {
+            TraceDetail::SerialLine(l) => Some(ConsoleLine {
+                at: l.received_at,
+                direction: LineDirection::In,
+                text: l.text.clone(),
+                hex: l.hex.clone(),
+                frame: l.frame,
+            }),
+            TraceDetail::SerialSent(l) => Some(ConsoleLine {
+                at: l.sent_at,
+                direction: LineDirection::Out,
+                text: l.text.clone(),
+                hex: l.hex.clone(),
+                frame: l.frame,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// What a bound board is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub enum BoardState {
+    /// Its port is not there; looked for every 500 ms.
+    Searching,
+    /// The port is open but the board has not spoken the protocol yet
+    /// (no HELLO or other frame): its device is not connected.
+    Opened,
+    /// The board speaks the protocol: its device is connected.
+    Connected,
+    /// The port was released on request (e.g. for a flashing tool).
+    Released,
+    /// The port cannot be opened (the reason says why); retried every second.
+    Error,
+}
+
+impl std::fmt::Display for BoardState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            BoardState::Searching => "searching",
+            BoardState::Opened => "opened",
+            BoardState::Connected => "connected",
+            BoardState::Released => "released",
+            BoardState::Error => "error",
+        })
+    }
+}
+
+impl BoardState {
+    /// Words for users.
+    pub fn describe(self) -> &'static str {
+        match self {
+            BoardState::Searching => "searching for its port",
+            BoardState::Opened => "port open, no HELLO yet",
+            BoardState::Connected => "connected",
+            BoardState::Released => "port released",
+            BoardState::Error => "port cannot be opened",
+        }
+    }
 }
 
 /// What a board is doing.
@@ -70,37 +153,33 @@ pub struct BoardStatus {
     pub identity: Identity,
     /// Words for the identity.
     pub identity_text: String,
-    /// The port path while attached.
+    /// The port path while open.
     pub path: Option<String>,
-    /// `searching`, `attached`, `detached` or `error`.
-    pub state: String,
-    /// Why, for `error` and `detached`.
+    /// What it is doing.
+    pub state: BoardState,
+    /// Why, for `error`, `released` and `opened`.
     pub reason: Option<String>,
     /// Since when.
-    #[ts(type = "string | null")]
     pub since: Option<Timestamp>,
     /// Line settings.
     pub settings: SerialSettings,
     /// Lines received.
-    #[ts(type = "number")]
     pub lines_in: u64,
     /// Lines sent.
-    #[ts(type = "number")]
     pub lines_out: u64,
 }
 
 enum Cmd {
     Send(Vec<u8>, oneshot::Sender<HubResult<()>>),
     Reset(oneshot::Sender<HubResult<()>>),
-    Detach(oneshot::Sender<HubResult<()>>),
-    Reattach(oneshot::Sender<HubResult<()>>),
+    Release(oneshot::Sender<HubResult<()>>),
+    Reclaim(oneshot::Sender<HubResult<()>>),
     Stop,
 }
 
 struct BoardHandle {
     cmd: mpsc::UnboundedSender<Cmd>,
     status: Arc<Mutex<BoardStatus>>,
-    console: Arc<Mutex<VecDeque<ConsoleLine>>>,
     task: JoinHandle<()>,
 }
 
@@ -132,21 +211,32 @@ impl SerialBridge {
     /// Binds `device` to the board on `port` and starts bridging it. The
     /// device is registered (kind `serialBoard`) if it does not exist. A USB
     /// port is remembered by its USB identity, anything else by its path.
-    pub async fn attach(
+    ///
+    /// A port that does not exist is refused at once, unless `wait` (then
+    /// the board is searched for until it appears). The status returned is
+    /// the board's after its first attempt to open the port (up to about a
+    /// second), so a port that cannot be opened says why straight away.
+    pub async fn bind(
         &self,
         port: &str,
         device: &str,
         settings: SerialSettings,
+        wait: bool,
     ) -> HubResult<BoardStatus> {
         settings.validate().map_err(HubError::invalid)?;
-        let identity = ports::available_async()
-            .await
-            .iter()
-            .find(|p| p.path == port)
-            .map(Identity::of)
-            .unwrap_or_else(|| Identity::Path {
-                path: port.to_string(),
-            });
+        let listed = ports::available_async().await;
+        let found = listed.iter().find(|p| p.path == port);
+        if found.is_none() && !wait && !std::path::Path::new(port).exists() {
+            return Err(HubError::invalid_field(
+                "port",
+                format!(
+                    "there is no serial port at '{port}' (`hublet serial list` shows the ports; bind with --wait to wait for it to appear)"
+                ),
+            ));
+        }
+        let identity = found.map(Identity::of).unwrap_or_else(|| Identity::Path {
+            path: port.to_string(),
+        });
         match self.hub.registry().get(device).await {
             Ok(d) if d.kind != DeviceKind::SerialBoard => {
                 let change = DeviceUpdate {
@@ -169,11 +259,19 @@ impl SerialBridge {
             device_id: device.to_string(),
             identity,
             settings,
-            detached: false,
+            released: false,
         };
         self.save(&config).await?;
         self.stop_task(device).await;
         self.spawn(config);
+        // Real time, bounded: the port's first open attempt is immediate.
+        for _ in 0..30 {
+            match self.status(device) {
+                Some(s) if s.state != BoardState::Searching || wait => return Ok(s),
+                None => break,
+                Some(_) => tokio::time::sleep(Duration::from_millis(40)).await,
+            }
+        }
         self.status(device)
             .ok_or_else(|| HubError::Internal("board vanished".into()))
     }
@@ -204,10 +302,10 @@ impl SerialBridge {
             identity_text: config.identity.describe(),
             identity: config.identity.clone(),
             path: None,
-            state: if config.detached {
-                "detached".into()
+            state: if config.released {
+                BoardState::Released
             } else {
-                "searching".into()
+                BoardState::Searching
             },
             reason: None,
             since: Some(self.hub.now()),
@@ -215,12 +313,10 @@ impl SerialBridge {
             lines_in: 0,
             lines_out: 0,
         }));
-        let console = Arc::new(Mutex::new(VecDeque::new()));
         let task = Board {
             hub: self.hub.clone(),
             config: config.clone(),
             status: status.clone(),
-            console: console.clone(),
             cmds: rx,
         };
         let task = tokio::spawn(task.run());
@@ -229,7 +325,6 @@ impl SerialBridge {
             BoardHandle {
                 cmd: tx,
                 status,
-                console,
                 task,
             },
         );
@@ -247,8 +342,8 @@ impl SerialBridge {
         }
     }
 
-    /// Forgets a board: stops bridging and deletes the binding (the device stays).
-    pub async fn forget(&self, device: &str) -> HubResult<()> {
+    /// Unbinds a board: stops bridging and deletes the binding (the device stays).
+    pub async fn unbind(&self, device: &str) -> HubResult<()> {
         let was = self.stop_task(device).await;
         self.hub.adapter_state(STATE).remove(device).await?;
         if !was {
@@ -275,26 +370,27 @@ impl SerialBridge {
             .map_err(|_| HubError::Internal("the board's task stopped".into()))?
     }
 
-    /// Releases the port (e.g. for a flashing tool) until [`SerialBridge::reattach`].
-    pub async fn detach(&self, device: &str) -> HubResult<()> {
-        self.set_detached(device, true).await?;
-        self.command(device, Cmd::Detach).await
+    /// Releases the port (e.g. for a flashing tool) until [`SerialBridge::reclaim`];
+    /// the device disconnects. Remembered across restarts.
+    pub async fn release(&self, device: &str) -> HubResult<()> {
+        self.set_released(device, true).await?;
+        self.command(device, Cmd::Release).await
     }
 
-    /// Takes the port back after [`SerialBridge::detach`].
-    pub async fn reattach(&self, device: &str) -> HubResult<()> {
-        self.set_detached(device, false).await?;
-        self.command(device, Cmd::Reattach).await
+    /// Takes the port back after [`SerialBridge::release`].
+    pub async fn reclaim(&self, device: &str) -> HubResult<()> {
+        self.set_released(device, false).await?;
+        self.command(device, Cmd::Reclaim).await
     }
 
-    async fn set_detached(&self, device: &str, detached: bool) -> HubResult<()> {
+    async fn set_released(&self, device: &str, released: bool) -> HubResult<()> {
         let Some(v) = self.hub.adapter_state(STATE).get(device).await? else {
             return Err(HubError::invalid(format!(
                 "'{device}' is not a serial board"
             )));
         };
         let mut c: BoardConfig = serde_json::from_value(v)?;
-        c.detached = detached;
+        c.released = released;
         self.save(&c).await
     }
 
@@ -337,12 +433,28 @@ impl SerialBridge {
             .map(|h| lock(&h.status).clone())
     }
 
-    /// The last lines (up to [`CONSOLE_LINES`]) in and out, oldest first,
-    /// including the ones that arrived before anyone was watching.
-    pub fn console(&self, device: &str) -> Option<Vec<ConsoleLine>> {
-        lock(&self.boards)
-            .get(device)
-            .map(|h| lock(&h.console).iter().cloned().collect())
+    /// The last `tail` lines in and out, oldest first, including the ones
+    /// that arrived before anyone was watching. They are read from the
+    /// trace, which keeps every line: there is no second copy. `None` when
+    /// `device` is not a board.
+    pub async fn console(&self, device: &str, tail: usize) -> HubResult<Option<Vec<ConsoleLine>>> {
+        if self.status(device).is_none() {
+            return Ok(None);
+        }
+        let events = self
+            .hub
+            .trace()
+            .query(hublet_core::TraceQuery {
+                device_id: Some(device.to_string()),
+                kinds: vec!["serial.line".into(), "serial.sent".into()],
+                limit: Some(tail),
+                newest_first: true,
+                ..Default::default()
+            })
+            .await?;
+        Ok(Some(
+            events.iter().rev().filter_map(ConsoleLine::of).collect(),
+        ))
     }
 
     /// Stops every board task (hub shutdown); bindings are kept.
@@ -364,80 +476,116 @@ struct Board {
     hub: Hub,
     config: BoardConfig,
     status: Arc<Mutex<BoardStatus>>,
-    console: Arc<Mutex<VecDeque<ConsoleLine>>>,
     cmds: mpsc::UnboundedReceiver<Cmd>,
 }
 
-/// How a connected period ended.
+/// How a period with the port open ended.
 enum End {
     Vanished(String),
-    Detached,
+    Released,
     HubClosed(DetachReason),
     Stop,
 }
 
+/// What the first phase of an open port (no frame yet) led to.
+enum Opened {
+    /// The board spoke the protocol: this is its first frame.
+    Spoke(BoardFrame),
+    /// The port closed first.
+    Ended(End),
+}
+
 impl Board {
-    fn trace_port(&self, event: &str, detail: serde_json::Value) {
-        let mut d = json!({"event": event, "identity": self.config.identity.describe()});
-        if let (Some(o), Some(extra)) = (d.as_object_mut(), detail.as_object()) {
-            o.extend(extra.clone());
-        }
-        self.hub
-            .trace()
-            .append(NewEvent::new(EventKind::SerialPort, self.config.device_id.as_str()).detail(d));
+    fn trace_port(&self, event: SerialPortChange, fill: impl FnOnce(&mut SerialPortEvent)) {
+        let mut d = SerialPortEvent {
+            event,
+            identity: self.config.identity.describe(),
+            path: None,
+            error: None,
+            reason: None,
+            pulse_ms: None,
+            firmware: None,
+        };
+        fill(&mut d);
+        self.hub.trace().append(NewEvent::new(
+            self.config.device_id.as_str(),
+            TraceDetail::SerialPort(d),
+        ));
     }
 
-    fn set_state(&self, state: &str, path: Option<String>, reason: Option<String>) {
+    /// Traces a protocol notice about the board (`device.protocol`).
+    fn warn(&self, what: String, code: Option<u32>) {
+        let mut d = DeviceProtocol::new("serial", what);
+        d.code = code;
+        self.hub.trace().append(NewEvent::new(
+            self.config.device_id.as_str(),
+            TraceDetail::DeviceProtocol(d),
+        ));
+    }
+
+    fn set_state(&self, state: BoardState, path: Option<String>, reason: Option<String>) {
         let now = self.hub.now();
         let mut s = lock(&self.status);
         if s.state != state || s.reason != reason {
             s.since = Some(now);
         }
-        s.state = state.to_string();
+        s.state = state;
         s.path = path;
         s.reason = reason;
     }
 
-    fn remember(&self, line: ConsoleLine) {
-        let mut c = lock(&self.console);
-        if c.len() >= CONSOLE_LINES {
-            c.pop_front();
-        }
-        c.push_back(line);
-    }
-
-    /// Handles a command while no port is open; `Some(true)` = stop, `Some(false)` = reattach.
+    /// Handles a command while no port is open; `Some(true)` = stop, `Some(false)` = reclaim.
     fn idle_command(&mut self, c: Cmd) -> Option<bool> {
         match c {
             Cmd::Stop => Some(true),
-            Cmd::Reattach(r) => {
-                self.config.detached = false;
+            Cmd::Reclaim(r) => {
+                self.config.released = false;
                 let _ = r.send(Ok(()));
                 Some(false)
             }
-            Cmd::Detach(r) => {
-                self.config.detached = true;
-                self.set_state("detached", None, Some("detached on request".into()));
+            Cmd::Release(r) => {
+                self.config.released = true;
+                self.set_state(
+                    BoardState::Released,
+                    None,
+                    Some("released on request".into()),
+                );
                 let _ = r.send(Ok(()));
                 None
             }
             Cmd::Send(_, r) | Cmd::Reset(r) => {
-                let _ = r.send(Err(HubError::DeviceNotOnline {
-                    device: self.config.device_id.clone(),
-                    connect_timeout_s: 0,
-                }));
+                let _ = r.send(Err(HubError::invalid(format!(
+                    "board '{}' has no open port ({}): nothing can be sent to it now",
+                    self.config.device_id,
+                    lock(&self.status).state.describe()
+                ))));
                 None
             }
         }
     }
 
-    async fn run(mut self) {
+    /// Waits `d` for a command; true when the task must stop.
+    async fn pause(&mut self, d: Duration) -> bool {
         let clock = self.hub.clock().clone();
+        tokio::select! {
+            _ = clock.sleep(d) => false,
+            c = self.cmds.recv() => match c {
+                None => true,
+                Some(c) => self.idle_command(c) == Some(true),
+            },
+        }
+    }
+
+    async fn run(mut self) {
         let mut seen_before = false;
         let mut last_error: Option<String> = None;
         loop {
-            if self.config.detached {
-                self.set_state("detached", None, Some("detached on request".into()));
+            if self.config.released {
+                self.set_state(
+                    BoardState::Released,
+                    None,
+                    Some("released on request".into()),
+                );
                 match self.cmds.recv().await {
                     None => return,
                     Some(c) => match self.idle_command(c) {
@@ -446,129 +594,221 @@ impl Board {
                     },
                 }
             }
-            let path = match ports::locate_async(&self.config.identity).await {
-                Some(p) => p,
-                None => {
-                    self.set_state("searching", None, None);
-                    tokio::select! {
-                        _ = clock.sleep(SEARCH_EVERY) => continue,
-                        c = self.cmds.recv() => match c {
-                            None => return,
-                            Some(c) => match self.idle_command(c) {
-                                Some(true) => return,
-                                _ => continue,
-                            },
-                        },
-                    }
+            let Some(path) = ports::locate_async(&self.config.identity).await else {
+                self.set_state(BoardState::Searching, None, None);
+                if self.pause(SEARCH_EVERY).await {
+                    return;
                 }
+                continue;
             };
-            let mut link = match link::open(&path, &self.config.settings, clock.clone()) {
+            let mut link = match link::open(&path, &self.config.settings, self.hub.clock().clone())
+            {
                 Ok(l) => l,
                 Err(e) => {
                     if last_error.as_deref() != Some(e.as_str()) {
-                        self.trace_port("openFailed", json!({"path": path, "error": e}));
+                        let (p, err) = (path.clone(), e.clone());
+                        self.trace_port(SerialPortChange::OpenFailed, |d| {
+                            d.path = Some(p);
+                            d.error = Some(err);
+                        });
                     }
-                    self.set_state("error", None, Some(e.clone()));
+                    self.set_state(BoardState::Error, None, Some(e.clone()));
                     last_error = Some(e);
-                    tokio::select! {
-                        _ = clock.sleep(Duration::from_secs(1)) => continue,
-                        c = self.cmds.recv() => match c {
-                            None => return,
-                            Some(c) => match self.idle_command(c) {
-                                Some(true) => return,
-                                _ => continue,
-                            },
-                        },
+                    if self.pause(Duration::from_secs(1)).await {
+                        return;
                     }
+                    continue;
                 }
             };
             last_error = None;
-            let request = AttachRequest::trusted(
-                "serial",
-                Some(path.clone()),
-                format!("board on serial port {path}"),
-            );
-            let (att, rx) = match self.hub.attach(&self.config.device_id, request).await {
-                Ok(a) => a,
-                Err(e) => {
-                    self.set_state("error", Some(path), Some(e.to_string()));
-                    link.close().await;
-                    tokio::select! {
-                        _ = clock.sleep(Duration::from_secs(2)) => continue,
-                        c = self.cmds.recv() => match c {
-                            None => return,
-                            Some(c) => match self.idle_command(c) {
-                                Some(true) => return,
-                                _ => continue,
-                            },
-                        },
-                    }
-                }
-            };
-            att.subscribe_methods();
-            if let Err(e) = att.subscribe_c2d(C2D_WINDOW) {
-                tracing::warn!("C2D subscription failed: {e}");
-            }
+            let p = path.clone();
             self.trace_port(
                 if seen_before {
-                    "reappeared"
+                    SerialPortChange::Reappeared
                 } else {
-                    "attached"
+                    SerialPortChange::Opened
                 },
-                json!({"path": path}),
+                |d| d.path = Some(p),
             );
             seen_before = true;
-            self.set_state("attached", Some(path.clone()), None);
-            let end = self.connected(&att, rx, &mut link).await;
+            let end = match self.until_it_speaks(&mut link, &path).await {
+                Opened::Ended(end) => end,
+                Opened::Spoke(first) => self.online(&mut link, &path, first).await,
+            };
             link.close().await;
             match end {
-                End::Stop => {
-                    att.detach(DetachReason::Closed).await;
-                    return;
-                }
+                End::Stop => return,
                 End::Vanished(e) => {
-                    self.trace_port("disappeared", json!({"path": path, "error": e}));
-                    att.detach(DetachReason::ConnectionLost(format!(
-                        "serial port {path} vanished: {e}"
-                    )))
-                    .await;
+                    let p = path.clone();
+                    self.trace_port(SerialPortChange::Disappeared, |d| {
+                        d.path = Some(p);
+                        d.error = Some(e);
+                    });
                 }
-                End::Detached => {
-                    self.trace_port("detached", json!({"path": path}));
-                    att.detach(DetachReason::Closed).await;
-                    self.config.detached = true;
+                End::Released => {
+                    let p = path.clone();
+                    self.trace_port(SerialPortChange::Released, |d| d.path = Some(p));
+                    self.config.released = true;
                 }
                 End::HubClosed(reason) => {
-                    self.trace_port(
-                        "released",
-                        json!({"path": path, "reason": reason.describe()}),
-                    );
-                    self.config.detached = true;
-                    drop(att);
+                    let p = path.clone();
+                    self.trace_port(SerialPortChange::Dropped, |d| {
+                        d.path = Some(p);
+                        d.reason = Some(reason.describe());
+                    });
+                    self.config.released = true;
                 }
             }
         }
     }
 
-    /// Carries everything while the port is open.
+    /// The port is open but the board has not spoken the protocol yet: its
+    /// device is not connected (a USB adapter with a dead or foreign board
+    /// must not look online). Console lines are logged; the first frame
+    /// ends this phase. The board is asked once to say HELLO, so one that
+    /// booted before the port was opened is found without a reset.
+    async fn until_it_speaks(&mut self, link: &mut Link, path: &str) -> Opened {
+        self.set_state(
+            BoardState::Opened,
+            Some(path.to_string()),
+            Some(
+                "port open; waiting for the board to speak the protocol (HELLO or any frame)"
+                    .into(),
+            ),
+        );
+        let ending = self.line_ending();
+        self.write_frame(link, &protocol::who_frame(), &ending, None, None);
+        loop {
+            tokio::select! {
+                ev = link.events.recv() => match ev {
+                    None => return Opened::Ended(End::Vanished("the reader stopped".into())),
+                    Some(ReadEvent::Closed(e)) => return Opened::Ended(End::Vanished(e)),
+                    Some(ReadEvent::Line { bytes, at, partial }) => {
+                        if let Line::Frame(f) = self.log_in(&bytes, at, partial) {
+                            return Opened::Spoke(f);
+                        }
+                    }
+                },
+                c = self.cmds.recv() => match c {
+                    None | Some(Cmd::Stop) => return Opened::Ended(End::Stop),
+                    Some(c) => if let Some(end) = self.port_command(link, c).await {
+                        return Opened::Ended(end);
+                    },
+                },
+            }
+        }
+    }
+
+    /// The board speaks the protocol: its device is attached to the hub
+    /// (connected) until the port closes or the hub ends the attachment.
+    async fn online(&mut self, link: &mut Link, path: &str, first: BoardFrame) -> End {
+        let request = AttachRequest::trusted(
+            "serial",
+            Some(path.to_string()),
+            format!("board on serial port {path}"),
+        );
+        let (att, rx) = match self.hub.attach(&self.config.device_id, request).await {
+            Ok(a) => a,
+            Err(e) => {
+                self.set_state(
+                    BoardState::Error,
+                    Some(path.to_string()),
+                    Some(e.to_string()),
+                );
+                return match self.pause(Duration::from_secs(2)).await {
+                    true => End::Stop,
+                    false => End::Vanished(format!("the hub refused the board: {e}")),
+                };
+            }
+        };
+        att.subscribe_methods();
+        if let Err(e) = att.subscribe_c2d(C2D_WINDOW) {
+            tracing::warn!("C2D subscription failed: {e}");
+        }
+        self.set_state(BoardState::Connected, Some(path.to_string()), None);
+        self.act(&att, first).await;
+        let end = self.connected(&att, rx, link).await;
+        match &end {
+            End::Stop | End::Released => att.detach(DetachReason::Closed).await,
+            End::Vanished(e) => {
+                att.detach(DetachReason::ConnectionLost(format!(
+                    "serial port {path} vanished: {e}"
+                )))
+                .await
+            }
+            End::HubClosed(_) => drop(att),
+        }
+        end
+    }
+
+    fn line_ending(&self) -> Vec<u8> {
+        self.config
+            .settings
+            .line_ending_bytes()
+            .unwrap_or(b"\n")
+            .to_vec()
+    }
+
+    /// A user's command while the port is open; `Some` ends the period.
+    async fn port_command(&mut self, link: &Link, c: Cmd) -> Option<End> {
+        match c {
+            Cmd::Stop => Some(End::Stop),
+            Cmd::Release(r) => {
+                let _ = r.send(Ok(()));
+                Some(End::Released)
+            }
+            Cmd::Reclaim(r) => {
+                let _ = r.send(Ok(()));
+                None
+            }
+            Cmd::Send(bytes, r) => {
+                self.log_out(&bytes, false, None, None);
+                let ok = link.write(WriteCmd::Bytes(bytes));
+                let _ = r.send(if ok {
+                    Ok(())
+                } else {
+                    Err(HubError::Internal("the port's writer stopped".into()))
+                });
+                None
+            }
+            Cmd::Reset(r) => {
+                link.write(WriteCmd::Lines {
+                    dtr: Some(false),
+                    rts: Some(true),
+                });
+                self.hub.clock().sleep(RESET_PULSE).await;
+                link.write(WriteCmd::Lines {
+                    dtr: None,
+                    rts: Some(false),
+                });
+                self.trace_port(SerialPortChange::Reset, |d| {
+                    d.pulse_ms = Some(RESET_PULSE.as_millis() as u64)
+                });
+                let _ = r.send(Ok(()));
+                None
+            }
+        }
+    }
+
+    /// Carries everything while the board is connected.
     async fn connected(
         &mut self,
         att: &Attachment,
         mut rx: mpsc::UnboundedReceiver<ToDevice>,
         link: &mut Link,
     ) -> End {
-        let ending = self
-            .config
-            .settings
-            .line_ending_bytes()
-            .unwrap_or(b"\n")
-            .to_vec();
+        let ending = self.line_ending();
         loop {
             tokio::select! {
                 ev = link.events.recv() => match ev {
                     None => return End::Vanished("the reader stopped".into()),
                     Some(ReadEvent::Closed(e)) => return End::Vanished(e),
-                    Some(ReadEvent::Line { bytes, at, partial }) => self.received(att, bytes, at, partial).await,
+                    Some(ReadEvent::Line { bytes, at, partial }) => {
+                        att.touch();
+                        if let Line::Frame(f) = self.log_in(&bytes, at, partial) {
+                            self.act(att, f).await;
+                        }
+                    }
                 },
                 item = rx.recv() => match item {
                     Some(ToDevice::C2d(m)) => self.write_frame(link, &protocol::c2d_frame(&m), &ending, Some(&m.message_id), None),
@@ -580,26 +820,10 @@ impl Board {
                     None => return End::HubClosed(DetachReason::Dropped),
                 },
                 c = self.cmds.recv() => match c {
-                    None | Some(Cmd::Stop) => return End::Stop,
-                    Some(Cmd::Detach(r)) => {
-                        let _ = r.send(Ok(()));
-                        return End::Detached;
-                    }
-                    Some(Cmd::Reattach(r)) => {
-                        let _ = r.send(Ok(()));
-                    }
-                    Some(Cmd::Send(bytes, r)) => {
-                        self.log_out(&bytes, false, None, None);
-                        let ok = link.write(WriteCmd::Bytes(bytes));
-                        let _ = r.send(if ok { Ok(()) } else { Err(HubError::Internal("the port's writer stopped".into())) });
-                    }
-                    Some(Cmd::Reset(r)) => {
-                        link.write(WriteCmd::Lines { dtr: Some(false), rts: Some(true) });
-                        self.hub.clock().sleep(RESET_PULSE).await;
-                        link.write(WriteCmd::Lines { dtr: None, rts: Some(false) });
-                        self.trace_port("reset", json!({"pulseMs": RESET_PULSE.as_millis() as u64}));
-                        let _ = r.send(Ok(()));
-                    }
+                    None => return End::Stop,
+                    Some(c) => if let Some(end) = self.port_command(link, c).await {
+                        return end;
+                    },
                 },
             }
         }
@@ -627,76 +851,67 @@ impl Board {
         request_id: Option<&str>,
     ) {
         let now = self.hub.now();
-        let (text, hex) = text_or_hex(bytes);
+        let (text, hex) = text_and_hex(bytes);
         lock(&self.status).lines_out += 1;
-        self.remember(ConsoleLine {
-            at: now,
-            direction: "out".into(),
-            text: text.clone(),
-            hex: hex.clone(),
+        let detail = TraceDetail::SerialSent(SerialSent {
+            text: Some(text),
+            hex,
             frame,
+            sent_at: now,
         });
-        let mut ev = NewEvent::new(EventKind::SerialSent, self.config.device_id.as_str());
+        let mut ev = NewEvent::new(self.config.device_id.as_str(), detail);
         if let Some(m) = message_id {
             ev = ev.message(m);
         }
         if let Some(r) = request_id {
             ev = ev.request(r);
         }
-        self.hub
-            .trace()
-            .append(ev.detail(json!({"text": text, "hex": hex, "frame": frame, "sentAt": now})));
+        self.hub.trace().append(ev);
     }
 
-    /// One line from the board: logged, and acted on if it is a frame.
-    async fn received(&mut self, att: &Attachment, bytes: Vec<u8>, at: Timestamp, partial: bool) {
+    /// One line from the board, logged (console and trace); returns what it is.
+    fn log_in(&self, bytes: &[u8], at: Timestamp, partial: bool) -> Line {
         lock(&self.status).lines_in += 1;
-        let parsed = protocol::parse(&bytes);
-        let (text, hex) = text_or_hex(&bytes);
+        let parsed = protocol::parse(bytes);
+        let (text, hex) = text_and_hex(bytes);
         let frame = matches!(parsed, Line::Frame(_));
         let warning = match &parsed {
             Line::Malformed(w) => Some(format!("looks like a frame but is not: {w}")),
             _ => None,
         };
-        self.remember(ConsoleLine {
-            at,
-            direction: "in".into(),
-            text: text.clone(),
-            hex: hex.clone(),
+        let detail = TraceDetail::SerialLine(SerialLine {
+            text: Some(text),
+            hex,
             frame,
+            partial,
+            warning,
+            received_at: at,
         });
-        self.hub.trace().append(
-            NewEvent::new(EventKind::SerialLine, self.config.device_id.as_str()).detail(json!({
-                "text": text,
-                "hex": hex,
-                "frame": frame,
-                "partial": partial,
-                "warning": warning,
-                "receivedAt": at,
-            })),
-        );
-        att.touch();
-        let Line::Frame(f) = parsed else { return };
-        let warn = |what: String| {
-            self.hub.trace().append(
-                NewEvent::new(EventKind::DeviceProtocol, self.config.device_id.as_str())
-                    .detail(json!({"via": "serial", "what": what})),
-            );
+        self.hub
+            .trace()
+            .append(NewEvent::new(self.config.device_id.as_str(), detail));
+        parsed
+    }
+
+    /// Acts on a frame from the connected board.
+    async fn act(&self, att: &Attachment, f: BoardFrame) {
+        let refused = |verb: &str, lock: &str, e: HubError| {
+            self.warn(format!("{verb} {lock}: {e}"), Some(e.code().number()));
         };
         match f {
             BoardFrame::Done(lock) => {
                 if let Err(e) = att.complete(&lock).await {
-                    warn(format!("DONE {lock}: {e}"));
+                    refused("DONE", &lock, e);
                 }
             }
             BoardFrame::Abandon(lock) => {
                 if let Err(e) = att.abandon(&lock).await {
-                    warn(format!("ABANDON {lock}: {e}"));
+                    refused("ABANDON", &lock, e);
                 }
             }
             BoardFrame::Reject(lock) => {
                 if let Err(e) = att.reject(&lock).await {
-                    warn(format!("REJECT {lock}: {e}"));
+                    refused("REJECT", &lock, e);
                 }
             }
             BoardFrame::Result {
@@ -709,41 +924,61 @@ impl Board {
             BoardFrame::Telemetry { properties, body } => {
                 let t = Telemetry::from_properties(properties, body);
                 if let Err(e) = att.telemetry(t) {
-                    warn(format!("TELEMETRY: {e}"));
+                    self.warn(format!("TELEMETRY: {e}"), Some(e.code().number()));
                 }
             }
             BoardFrame::Hello {
                 device_id,
                 firmware,
             } => {
-                if device_id != self.config.device_id {
-                    warn(format!(
-                        "the board says it is '{device_id}' but is bound to '{}'",
-                        self.config.device_id
-                    ));
+                if let Some(id) = &device_id
+                    && id != &self.config.device_id
+                {
+                    self.warn(
+                        format!(
+                            "the board says it is '{id}' but is bound to '{}'",
+                            self.config.device_id
+                        ),
+                        None,
+                    );
                 }
-                att.protocol_event(
-                    "hello",
-                    json!({"deviceId": device_id, "firmware": firmware}),
-                );
+                self.trace_port(SerialPortChange::Hello, |d| d.firmware = firmware);
             }
         }
     }
 }
 
-/// UTF-8 text, or hex for bytes that are not.
-fn text_or_hex(bytes: &[u8]) -> (Option<String>, Option<String>) {
-    match std::str::from_utf8(bytes) {
-        Ok(t) => (Some(t.to_string()), None),
-        Err(_) => (
-            None,
-            Some(
-                bytes
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            ),
-        ),
+/// The bytes as text, with each byte that is not UTF-8 written `\xNN` (so
+/// a wrong-baud banner stays readable around its noise), and, only when
+/// there were such bytes, every byte in hex (the raw line).
+fn text_and_hex(bytes: &[u8]) -> (String, Option<String>) {
+    if let Ok(t) = std::str::from_utf8(bytes) {
+        return (t.to_string(), None);
+    }
+    let mut text = String::with_capacity(bytes.len() + 8);
+    for chunk in bytes.utf8_chunks() {
+        text.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            text.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    let hex = bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    (text, Some(hex))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_byte_is_escaped_and_the_rest_stays_readable() {
+        let (text, hex) = text_and_hex(b"boot \xff\xfe ok");
+        assert_eq!(text, "boot \\xff\\xfe ok");
+        assert_eq!(hex.as_deref(), Some("62 6f 6f 74 20 ff fe 20 6f 6b"));
+        assert_eq!(text_and_hex("héllo".as_bytes()), ("héllo".into(), None));
     }
 }

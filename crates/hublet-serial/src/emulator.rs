@@ -66,10 +66,10 @@ impl Emulator {
             heartbeat_ms: AtomicU64::new(0),
         });
         let s = shared.clone();
-        let hello = hello.map(|d| format!("{PREFIX}HELLO {d} {FIRMWARE}"));
+        let id = hello.map(str::to_string);
         let thread = std::thread::Builder::new()
             .name(format!("emulator {path}"))
-            .spawn(move || run(reader, s, hello))?;
+            .spawn(move || run(reader, s, id))?;
         Ok(Emulator {
             path,
             shared,
@@ -141,12 +141,20 @@ fn reply(shared: &Shared, line: &str) {
     }
 }
 
-fn run(mut port: TTYPort, shared: Arc<Shared>, hello: Option<String>) {
+/// The board's HELLO: with its device id when it was given one.
+fn hello(id: Option<&str>) -> String {
+    match id {
+        Some(d) => format!("{PREFIX}HELLO {d} {FIRMWARE}"),
+        None => format!("{PREFIX}HELLO"),
+    }
+}
+
+fn run(mut port: TTYPort, shared: Arc<Shared>, id: Option<String>) {
     // Boot output goes out at once; the pseudo-terminal keeps it until the
     // bridge opens the port, as a USB adapter's buffer would.
     reply(&shared, "boot: emulated board ready");
-    if let Some(h) = hello {
-        reply(&shared, &h);
+    if id.is_some() {
+        reply(&shared, &hello(id.as_deref()));
     }
     let _ = port.set_timeout(Duration::from_millis(20));
     let mut buf = [0u8; 4096];
@@ -175,7 +183,7 @@ fn run(mut port: TTYPort, shared: Arc<Shared>, hello: Option<String>) {
                             line.pop();
                         }
                         let l = std::mem::take(&mut line);
-                        act(&shared, &l);
+                        act(&shared, &l, id.as_deref());
                         lock(&shared.received).push(l);
                     } else {
                         line.push(b);
@@ -191,7 +199,7 @@ fn run(mut port: TTYPort, shared: Arc<Shared>, hello: Option<String>) {
 }
 
 /// What the board does with a line from the hub.
-fn act(shared: &Shared, line: &[u8]) {
+fn act(shared: &Shared, line: &[u8], id: Option<&str>) {
     match protocol::parse_hub(line) {
         None if line.is_empty() => {}
         // Typed text: answered like the reference firmware does.
@@ -200,6 +208,7 @@ fn act(shared: &Shared, line: &[u8]) {
             &format!("unknown command: {}", protocol::escape(line)),
         ),
         Some(Err(e)) => reply(shared, &format!("error: cannot read frame: {e}")),
+        Some(Ok(HubFrame::Who)) => reply(shared, &hello(id)),
         Some(Ok(HubFrame::C2d {
             lock,
             message_id,

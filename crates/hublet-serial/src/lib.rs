@@ -26,6 +26,8 @@ pub mod ports;
 pub mod protocol;
 
 pub use board::{BoardConfig, SerialSettings};
-pub use bridge::{BoardStatus, CONSOLE_LINES, ConsoleLine, SerialBridge};
+pub use bridge::{
+    BoardState, BoardStatus, CONSOLE_LINES, ConsoleLine, LineDirection, SerialBridge,
+};
 pub use emulator::Emulator;
 pub use ports::{Identity, PortInfo};

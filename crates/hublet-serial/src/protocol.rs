@@ -8,6 +8,7 @@
 //! ```text
 //! @@ C2D <lock> <message-id> <properties> <body>
 //! @@ METHOD <request-id> <method-name> <json payload>
+//! @@ WHO                              asks the board to say HELLO
 //! ```
 //! Board → hub:
 //! ```text
@@ -16,8 +17,10 @@
 //! @@ REJECT <lock>
 //! @@ RESULT <request-id> <status> [<json payload>]
 //! @@ TELEMETRY <properties> <body>
-//! @@ HELLO <device-id> [<firmware version>]
+//! @@ HELLO [<device-id> [<firmware version>]]
 //! ```
+//! A board counts as connected from its first frame on; until then its
+//! port is open but its device is not (see `bridge`).
 //! `<properties>` is `-` or an IoT Hub property bag (`k=v&k2=v2`,
 //! percent-encoded). `<body>` is the rest of the line with `%`, CR, LF and
 //! other control or non-ASCII bytes written as `%XX`, so text stays readable.
@@ -56,8 +59,8 @@ pub enum BoardFrame {
     },
     /// The board introduces itself.
     Hello {
-        /// The device id it believes it is.
-        device_id: String,
+        /// The device id it believes it is, if it says.
+        device_id: Option<String>,
         /// Its firmware version, if given.
         firmware: Option<String>,
     },
@@ -136,9 +139,8 @@ fn parse_frame(s: &str) -> Result<BoardFrame, String> {
         }
         "HELLO" => {
             let mut it = args.split_whitespace();
-            let id = it.next().ok_or("HELLO needs the device id")?;
             Ok(BoardFrame::Hello {
-                device_id: id.to_string(),
+                device_id: it.next().map(str::to_string),
                 firmware: it.next().map(str::to_string),
             })
         }
@@ -163,11 +165,12 @@ pub fn unescape(s: &str) -> Vec<u8> {
     percent_decode_str(s).collect()
 }
 
-/// The C2D frame for a locked message (without line ending).
+/// The C2D frame for a locked message (without line ending). An empty body
+/// is written as nothing, without the space before it.
 pub fn c2d_frame(m: &C2dMessage) -> String {
     let props = property_bag::encode(property_bag::c2d_pairs(m, &[], None));
-    format!(
-        "{PREFIX}C2D {} {} {} {}",
+    let mut f = format!(
+        "{PREFIX}C2D {} {} {}",
         m.lock_token.as_deref().unwrap_or("-"),
         m.message_id,
         if props.is_empty() {
@@ -175,17 +178,56 @@ pub fn c2d_frame(m: &C2dMessage) -> String {
         } else {
             props
         },
-        escape(&m.body)
+    );
+    if !m.body.is_empty() {
+        f.push(' ');
+        f.push_str(&escape(&m.body));
+    }
+    f
+}
+
+/// The method frame (without line ending). The payload is the caller's JSON
+/// on one line: whitespace outside strings removed, keys in the caller's
+/// order; method names never hold spaces (the hub refuses them).
+pub fn method_frame(request_id: &str, name: &str, payload: &[u8]) -> String {
+    format!(
+        "{PREFIX}METHOD {request_id} {name} {}",
+        compact_json(payload)
     )
 }
 
-/// The method frame (without line ending). The payload is compact JSON, so
-/// it has no line breaks; method names never hold spaces (the hub refuses them).
-pub fn method_frame(request_id: &str, name: &str, payload: &[u8]) -> String {
-    let compact = serde_json::from_slice::<serde_json::Value>(payload)
-        .map(|v| v.to_string())
-        .unwrap_or_else(|_| String::from_utf8_lossy(payload).replace(['\r', '\n'], " "));
-    format!("{PREFIX}METHOD {request_id} {name} {compact}")
+/// JSON text without the whitespace between tokens (line breaks inside
+/// strings are already escaped in valid JSON, so the result is one line).
+/// Unlike re-serialising, it keeps the key order the caller chose.
+fn compact_json(json: &[u8]) -> String {
+    let text = String::from_utf8_lossy(json);
+    let mut out = String::with_capacity(text.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in text.chars() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if c == '"' {
+            in_string = true;
+            out.push(c);
+        } else if !c.is_whitespace() {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The frame that asks a board to introduce itself (sent when its port
+/// opens, so a board that booted before Hublet opened the port is found
+/// without a reset).
+pub fn who_frame() -> String {
+    format!("{PREFIX}WHO")
 }
 
 /// A frame from the hub, as a board sees it. Firmware parses these; in
@@ -203,6 +245,8 @@ pub enum HubFrame {
         /// The body.
         body: Vec<u8>,
     },
+    /// The hub asks the board to say HELLO.
+    Who,
     /// A direct-method call.
     Method {
         /// Echo it in `RESULT`.
@@ -256,6 +300,7 @@ pub fn parse_hub(line: &[u8]) -> Option<Result<HubFrame, String>> {
                 _ => Err("METHOD needs a request id and a name".into()),
             }
         }
+        "WHO" => Ok(HubFrame::Who),
         other => Err(format!("unknown hub frame '{other}'")),
     })
 }
@@ -263,6 +308,17 @@ pub fn parse_hub(line: &[u8]) -> Option<Result<HubFrame, String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_method_payload_keeps_the_callers_key_order_on_one_line() {
+        let f = method_frame(
+            "7",
+            "set",
+            b"{\n  \"z\": 1,\n  \"a\": \"x y\\n\\\"q\\\"\" }",
+        );
+        assert_eq!(f, r#"@@ METHOD 7 set {"z":1,"a":"x y\n\"q\""}"#);
+        assert_eq!(method_frame("8", "ping", b"null"), "@@ METHOD 8 ping null");
+    }
 
     #[test]
     fn console_lines_and_frames_are_told_apart() {
@@ -309,8 +365,16 @@ mod tests {
         assert_eq!(
             parse(b"@@ HELLO bench-7 1.4.2"),
             Line::Frame(BoardFrame::Hello {
-                device_id: "bench-7".into(),
+                device_id: Some("bench-7".into()),
                 firmware: Some("1.4.2".into())
+            })
+        );
+        // A board that does not know its device id may say HELLO alone.
+        assert_eq!(
+            parse(b"@@ HELLO"),
+            Line::Frame(BoardFrame::Hello {
+                device_id: None,
+                firmware: None
             })
         );
         for bad in [

@@ -395,7 +395,7 @@ impl RunningHub {
         if let Some(emu) = self.demo_board {
             // The emulator's pseudo-terminal dies with this process; do not
             // leave a binding that would search for it forever.
-            let _ = self.serial.forget(DEMO_BOARD).await;
+            let _ = self.serial.unbind(DEMO_BOARD).await;
             emu.unplug();
         }
         self.serial.shutdown().await;
@@ -444,7 +444,7 @@ async fn start_serial(
         Ok(emu) => {
             emu.set_heartbeat(Some(std::time::Duration::from_secs(5)));
             serial
-                .attach(emu.path(), DEMO_BOARD, SerialSettings::default())
+                .bind(emu.path(), DEMO_BOARD, SerialSettings::default(), false)
                 .await?;
             report.demo_board_port = Some(emu.path().to_string());
             Ok(Some(emu))

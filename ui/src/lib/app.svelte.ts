@@ -4,6 +4,7 @@
 
 import { HubClient, type HubConnection, HubError } from "./api/client";
 import type { HubInfoDto } from "./api/generated/HubInfoDto";
+import type { RulesDto } from "./api/generated/RulesDto";
 import { type HubApi, hubApi } from "./api/hub";
 import { LiveTrace, type LiveState } from "./live";
 
@@ -55,6 +56,8 @@ export interface Notice {
 class AppState {
   conn = $state<HubConnection | null>(null);
   info = $state<HubInfoDto | null>(null);
+  /** The rules the hub checks input against (forms pre-check with them). */
+  rules = $state<RulesDto | null>(null);
   route = $state<Route>(parseRoute(window.location.hash));
   liveState = $state<LiveState>("connecting");
   notices = $state<Notice[]>([]);
@@ -73,7 +76,7 @@ class AppState {
     const client = new HubClient(conn);
     const api = hubApi(client);
     try {
-      this.info = await api.info();
+      [this.info, this.rules] = await Promise.all([api.info(), api.rules()]);
     } catch (e) {
       this.connectError = e instanceof HubError ? `${e.message}` : String(e);
       return false;
@@ -107,7 +110,7 @@ class AppState {
   }
 
   async refreshInfo(): Promise<void> {
-    if (this.api) this.info = await this.api.info();
+    if (this.api) [this.info, this.rules] = await Promise.all([this.api.info(), this.api.rules()]);
   }
 }
 

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::ApiCaller;
 use crate::AppState;
-use crate::dto::{ConnectionStringDto, HubInfoDto, SettingsDto, StatsDto};
+use crate::dto::{ConnectionStringDto, HubInfoDto, RulesDto, SettingsDto, StatsDto};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, QueryParams};
 
@@ -29,8 +29,14 @@ pub async fn stats(State(s): State<AppState>, _c: ApiCaller) -> Result<Json<Stat
     Ok(Json(s.hub.stats().await?.into()))
 }
 
+/// The rules the hub checks input against (`GET /api/rules`), so a client
+/// can check a form before sending it without keeping its own copy.
+pub async fn rules(State(s): State<AppState>, _c: ApiCaller) -> Json<RulesDto> {
+    Json(RulesDto::of(&s.hub.settings()))
+}
+
 pub async fn get_settings(State(s): State<AppState>, _c: ApiCaller) -> Json<SettingsDto> {
-    Json(SettingsDto::from(s.hub.settings().as_ref()))
+    Json(s.hub.settings().as_ref().clone())
 }
 
 pub async fn put_settings(
@@ -38,8 +44,8 @@ pub async fn put_settings(
     _c: ApiCaller,
     JsonBody(req): JsonBody<SettingsDto>,
 ) -> Result<Json<SettingsDto>, ApiError> {
-    let saved = s.hub.update_settings(req.into()).await?;
-    Ok(Json(SettingsDto::from(saved.as_ref())))
+    let saved = s.hub.update_settings(req).await?;
+    Ok(Json(saved.as_ref().clone()))
 }
 
 /// The CA certificate, PEM. No credentials needed: it is public by nature,

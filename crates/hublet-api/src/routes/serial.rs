@@ -1,4 +1,8 @@
 //! `/api/serial…`: ports, board bindings and the console of the bench bridge.
+//!
+//! A board is *bound* (`POST /boards`) and *unbound* (`DELETE /boards/{id}`);
+//! its port is *released* (`/release`) and *reclaimed* (`/reclaim`). The
+//! paths `/detach` and `/reattach` of Hublet 0.1 still work for one release.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -8,7 +12,7 @@ use serde::Deserialize;
 
 use super::ApiCaller;
 use crate::AppState;
-use crate::dto::{AttachBoardRequest, SerialSendRequest};
+use crate::dto::{BindBoardRequest, SerialSendRequest};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
 
@@ -60,16 +64,26 @@ pub async fn board(
         .ok_or_else(|| board_not_found(&id))
 }
 
-pub async fn attach(
+pub async fn bind(
     State(s): State<AppState>,
     _c: ApiCaller,
-    JsonBody(r): JsonBody<AttachBoardRequest>,
+    JsonBody(r): JsonBody<BindBoardRequest>,
 ) -> Result<(StatusCode, Json<BoardStatus>), ApiError> {
-    if r.port.trim().is_empty() || r.device_id.trim().is_empty() {
-        return Err(ApiError::invalid("both 'port' and 'deviceId' are required"));
+    if r.port.trim().is_empty() {
+        return Err(hublet_core::HubError::invalid_field("port", "'port' is required").into());
+    }
+    if r.device_id.trim().is_empty() {
+        return Err(
+            hublet_core::HubError::invalid_field("deviceId", "'deviceId' is required").into(),
+        );
     }
     let status = bridge(&s)?
-        .attach(&r.port, &r.device_id, r.settings.unwrap_or_default())
+        .bind(
+            &r.port,
+            &r.device_id,
+            r.settings.unwrap_or_default(),
+            r.wait,
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(status)))
 }
@@ -81,32 +95,32 @@ fn known<'a>(s: &'a AppState, id: &str) -> Result<&'a SerialBridge, ApiError> {
     Ok(b)
 }
 
-pub async fn forget(
+pub async fn unbind(
     State(s): State<AppState>,
     _c: ApiCaller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    known(&s, &id)?.forget(&id).await?;
+    known(&s, &id)?.unbind(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn detach(
+pub async fn release(
     State(s): State<AppState>,
     _c: ApiCaller,
     Path(id): Path<String>,
 ) -> Result<Json<BoardStatus>, ApiError> {
     let b = known(&s, &id)?;
-    b.detach(&id).await?;
+    b.release(&id).await?;
     b.status(&id).map(Json).ok_or_else(|| board_not_found(&id))
 }
 
-pub async fn reattach(
+pub async fn reclaim(
     State(s): State<AppState>,
     _c: ApiCaller,
     Path(id): Path<String>,
 ) -> Result<Json<BoardStatus>, ApiError> {
     let b = known(&s, &id)?;
-    b.reattach(&id).await?;
+    b.reclaim(&id).await?;
     b.status(&id).map(Json).ok_or_else(|| board_not_found(&id))
 }
 
@@ -157,12 +171,10 @@ pub async fn console(
     Path(id): Path<String>,
     Query(p): Query<ConsoleParams>,
 ) -> Result<Json<Vec<ConsoleLine>>, ApiError> {
-    let mut lines = bridge(&s)?
-        .console(&id)
+    let tail = p.tail.unwrap_or(hublet_serial::CONSOLE_LINES);
+    let lines = bridge(&s)?
+        .console(&id, tail)
+        .await?
         .ok_or_else(|| board_not_found(&id))?;
-    if let Some(t) = p.tail {
-        let skip = lines.len().saturating_sub(t);
-        lines.drain(..skip);
-    }
     Ok(Json(lines))
 }

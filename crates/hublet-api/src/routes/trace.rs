@@ -85,15 +85,7 @@ pub async fn query(
     QueryParams(p): QueryParams<TraceParams>,
 ) -> Result<Json<Vec<TraceEventDto>>, ApiError> {
     let (q, _) = p.query()?;
-    Ok(Json(
-        s.hub
-            .trace()
-            .query(q)
-            .await?
-            .iter()
-            .map(TraceEventDto::from)
-            .collect(),
-    ))
+    Ok(Json(s.hub.trace().query(q).await?))
 }
 
 pub async fn story(
@@ -101,15 +93,7 @@ pub async fn story(
     _c: ApiCaller,
     Path(key): Path<String>,
 ) -> Result<Json<Vec<TraceEventDto>>, ApiError> {
-    Ok(Json(
-        s.hub
-            .trace()
-            .story(&key)
-            .await?
-            .iter()
-            .map(TraceEventDto::from)
-            .collect(),
-    ))
+    Ok(Json(s.hub.trace().story(&key).await?))
 }
 
 /// Live events as Server-Sent Events (`event: trace`, `id: <event id>`).
@@ -136,7 +120,7 @@ pub async fn stream(
     let mut last = backlog.last().map(|e| e.id).or(replay_from).unwrap_or(0);
     let stream = async_stream(move |tx| async move {
         for e in &backlog {
-            if tx.send(trace_event(&TraceEventDto::from(e))).await.is_err() {
+            if tx.send(trace_event(e)).await.is_err() {
                 return;
             }
         }
@@ -145,7 +129,7 @@ pub async fn stream(
                 Ok(e) if e.id <= last => continue,
                 Ok(e) => {
                     last = e.id;
-                    trace_event(&TraceEventDto::from(e.as_ref()))
+                    trace_event(e.as_ref())
                 }
                 Err(LiveError::Lagged(n)) => Event::default()
                     .event("lagged")

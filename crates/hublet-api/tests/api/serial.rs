@@ -20,7 +20,7 @@ async fn call(api: &Api, m: Method, path: &str, body: Option<Value>) -> (StatusC
 }
 
 #[tokio::test]
-async fn boards_are_attached_driven_and_refused_clearly_over_the_api() {
+async fn boards_are_bound_driven_and_refused_clearly_over_the_api() {
     let api = Api::new().await;
     let (s, ports) = call(&api, Method::GET, "/api/serial/ports", None).await;
     assert_eq!(s, StatusCode::OK);
@@ -35,6 +35,23 @@ async fn boards_are_attached_driven_and_refused_clearly_over_the_api() {
     .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_eq!(e["error"]["code"], 400004);
+    assert_eq!(
+        e["error"]["info"]["field"], "port",
+        "the field at fault, as data"
+    );
+    let (s, e) = call(
+        &api,
+        Method::POST,
+        "/api/serial/boards",
+        Some(json!({"port": "/dev/no-such-port", "deviceId": "b9"})),
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::BAD_REQUEST,
+        "a missing port is refused at once"
+    );
+    assert_eq!(e["error"]["info"]["field"], "port");
     let bad = json!({"port": "/dev/null", "deviceId": "b1", "settings": {"baud": 0}});
     let (s, e) = call(&api, Method::POST, "/api/serial/boards", Some(bad)).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
@@ -51,7 +68,7 @@ async fn boards_are_attached_driven_and_refused_clearly_over_the_api() {
     );
     for _ in 0..500 {
         let (_, b) = call(&api, Method::GET, "/api/serial/boards/b1", None).await;
-        if b["state"] == "attached" {
+        if b["state"] == "connected" {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -86,14 +103,20 @@ async fn boards_are_attached_driven_and_refused_clearly_over_the_api() {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(emu.received(), vec![b"hi".to_vec(), b"A".to_vec()]);
+    // What was typed reaches the board (after the bridge's own WHO probe).
+    let typed: Vec<Vec<u8>> = emu
+        .received()
+        .into_iter()
+        .filter(|l| !l.starts_with(b"@@ "))
+        .collect();
+    assert_eq!(typed, vec![b"hi".to_vec(), b"A".to_vec()]);
     let (s, console) = call(&api, Method::GET, "/api/serial/boards/b1/console", None).await;
     assert_eq!(s, StatusCode::OK);
     let out: Vec<&Value> = console
         .as_array()
         .unwrap()
         .iter()
-        .filter(|l| l["direction"] == "out")
+        .filter(|l| l["direction"] == "out" && l["frame"] == false)
         .map(|l| &l["text"])
         .collect();
     assert_eq!(
@@ -110,7 +133,7 @@ async fn boards_are_attached_driven_and_refused_clearly_over_the_api() {
     .await;
     assert_eq!(tail.as_array().unwrap().len(), 1);
 
-    let (s, e) = call(&api, Method::POST, "/api/serial/boards/nope/detach", None).await;
+    let (s, e) = call(&api, Method::POST, "/api/serial/boards/nope/release", None).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     assert_eq!(e["error"]["name"], "BoardNotFound");
     let (s, _) = call(&api, Method::DELETE, "/api/serial/boards/b1", None).await;

@@ -13,13 +13,15 @@ pub(crate) mod table;
 pub(crate) use queue::produce;
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use crate::clock::Timestamp;
 use crate::error::HubResult;
 use crate::hub::Hub;
 
 /// Outcome reported by a feedback record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[ts(export)]
 pub enum FeedbackStatus {
     /// The device completed the message.
     Success,
@@ -72,6 +74,12 @@ impl FeedbackStatus {
     }
 }
 
+impl std::fmt::Display for FeedbackStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One feedback record, in IoT Hub's JSON shape.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -121,11 +129,18 @@ pub struct Feedback<'a> {
 impl Feedback<'_> {
     /// Locks and returns the oldest feedback message, or `None` if there is none.
     pub async fn receive(&self) -> HubResult<Option<FeedbackMessage>> {
+        self.receive_via(None).await
+    }
+
+    /// [`receive`](Self::receive), naming how the receiver reached the hub
+    /// (`iothub-https`, `amqp`, ...) in the `feedback.received` event.
+    pub async fn receive_via(&self, via: Option<&str>) -> HubResult<Option<FeedbackMessage>> {
         let settings = self.hub.settings();
+        let via = via.map(str::to_string);
         self.hub
             .inner
             .db
-            .write(move |ctx| queue::receive(ctx, &settings))
+            .write(move |ctx| queue::receive(ctx, &settings, via.as_deref()))
             .await
     }
 

@@ -7,7 +7,6 @@
 //! previous batch was sealed, whichever comes first. Sealing is checked when a
 //! record is produced, when a receiver asks for feedback, and by the sweeper.
 
-use serde_json::json;
 use uuid::Uuid;
 
 use super::{FeedbackMessage, FeedbackRecord, FeedbackStatus, table};
@@ -15,7 +14,11 @@ use crate::error::{HubError, HubResult};
 use crate::mailbox::C2dMessage;
 use crate::settings::HubSettings;
 use crate::store::WriteCtx;
-use crate::trace::{EventKind, NewEvent};
+use crate::trace::detail::{
+    FeedbackAbandoned, FeedbackBatched, FeedbackCompleted, FeedbackDropReason, FeedbackDropped,
+    FeedbackProduced, FeedbackReceived,
+};
+use crate::trace::{NewEvent, TraceDetail};
 
 /// Writes the feedback record for `m`'s terminal outcome if its ack mode
 /// asks for it. Called in the same transaction as the outcome itself.
@@ -38,17 +41,14 @@ pub(crate) fn produce(
         enqueued_time_utc: ctx.now,
     };
     table::insert_record(ctx.conn, &record)?;
-    ctx.trace(
-        NewEvent::new(EventKind::FeedbackProduced, m.device_id.as_str())
-            .message(m.message_id.as_str())
-            .detail(json!({
-                "statusCode": status.as_str(),
-                "description": record.description,
-                "ack": m.ack.as_str(),
-                "deviceGenerationId": record.device_generation_id,
-                "sequenceNumber": m.sequence_number,
-            })),
-    )?;
+    let detail = TraceDetail::FeedbackProduced(FeedbackProduced {
+        status_code: status,
+        description: record.description.clone(),
+        ack: m.ack,
+        device_generation_id: record.device_generation_id.clone(),
+        sequence_number: m.sequence_number,
+    });
+    ctx.trace(NewEvent::new(m.device_id.as_str(), detail).message(m.message_id.as_str()))?;
     if table::pending_count(ctx.conn)? >= u64::from(settings.feedback_batch_size) {
         seal(ctx, settings, true)?;
     }
@@ -71,16 +71,18 @@ fn seal(ctx: &mut WriteCtx<'_>, settings: &HubSettings, only_full: bool) -> HubR
         let batch = table::insert_batch(ctx.conn, ctx.now, expiry)?;
         table::assign(ctx.conn, batch, last_id)?;
         table::set_last_seal(ctx.conn, ctx.now)?;
-        let ids: Vec<&str> = pending
+        let original_message_ids = pending
             .iter()
-            .map(|(_, r)| r.original_message_id.as_str())
+            .map(|(_, r)| r.original_message_id.clone())
             .collect();
-        ctx.trace(NewEvent::hub(EventKind::FeedbackBatched).detail(json!({
-            "batchId": batch,
-            "records": pending.len(),
-            "originalMessageIds": ids,
-            "expiryTimeUtc": expiry,
-        })))?;
+        ctx.trace(NewEvent::hub(TraceDetail::FeedbackBatched(
+            FeedbackBatched {
+                batch_id: batch,
+                records: pending.len(),
+                original_message_ids,
+                expiry_time_utc: expiry,
+            },
+        )))?;
     }
 }
 
@@ -103,9 +105,13 @@ pub(crate) fn expire(ctx: &mut WriteCtx<'_>) -> HubResult<()> {
     for b in table::batches(ctx.conn, "WHERE expiry_ms <= ?1", [ctx.now.0])? {
         let n = table::batch_records(ctx.conn, b.id)?.len();
         table::delete_batch(ctx.conn, b.id)?;
-        ctx.trace(NewEvent::hub(EventKind::FeedbackDropped).detail(json!({
-            "batchId": b.id, "records": n, "reason": "expired",
-        })))?;
+        ctx.trace(NewEvent::hub(TraceDetail::FeedbackDropped(
+            FeedbackDropped {
+                batch_id: b.id,
+                records: n,
+                reason: FeedbackDropReason::Expired,
+            },
+        )))?;
     }
     for mut b in table::batches(
         ctx.conn,
@@ -120,10 +126,12 @@ pub(crate) fn expire(ctx: &mut WriteCtx<'_>) -> HubResult<()> {
     Ok(())
 }
 
-/// Locks the oldest available feedback message.
+/// Locks the oldest available feedback message for a receiver that
+/// reached the hub through `via`.
 pub(crate) fn receive(
     ctx: &mut WriteCtx<'_>,
     settings: &HubSettings,
+    via: Option<&str>,
 ) -> HubResult<Option<FeedbackMessage>> {
     seal_due(ctx, settings)?;
     expire(ctx)?;
@@ -142,15 +150,13 @@ pub(crate) fn receive(
     );
     table::save_batch(ctx.conn, &b)?;
     let records = table::batch_records(ctx.conn, b.id)?;
-    ctx.trace(
-        NewEvent::hub(EventKind::FeedbackReceived)
-            .lock(token.as_str())
-            .detail(json!({
-                "batchId": b.id,
-                "records": records.len(),
-                "deliveryCount": b.delivery_count,
-            })),
-    )?;
+    let detail = TraceDetail::FeedbackReceived(FeedbackReceived {
+        batch_id: b.id,
+        records: records.len(),
+        delivery_count: b.delivery_count,
+        via: via.map(str::to_string),
+    });
+    ctx.trace(NewEvent::hub(detail).lock(token.as_str()))?;
     Ok(Some(FeedbackMessage {
         lock_token: token,
         batch_id: b.id,
@@ -173,11 +179,8 @@ fn locked(ctx: &WriteCtx<'_>, token: &str) -> HubResult<table::BatchRow> {
 pub(crate) fn complete(ctx: &mut WriteCtx<'_>, token: &str) -> HubResult<()> {
     let b = locked(ctx, token)?;
     table::delete_batch(ctx.conn, b.id)?;
-    ctx.trace(
-        NewEvent::hub(EventKind::FeedbackCompleted)
-            .lock(token)
-            .detail(json!({"batchId": b.id})),
-    )
+    let detail = TraceDetail::FeedbackCompleted(FeedbackCompleted { batch_id: b.id });
+    ctx.trace(NewEvent::hub(detail).lock(token))
 }
 
 /// Abandons a locked feedback message: back to the queue, or dropped once
@@ -189,19 +192,21 @@ pub(crate) fn abandon(
 ) -> HubResult<()> {
     let mut b = locked(ctx, token)?;
     b.delivery_count += 1;
-    ctx.trace(
-        NewEvent::hub(EventKind::FeedbackAbandoned)
-            .lock(token)
-            .detail(json!({
-                "batchId": b.id, "deliveryCount": b.delivery_count,
-            })),
-    )?;
+    let detail = TraceDetail::FeedbackAbandoned(FeedbackAbandoned {
+        batch_id: b.id,
+        delivery_count: b.delivery_count,
+    });
+    ctx.trace(NewEvent::hub(detail).lock(token))?;
     if b.delivery_count >= settings.feedback_max_delivery_count {
         let n = table::batch_records(ctx.conn, b.id)?.len();
         table::delete_batch(ctx.conn, b.id)?;
-        return ctx.trace(NewEvent::hub(EventKind::FeedbackDropped).detail(json!({
-            "batchId": b.id, "records": n, "reason": "deliveryCountExceeded",
-        })));
+        return ctx.trace(NewEvent::hub(TraceDetail::FeedbackDropped(
+            FeedbackDropped {
+                batch_id: b.id,
+                records: n,
+                reason: FeedbackDropReason::DeliveryCountExceeded,
+            },
+        )));
     }
     b.locked = false;
     b.lock_token = None;

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use crate::clock::Timestamp;
 use crate::error::{HubError, HubResult};
@@ -11,8 +12,9 @@ use crate::ids::validate_message_id;
 use crate::settings::HubSettings;
 
 /// Which outcomes produce delivery feedback (`iothub-ack`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
+#[ts(export)]
 pub enum AckMode {
     /// No feedback.
     #[default]
@@ -97,12 +99,28 @@ impl NewMessage {
 }
 
 /// Queue state of a message that is still in the queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
 pub enum MessageState {
     /// Waiting to be delivered.
     Enqueued,
     /// Delivered and locked; waiting for complete, abandon or reject.
     Invisible,
+}
+
+impl std::fmt::Display for AckMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for MessageState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            MessageState::Enqueued => "Enqueued",
+            MessageState::Invisible => "Invisible",
+        })
+    }
 }
 
 /// A message in a device's queue.
@@ -174,7 +192,7 @@ pub fn to_address(device_id: &str) -> String {
 
 /// Characters IoT Hub allows in C2D application property names and values
 /// besides ASCII letters and digits (semantics reference 1.6).
-const PROPERTY_SPECIALS: &str = "!#$%&'*+-.^_`|~";
+pub const PROPERTY_SPECIALS: &str = "!#$%&'*+-.^_`|~";
 
 fn check_property_text(what: &str, s: &str) -> HubResult<()> {
     if let Some(bad) = s
@@ -214,8 +232,11 @@ pub(crate) fn validate(
     settings: &HubSettings,
     new_id: impl FnOnce() -> String,
 ) -> HubResult<C2dMessage> {
+    // Each error names the field at fault (`properties.<name>` for an
+    // application property), so a form can point at it.
+    let in_field = |field: String| move |e: HubError| HubError::invalid_field(field, e.to_string());
     if let Some(id) = &m.message_id {
-        validate_message_id(id)?;
+        validate_message_id(id).map_err(in_field("messageId".into()))?;
     }
     for (what, v, max) in [
         ("correlationId", &m.correlation_id, 128),
@@ -224,20 +245,28 @@ pub(crate) fn validate(
         ("contentEncoding", &m.content_encoding, 256),
     ] {
         if let Some(v) = v {
-            check_system_text(what, v, max)?;
+            check_system_text(what, v, max).map_err(in_field(what.into()))?;
         }
     }
     for (k, v) in &m.properties {
+        let field = format!("properties.{k}");
         if k.is_empty() {
-            return Err(HubError::invalid("an application property name is empty"));
+            return Err(HubError::invalid_field(
+                "properties",
+                "an application property name is empty",
+            ));
         }
-        check_property_text("application property name", k)?;
-        check_property_text(&format!("value of application property '{k}'"), v)?;
+        check_property_text("application property name", k).map_err(in_field(field.clone()))?;
+        check_property_text(&format!("value of application property '{k}'"), v)
+            .map_err(in_field(field.clone()))?;
         let lower = k.to_ascii_lowercase();
         if lower.starts_with("iothub-") || lower.starts_with("$.") {
-            return Err(HubError::invalid(format!(
-                "application property '{k}' uses a reserved prefix (iothub- or $.); set the system property instead"
-            )));
+            return Err(HubError::invalid_field(
+                field,
+                format!(
+                    "application property '{k}' uses a reserved prefix (iothub- or $.); set the system property instead"
+                ),
+            ));
         }
     }
     let max_ttl = Duration::from_secs(settings.max_ttl_secs);

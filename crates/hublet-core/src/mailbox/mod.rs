@@ -15,7 +15,7 @@ pub(crate) mod pump;
 pub(crate) mod table;
 
 pub use expiry::SweepReport;
-pub use message::{AckMode, C2dMessage, MessageState, NewMessage, to_address};
+pub use message::{AckMode, C2dMessage, MessageState, NewMessage, PROPERTY_SPECIALS, to_address};
 pub use ops::AbandonOutcome;
 pub(crate) use ops::TRACE_BODY_LIMIT;
 
@@ -36,7 +36,19 @@ impl Mailbox<'_> {
     /// Errors: 404001 unknown device, 403004 queue full, 403009 bad expiry,
     /// 413001 too large, 400004 bad id or property.
     pub async fn send(&self, device: &str, msg: NewMessage) -> HubResult<C2dMessage> {
+        self.send_via(device, msg, None).await
+    }
+
+    /// [`send`](Self::send), naming how the sender reached the hub
+    /// (`api`, `iothub-https`, `amqp`, ...) in the `c2d.enqueued` event.
+    pub async fn send_via(
+        &self,
+        device: &str,
+        msg: NewMessage,
+        via: Option<&str>,
+    ) -> HubResult<C2dMessage> {
         let id = DeviceId::new(device)?;
+        let via = via.map(str::to_string);
         let settings = self.hub.settings();
         let now = self.hub.now();
         let m = message::validate(msg, id.as_str(), now, &settings, || {
@@ -46,7 +58,7 @@ impl Mailbox<'_> {
             .hub
             .inner
             .db
-            .write(move |ctx| ops::enqueue(ctx, m.clone(), &settings))
+            .write(move |ctx| ops::enqueue(ctx, m.clone(), &settings, via.as_deref()))
             .await?;
         self.hub.inner.presence.wake_c2d(id.as_str());
         Ok(m)

@@ -14,7 +14,6 @@
 //!    detach  ────────────┘ Dead-lettered (Expired)      └─ abandon at max ▶ Dead-lettered (DeliveryCountExceeded)
 //! ```
 
-use serde_json::json;
 use uuid::Uuid;
 
 use super::message::{C2dMessage, MessageState};
@@ -23,24 +22,31 @@ use crate::error::{HubError, HubResult};
 use crate::feedback::{self, FeedbackStatus};
 use crate::settings::HubSettings;
 use crate::store::WriteCtx;
-use crate::trace::{EventKind, NewEvent, body_preview};
+use crate::trace::detail::{
+    C2dAbandoned, C2dCompleted, C2dDeadLettered, C2dDelivered, C2dEnqueued, C2dExpired,
+    C2dLockEnded, C2dPurged, C2dRejected,
+};
+use crate::trace::{BodyPreview, NewEvent, TraceDetail};
 
 /// How much of a body the trace keeps.
 pub(crate) const TRACE_BODY_LIMIT: usize = 4096;
 
-fn event(kind: EventKind, m: &C2dMessage) -> NewEvent {
-    let ev = NewEvent::new(kind, m.device_id.as_str()).message(m.message_id.as_str());
+/// An event about message `m` (its device, id and lock).
+fn event(m: &C2dMessage, detail: TraceDetail) -> NewEvent {
+    let ev = NewEvent::new(m.device_id.as_str(), detail).message(m.message_id.as_str());
     match &m.lock_token {
         Some(t) => ev.lock(t.as_str()),
         None => ev,
     }
 }
 
-/// Accepts a validated message into its device's queue.
+/// Accepts a validated message into its device's queue; `via` names how
+/// the sender reached the hub, for the trace.
 pub(crate) fn enqueue(
     ctx: &mut WriteCtx<'_>,
     mut m: C2dMessage,
     settings: &HubSettings,
+    via: Option<&str>,
 ) -> HubResult<C2dMessage> {
     crate::registry::table::get_required(ctx.conn, &m.device_id)?;
     // Checked before any write, so a refused send changes nothing.
@@ -56,18 +62,20 @@ pub(crate) fn enqueue(
     }
     m.enqueued_time = ctx.now;
     m.sequence_number = table::insert(ctx.conn, &m)?;
-    ctx.trace(event(EventKind::C2dEnqueued, &m).detail(json!({
-        "sequenceNumber": m.sequence_number,
-        "expiryTimeUtc": m.expiry_time_utc,
-        "ack": m.ack.as_str(),
-        "correlationId": m.correlation_id,
-        "userId": m.user_id,
-        "contentType": m.content_type,
-        "contentEncoding": m.content_encoding,
-        "properties": m.properties,
-        "size": m.size(),
-        "body": body_preview(&m.body, TRACE_BODY_LIMIT),
-    })))?;
+    let detail = TraceDetail::C2dEnqueued(C2dEnqueued {
+        sequence_number: m.sequence_number,
+        expiry_time_utc: m.expiry_time_utc,
+        ack: m.ack,
+        correlation_id: m.correlation_id.clone(),
+        user_id: m.user_id.clone(),
+        content_type: m.content_type.clone(),
+        content_encoding: m.content_encoding.clone(),
+        properties: m.properties.clone(),
+        size: m.size(),
+        body: BodyPreview::of(&m.body, TRACE_BODY_LIMIT),
+        via: via.map(str::to_string),
+    });
+    ctx.trace(event(&m, detail))?;
     Ok(m)
 }
 
@@ -98,13 +106,14 @@ pub(crate) fn lock_next(
     m.lock_expiry = Some(ctx.now.plus(settings.lock_timeout()));
     m.attempts += 1;
     table::save_state(ctx.conn, &m)?;
-    ctx.trace(event(EventKind::C2dDelivered, &m).detail(json!({
-        "sequenceNumber": m.sequence_number,
-        "attempt": m.attempts,
-        "deliveryCount": m.delivery_count,
-        "lockExpiry": m.lock_expiry,
-        "via": via,
-    })))?;
+    let detail = TraceDetail::C2dDelivered(C2dDelivered {
+        sequence_number: m.sequence_number,
+        attempt: m.attempts,
+        delivery_count: m.delivery_count,
+        lock_expiry: m.lock_expiry,
+        via: via.to_string(),
+    });
+    ctx.trace(event(&m, detail))?;
     Ok(Locked {
         message: Some(m),
         released,
@@ -128,10 +137,11 @@ pub(crate) fn complete(
 ) -> HubResult<C2dMessage> {
     let m = locked(ctx, device, token)?;
     table::delete(ctx.conn, device, m.sequence_number)?;
-    ctx.trace(event(EventKind::C2dCompleted, &m).detail(json!({
-        "sequenceNumber": m.sequence_number,
-        "attempt": m.attempts,
-    })))?;
+    let detail = TraceDetail::C2dCompleted(C2dCompleted {
+        sequence_number: m.sequence_number,
+        attempt: m.attempts,
+    });
+    ctx.trace(event(&m, detail))?;
     feedback::produce(ctx, &m, FeedbackStatus::Success, settings)?;
     Ok(m)
 }
@@ -155,11 +165,12 @@ pub(crate) fn abandon(
 ) -> HubResult<AbandonOutcome> {
     let mut m = locked(ctx, device, token)?;
     m.delivery_count += 1;
-    ctx.trace(event(EventKind::C2dAbandoned, &m).detail(json!({
-        "sequenceNumber": m.sequence_number,
-        "deliveryCount": m.delivery_count,
-        "maxDeliveryCount": settings.max_delivery_count,
-    })))?;
+    let detail = TraceDetail::C2dAbandoned(C2dAbandoned {
+        sequence_number: m.sequence_number,
+        delivery_count: m.delivery_count,
+        max_delivery_count: settings.max_delivery_count,
+    });
+    ctx.trace(event(&m, detail))?;
     if m.expiry_time_utc <= ctx.now {
         dead_letter(ctx, m, FeedbackStatus::Expired, settings)?;
         return Ok(AbandonOutcome::DeadLettered(FeedbackStatus::Expired));
@@ -185,9 +196,10 @@ pub(crate) fn reject(
     settings: &HubSettings,
 ) -> HubResult<C2dMessage> {
     let m = locked(ctx, device, token)?;
-    ctx.trace(
-        event(EventKind::C2dRejected, &m).detail(json!({"sequenceNumber": m.sequence_number})),
-    )?;
+    let detail = TraceDetail::C2dRejected(C2dRejected {
+        sequence_number: m.sequence_number,
+    });
+    ctx.trace(event(&m, detail))?;
     dead_letter(ctx, m.clone(), FeedbackStatus::Rejected, settings)?;
     Ok(m)
 }
@@ -213,15 +225,16 @@ pub(crate) fn release(
     let Some(mut m) = table::by_lock(ctx.conn, device, token)? else {
         return Ok(false);
     };
-    let kind = match why {
-        Release::LockExpired => EventKind::C2dLockExpired,
-        Release::Detached => EventKind::C2dLockReleased,
+    let ended = C2dLockEnded {
+        sequence_number: m.sequence_number,
+        attempt: m.attempts,
+        delivery_count: m.delivery_count,
     };
-    ctx.trace(event(kind, &m).detail(json!({
-        "sequenceNumber": m.sequence_number,
-        "attempt": m.attempts,
-        "deliveryCount": m.delivery_count,
-    })))?;
+    let detail = match why {
+        Release::LockExpired => TraceDetail::C2dLockExpired(ended),
+        Release::Detached => TraceDetail::C2dLockReleased(ended),
+    };
+    ctx.trace(event(&m, detail))?;
     if m.expiry_time_utc <= ctx.now {
         dead_letter(ctx, m, FeedbackStatus::Expired, settings)?;
     } else {
@@ -243,10 +256,11 @@ pub(crate) fn purge(
     let mut n = 0;
     for m in table::list(ctx.conn, device)? {
         table::delete(ctx.conn, device, m.sequence_number)?;
-        ctx.trace(event(EventKind::C2dPurged, &m).detail(json!({
-            "sequenceNumber": m.sequence_number,
-            "state": m.state,
-        })))?;
+        let detail = TraceDetail::C2dPurged(C2dPurged {
+            sequence_number: m.sequence_number,
+            state: m.state,
+        });
+        ctx.trace(event(&m, detail))?;
         feedback::produce(ctx, &m, FeedbackStatus::Purged, settings)?;
         n += 1;
     }
@@ -262,17 +276,19 @@ pub(crate) fn dead_letter(
 ) -> HubResult<()> {
     table::delete(ctx.conn, &m.device_id, m.sequence_number)?;
     if status == FeedbackStatus::Expired {
-        ctx.trace(event(EventKind::C2dExpired, &m).detail(json!({
-            "sequenceNumber": m.sequence_number,
-            "expiryTimeUtc": m.expiry_time_utc,
-        })))?;
+        let detail = TraceDetail::C2dExpired(C2dExpired {
+            sequence_number: m.sequence_number,
+            expiry_time_utc: m.expiry_time_utc,
+        });
+        ctx.trace(event(&m, detail))?;
     }
-    ctx.trace(event(EventKind::C2dDeadLettered, &m).detail(json!({
-        "sequenceNumber": m.sequence_number,
-        "reason": status.as_str(),
-        "deliveryCount": m.delivery_count,
-        "attempts": m.attempts,
-    })))?;
+    let detail = TraceDetail::C2dDeadLettered(C2dDeadLettered {
+        sequence_number: m.sequence_number,
+        reason: status,
+        delivery_count: m.delivery_count,
+        attempts: m.attempts,
+    });
+    ctx.trace(event(&m, detail))?;
     feedback::produce(ctx, &m, status, settings)?;
     Ok(())
 }

@@ -13,14 +13,19 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::oneshot;
 
 use crate::attach::{CallStart, MethodRequest, RawResponse, Responded, ToDevice};
 use crate::error::{HubError, HubResult};
 use crate::hub::Hub;
 use crate::ids::{DeviceId, validate_method_name};
-use crate::trace::{EventKind, NewEvent, body_preview};
+use crate::mailbox::TRACE_BODY_LIMIT;
+use crate::trace::detail::{
+    MethodDelivered, MethodFailed, MethodInvoked, MethodLateResponse, MethodResponded,
+    MethodTimedOut,
+};
+use crate::trace::{BodyPreview, NewEvent, TraceDetail};
 
 /// Largest request or response payload (IoT Hub: 128 KB).
 pub const MAX_METHOD_PAYLOAD: usize = 128 * 1024;
@@ -28,6 +33,10 @@ pub const MAX_METHOD_PAYLOAD: usize = 128 * 1024;
 pub const CONNECT_TIMEOUT_RANGE: (u64, u64) = (0, 300);
 /// Response timeout range, seconds (IoT Hub: 5 to 300, default 30).
 pub const RESPONSE_TIMEOUT_RANGE: (u64, u64) = (5, 300);
+/// Connect timeout when the caller gives none (IoT Hub: 0, the device must be online).
+pub const DEFAULT_CONNECT_TIMEOUT: u64 = 0;
+/// Response timeout when the caller gives none (IoT Hub: 30 s).
+pub const DEFAULT_RESPONSE_TIMEOUT: u64 = 30;
 
 /// A direct method call.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -65,26 +74,31 @@ impl MethodCall {
     }
 
     fn connect(&self) -> u64 {
-        self.connect_timeout_secs.unwrap_or(0)
+        self.connect_timeout_secs.unwrap_or(DEFAULT_CONNECT_TIMEOUT)
     }
 
     fn response(&self) -> u64 {
-        self.response_timeout_secs.unwrap_or(30)
+        self.response_timeout_secs
+            .unwrap_or(DEFAULT_RESPONSE_TIMEOUT)
     }
 
     /// Checks name, timeouts and payload size; returns the payload bytes.
     pub fn validate(&self) -> HubResult<Vec<u8>> {
         validate_method_name(&self.method_name)?;
         let (c, r) = (self.connect(), self.response());
-        if !(CONNECT_TIMEOUT_RANGE.0..=CONNECT_TIMEOUT_RANGE.1).contains(&c) {
-            return Err(HubError::invalid(format!(
-                "connectTimeoutInSeconds must be within [0; 300], got {c}"
-            )));
+        let (cmin, cmax) = CONNECT_TIMEOUT_RANGE;
+        if !(cmin..=cmax).contains(&c) {
+            return Err(HubError::invalid_field(
+                "connectTimeoutInSeconds",
+                format!("connectTimeoutInSeconds must be within [{cmin}; {cmax}], got {c}"),
+            ));
         }
-        if !(RESPONSE_TIMEOUT_RANGE.0..=RESPONSE_TIMEOUT_RANGE.1).contains(&r) {
-            return Err(HubError::invalid(format!(
-                "responseTimeoutInSeconds must be within [5; 300], got {r}"
-            )));
+        let (rmin, rmax) = RESPONSE_TIMEOUT_RANGE;
+        if !(rmin..=rmax).contains(&r) {
+            return Err(HubError::invalid_field(
+                "responseTimeoutInSeconds",
+                format!("responseTimeoutInSeconds must be within [{rmin}; {rmax}], got {r}"),
+            ));
         }
         let bytes = serde_json::to_vec(&self.payload)?;
         if bytes.len() > MAX_METHOD_PAYLOAD {
@@ -178,25 +192,23 @@ impl Methods<'_> {
         let hub = self.hub;
         let clock = hub.inner.clock.clone();
         let (connect_s, response_s) = (call.connect(), call.response());
-        let trace = |kind: EventKind, detail: Value| {
+        let trace = |detail: TraceDetail| {
             hub.inner
                 .db
-                .append(NewEvent::new(kind, device).request(rid).detail(detail));
+                .append(NewEvent::new(device, detail).request(rid));
         };
-        trace(
-            EventKind::MethodInvoked,
-            json!({
-                "methodName": call.method_name,
-                "payload": body_preview(&payload, crate::mailbox::TRACE_BODY_LIMIT),
-                "connectTimeoutInSeconds": connect_s,
-                "responseTimeoutInSeconds": response_s,
-            }),
-        );
+        trace(TraceDetail::MethodInvoked(MethodInvoked {
+            method_name: call.method_name.clone(),
+            payload: BodyPreview::of(&payload, TRACE_BODY_LIMIT),
+            connect_timeout_in_seconds: connect_s,
+            response_timeout_in_seconds: response_s,
+        }));
         let fail = |e: HubError| {
-            trace(
-                EventKind::MethodFailed,
-                json!({"methodName": call.method_name, "code": e.code().number(), "error": e.to_string()}),
-            );
+            trace(TraceDetail::MethodFailed(MethodFailed {
+                method_name: call.method_name.clone(),
+                code: e.code().number(),
+                error: e.to_string(),
+            }));
             e
         };
 
@@ -254,10 +266,9 @@ impl Methods<'_> {
                 reason: "its transport closed".into(),
             }));
         }
-        trace(
-            EventKind::MethodDelivered,
-            json!({"methodName": call.method_name}),
-        );
+        trace(TraceDetail::MethodDelivered(MethodDelivered {
+            method_name: call.method_name.clone(),
+        }));
 
         let response_deadline = clock.now().plus(Duration::from_secs(response_s));
         let mut reply_rx = reply_rx;
@@ -271,10 +282,10 @@ impl Methods<'_> {
                         method: call.method_name.clone(),
                         response_timeout_s: response_s,
                     };
-                    trace(EventKind::MethodTimedOut, json!({
-                        "methodName": call.method_name,
-                        "code": e.code().number(),
-                        "responseTimeoutInSeconds": response_s,
+                    trace(TraceDetail::MethodTimedOut(MethodTimedOut {
+                        method_name: call.method_name.clone(),
+                        code: e.code().number(),
+                        response_timeout_in_seconds: response_s,
                     }));
                     return Err(e);
                 }
@@ -285,15 +296,12 @@ impl Methods<'_> {
         let latency_ms = clock.monotonic().saturating_sub(started).as_secs_f64() * 1000.0;
         let raw = outcome.map_err(fail)?;
         let payload = parse_response(device, &call.method_name, &raw).map_err(fail)?;
-        trace(
-            EventKind::MethodResponded,
-            json!({
-                "methodName": call.method_name,
-                "status": raw.status,
-                "payload": body_preview(&raw.body, crate::mailbox::TRACE_BODY_LIMIT),
-                "latencyMs": latency_ms,
-            }),
-        );
+        trace(TraceDetail::MethodResponded(MethodResponded {
+            method_name: call.method_name.clone(),
+            status: raw.status,
+            payload: BodyPreview::of(&raw.body, TRACE_BODY_LIMIT),
+            latency_ms,
+        }));
         Ok(MethodResponse {
             status: raw.status,
             payload,
@@ -313,15 +321,15 @@ impl Methods<'_> {
                 Responded::Delivered
             }
             None => {
-                self.hub.inner.db.append(
-                    NewEvent::new(EventKind::MethodLateResponse, device)
-                        .request(rid)
-                        .detail(json!({
-                            "status": status,
-                            "payload": body_preview(body, crate::mailbox::TRACE_BODY_LIMIT),
-                            "note": "no call was waiting for this request id (it timed out or never existed); ignored",
-                        })),
-                );
+                let detail = TraceDetail::MethodLateResponse(MethodLateResponse {
+                    status,
+                    payload: BodyPreview::of(body, TRACE_BODY_LIMIT),
+                    note: "no call was waiting for this request id (it timed out or never existed); ignored".into(),
+                });
+                self.hub
+                    .inner
+                    .db
+                    .append(NewEvent::new(device, detail).request(rid));
                 Responded::Late
             }
         }

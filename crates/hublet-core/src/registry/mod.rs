@@ -9,6 +9,7 @@ pub(crate) mod table;
 use base64::Engine;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use crate::attach::DetachReason;
 use crate::auth::{self, Permission, Policy, connection_string};
@@ -16,12 +17,14 @@ use crate::clock::Timestamp;
 use crate::error::{HubError, HubResult};
 use crate::hub::Hub;
 use crate::ids::DeviceId;
-use crate::trace::{EventKind, NewEvent};
+use crate::trace::detail::{DeviceChanged, DeviceCreated, DeviceDeleted};
+use crate::trace::{NewEvent, TraceDetail};
 use table::DeviceRow;
 
 /// Whether a device may connect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
+#[ts(export)]
 pub enum DeviceStatus {
     /// The device may connect.
     #[default]
@@ -40,9 +43,16 @@ impl DeviceStatus {
     }
 }
 
+impl std::fmt::Display for DeviceStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What kind of thing the device is, so the app can show and manage it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
+#[ts(export)]
 pub enum DeviceKind {
     /// A real device that connects itself (MQTT or HTTP).
     #[default]
@@ -73,12 +83,28 @@ impl DeviceKind {
 }
 
 /// Connected or not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
 pub enum ConnectionState {
     /// A transport has the device attached.
     Connected,
     /// No transport has the device attached.
     Disconnected,
+}
+
+impl std::fmt::Display for DeviceKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for ConnectionState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ConnectionState::Connected => "Connected",
+            ConnectionState::Disconnected => "Disconnected",
+        })
+    }
 }
 
 /// A device with its current state.
@@ -282,13 +308,12 @@ impl Registry<'_> {
                     last_activity: None,
                 };
                 table::insert(ctx.conn, &row)?;
-                ctx.trace(NewEvent::new(EventKind::DeviceCreated, id.as_str()).detail(
-                    serde_json::json!({
-                        "kind": row.kind.as_str(),
-                        "status": row.status.as_str(),
-                        "generationId": row.generation_id,
-                    }),
-                ))?;
+                let detail = TraceDetail::DeviceCreated(DeviceCreated {
+                    kind: row.kind,
+                    status: row.status,
+                    generation_id: row.generation_id.clone(),
+                });
+                ctx.trace(NewEvent::new(id.as_str(), detail))?;
                 Ok(row)
             })
             .await?;
@@ -372,17 +397,23 @@ impl Registry<'_> {
                 if row != before {
                     row.version += 1;
                     table::update(ctx.conn, &row)?;
-                    let kind = match (before.status, row.status) {
-                        (DeviceStatus::Enabled, DeviceStatus::Disabled) => EventKind::DeviceDisabled,
-                        (DeviceStatus::Disabled, DeviceStatus::Enabled) => EventKind::DeviceEnabled,
-                        _ => EventKind::DeviceUpdated,
+                    let changed = DeviceChanged {
+                        status: row.status,
+                        status_reason: row.status_reason.clone(),
+                        keys_changed: before.primary_key != row.primary_key
+                            || before.secondary_key != row.secondary_key,
+                        etag: etag_of(row.version),
                     };
-                    ctx.trace(NewEvent::new(kind, key.as_str()).detail(serde_json::json!({
-                        "status": row.status.as_str(),
-                        "statusReason": row.status_reason,
-                        "keysChanged": before.primary_key != row.primary_key || before.secondary_key != row.secondary_key,
-                        "etag": etag_of(row.version),
-                    })))?;
+                    let detail = match (before.status, row.status) {
+                        (DeviceStatus::Enabled, DeviceStatus::Disabled) => {
+                            TraceDetail::DeviceDisabled(changed)
+                        }
+                        (DeviceStatus::Disabled, DeviceStatus::Enabled) => {
+                            TraceDetail::DeviceEnabled(changed)
+                        }
+                        _ => TraceDetail::DeviceUpdated(changed),
+                    };
+                    ctx.trace(NewEvent::new(key.as_str(), detail))?;
                 }
                 let queue = crate::mailbox::table::count(ctx.conn, &key)?;
                 Ok((row, queue))
@@ -446,15 +477,12 @@ impl Registry<'_> {
                 let feedback = crate::feedback::table::drop_pending_for_device(ctx.conn, &key)?;
                 crate::adapter::table::remove_device(ctx.conn, &key)?;
                 table::delete(ctx.conn, &key)?;
-                ctx.trace(
-                    NewEvent::new(EventKind::DeviceDeleted, key.as_str()).detail(
-                        serde_json::json!({
-                            "droppedMessages": messages,
-                            "droppedFeedbackRecords": feedback,
-                            "generationId": row.generation_id,
-                        }),
-                    ),
-                )?;
+                let detail = TraceDetail::DeviceDeleted(DeviceDeleted {
+                    dropped_messages: u32::try_from(messages).unwrap_or(u32::MAX),
+                    dropped_feedback_records: u32::try_from(feedback).unwrap_or(u32::MAX),
+                    generation_id: row.generation_id.clone(),
+                });
+                ctx.trace(NewEvent::new(key.as_str(), detail))?;
                 Ok(())
             })
             .await?;

@@ -16,9 +16,12 @@ const MINUTE: u64 = 60;
 const HOUR: u64 = 60 * MINUTE;
 const DAY: u64 = 24 * HOUR;
 
-/// Every tunable rule of the hub.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Every tunable rule of the hub. This is also the API's and the UI's
+/// settings type (`SettingsDto` in TypeScript), so a field's documentation
+/// here is what the UI shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(default, rename_all = "camelCase")]
+#[ts(export, rename = "SettingsDto")]
 pub struct HubSettings {
     /// The HostName written into connection strings and expected in SAS `sr`.
     pub hub_name: String,
@@ -81,60 +84,190 @@ impl Default for HubSettings {
     }
 }
 
-fn range<T: PartialOrd + std::fmt::Display + Copy>(
-    name: &str,
-    v: T,
-    lo: T,
-    hi: T,
-) -> Result<(), HubError> {
-    if v < lo || v > hi {
-        return Err(HubError::invalid(format!(
-            "{name} is {v}; it must be between {lo} and {hi}"
-        )));
+/// The allowed range of one numeric setting, and IoT Hub's value for it.
+/// One table serves validation and the rules the API publishes (so the
+/// UI never keeps its own copy).
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct SettingRange {
+    /// The setting, by its JSON name.
+    pub field: &'static str,
+    /// Smallest allowed value.
+    pub min: u64,
+    /// Largest allowed value (for `defaultTtlSecs`: the current `maxTtlSecs`).
+    pub max: u64,
+    /// IoT Hub's value, when it has one.
+    pub iot_hub: Option<u64>,
+    /// What the number counts.
+    pub unit: SettingUnit,
+    #[serde(skip)]
+    #[ts(skip)]
+    get: fn(&HubSettings) -> u64,
+}
+
+impl SettingRange {
+    /// The setting's value in `s`.
+    pub fn get(&self, s: &HubSettings) -> u64 {
+        (self.get)(s)
     }
-    Ok(())
+}
+
+/// What a numeric setting counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub enum SettingUnit {
+    /// Seconds.
+    Seconds,
+    /// Bytes.
+    Bytes,
+    /// A number of things.
+    Count,
 }
 
 impl HubSettings {
     /// Checks every field against its allowed range.
     pub fn validate(&self) -> Result<(), HubError> {
-        validate_host_name(&self.hub_name)?;
+        validate_host_name(&self.hub_name).map_err(|e| in_field("hubName", e))?;
         for a in &self.host_aliases {
-            validate_host_name(a)?;
+            validate_host_name(a).map_err(|e| in_field("hostAliases", e))?;
         }
-        range("queueCap", self.queue_cap, 1, 10_000)?;
-        range(
-            "maxMessageBytes",
-            self.max_message_bytes,
-            1024,
-            16 * 1024 * 1024,
-        )?;
-        range("maxTtlSecs", self.max_ttl_secs, MINUTE, 365 * DAY)?;
-        range(
-            "defaultTtlSecs",
-            self.default_ttl_secs,
-            MINUTE,
-            self.max_ttl_secs,
-        )?;
-        range("lockTimeoutSecs", self.lock_timeout_secs, 1, HOUR)?;
-        range("maxDeliveryCount", self.max_delivery_count, 1, 100)?;
-        range("feedbackTtlSecs", self.feedback_ttl_secs, MINUTE, 2 * DAY)?;
-        range("feedbackLockSecs", self.feedback_lock_secs, 5, 300)?;
-        range(
-            "feedbackMaxDeliveryCount",
-            self.feedback_max_delivery_count,
-            1,
-            100,
-        )?;
-        range("feedbackBatchSize", self.feedback_batch_size, 1, 1000)?;
-        range(
-            "feedbackBatchWindowSecs",
-            self.feedback_batch_window_secs,
-            0,
-            HOUR,
-        )?;
-        range("methodInflightLimit", self.method_inflight_limit, 1, 10_000)?;
+        for r in self.ranges() {
+            let v = r.get(self);
+            if v < r.min || v > r.max {
+                return Err(HubError::invalid_field(
+                    r.field,
+                    format!(
+                        "{} is {v}; it must be between {} and {}",
+                        r.field, r.min, r.max
+                    ),
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// The range of every numeric setting (0 for the trace limits means "no limit").
+    pub fn ranges(&self) -> Vec<SettingRange> {
+        use SettingUnit::*;
+        let r = |field, min, max, iot_hub, unit, get| SettingRange {
+            field,
+            min,
+            max,
+            iot_hub,
+            unit,
+            get,
+        };
+        vec![
+            r("queueCap", 1, 10_000, Some(50), Count, |s: &HubSettings| {
+                u64::from(s.queue_cap)
+            }),
+            r(
+                "maxMessageBytes",
+                1024,
+                16 * 1024 * 1024,
+                Some(65_536),
+                Bytes,
+                |s: &HubSettings| u64::from(s.max_message_bytes),
+            ),
+            r(
+                "maxTtlSecs",
+                MINUTE,
+                365 * DAY,
+                Some(2 * DAY),
+                Seconds,
+                |s: &HubSettings| s.max_ttl_secs,
+            ),
+            r(
+                "defaultTtlSecs",
+                MINUTE,
+                self.max_ttl_secs,
+                Some(HOUR),
+                Seconds,
+                |s: &HubSettings| s.default_ttl_secs,
+            ),
+            r(
+                "lockTimeoutSecs",
+                1,
+                HOUR,
+                Some(60),
+                Seconds,
+                |s: &HubSettings| s.lock_timeout_secs,
+            ),
+            r(
+                "maxDeliveryCount",
+                1,
+                100,
+                Some(10),
+                Count,
+                |s: &HubSettings| u64::from(s.max_delivery_count),
+            ),
+            r(
+                "feedbackTtlSecs",
+                MINUTE,
+                2 * DAY,
+                Some(HOUR),
+                Seconds,
+                |s: &HubSettings| s.feedback_ttl_secs,
+            ),
+            r(
+                "feedbackLockSecs",
+                5,
+                300,
+                Some(60),
+                Seconds,
+                |s: &HubSettings| s.feedback_lock_secs,
+            ),
+            r(
+                "feedbackMaxDeliveryCount",
+                1,
+                100,
+                Some(10),
+                Count,
+                |s: &HubSettings| u64::from(s.feedback_max_delivery_count),
+            ),
+            r(
+                "feedbackBatchSize",
+                1,
+                1000,
+                Some(64),
+                Count,
+                |s: &HubSettings| u64::from(s.feedback_batch_size),
+            ),
+            r(
+                "feedbackBatchWindowSecs",
+                0,
+                HOUR,
+                Some(15),
+                Seconds,
+                |s: &HubSettings| s.feedback_batch_window_secs,
+            ),
+            r(
+                "methodInflightLimit",
+                1,
+                10_000,
+                None,
+                Count,
+                |s: &HubSettings| u64::from(s.method_inflight_limit),
+            ),
+            r(
+                "traceMaxAgeSecs",
+                0,
+                u64::from(u32::MAX),
+                None,
+                Seconds,
+                |s: &HubSettings| s.trace_max_age_secs,
+            ),
+            r(
+                "traceMaxEvents",
+                0,
+                1_000_000_000,
+                None,
+                Count,
+                |s: &HubSettings| s.trace_max_events,
+            ),
+        ]
     }
 
     /// Lock timeout as a duration.
@@ -158,6 +291,10 @@ impl HubSettings {
         }
         names
     }
+}
+
+fn in_field(field: &str, e: HubError) -> HubError {
+    HubError::invalid_field(field, e.to_string())
 }
 
 /// A host name (optionally with `:port`) as used in connection strings.
@@ -197,6 +334,6 @@ mod tests {
             ..HubSettings::default()
         };
         let e = s.validate().unwrap_err();
-        assert!(e.to_string().contains("maxDeliveryCount"), "{e}");
+        assert_eq!(e.field(), Some("maxDeliveryCount"), "{e}");
     }
 }

@@ -94,7 +94,7 @@ impl Db {
     /// Queues a trace event without waiting for its commit. Events keep the
     /// order in which they were queued relative to all other writes.
     pub(crate) fn append(&self, ev: NewEvent) {
-        if self.writer.send(Work::Trace(ev)).is_err() {
+        if self.writer.send(Work::Trace(Box::new(ev))).is_err() {
             tracing::warn!("trace event dropped: the storage writer stopped");
         }
     }

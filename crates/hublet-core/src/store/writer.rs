@@ -105,8 +105,9 @@ where
 pub(crate) enum Work {
     /// A closure; its reply waits for the commit.
     Job(Box<dyn Job>),
-    /// A trace event with no caller waiting.
-    Trace(NewEvent),
+    /// A trace event with no caller waiting (boxed: events are large and
+    /// most work items are small).
+    Trace(Box<NewEvent>),
     /// Ask the thread to finish and exit.
     Stop(oneshot::Sender<()>),
 }
@@ -203,7 +204,7 @@ fn run(
                 }
                 Work::Trace(ev) => {
                     order.push(Item::Trace(traces.len()));
-                    traces.push(ev);
+                    traces.push(*ev);
                 }
                 Work::Stop(r) => stop_reply = Some(r),
             }

@@ -31,16 +31,17 @@ impl std::str::FromStr for ExportFormat {
     }
 }
 
-/// The CSV header, in order. `detail` holds the event's detail as compact JSON.
+/// The CSV header, in order: the JSON Lines field names, so one naming
+/// serves both formats. `detail` holds the event's detail as compact JSON.
 pub const CSV_COLUMNS: [&str; 9] = [
     "id",
-    "timestamp",
-    "monotonic_us",
+    "ts",
+    "monoUs",
     "kind",
-    "device_id",
-    "message_id",
-    "lock_token",
-    "request_id",
+    "deviceId",
+    "messageId",
+    "lockToken",
+    "requestId",
     "detail",
 ];
 
@@ -96,12 +97,12 @@ impl<W: Write> ExportWriter<W> {
                     ev.id.to_string(),
                     ev.ts.to_rfc3339(),
                     ev.mono_us.to_string(),
-                    ev.kind.as_str().to_string(),
+                    ev.kind_str().to_string(),
                     ev.device_id.clone().unwrap_or_default(),
                     ev.message_id.clone().unwrap_or_default(),
                     ev.lock_token.clone().unwrap_or_default(),
                     ev.request_id.clone().unwrap_or_default(),
-                    ev.detail.to_string(),
+                    ev.detail.detail_json().map_err(io)?,
                 ])
                 .map_err(io),
         }

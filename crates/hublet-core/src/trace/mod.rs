@@ -8,14 +8,18 @@
 //! Retention (by age and by count) deletes old events in small chunks so
 //! writers never wait long ([`Trace::enforce_retention`]).
 
+pub mod detail;
 mod event;
 mod export;
 mod query;
+mod summary;
 pub(crate) mod table;
 
-pub use event::{EventKind, NewEvent, TraceEvent, body_preview};
+pub use detail::{BodyPreview, EventKind, TraceDetail};
+pub use event::{NewEvent, TraceEvent};
 pub use export::{CSV_COLUMNS, ExportFormat, ExportWriter, read_jsonl};
 pub use query::{DEFAULT_LIMIT, MAX_LIMIT, TraceQuery};
+pub use summary::preview_line;
 
 use std::io::Write;
 use std::sync::Arc;

@@ -90,8 +90,8 @@ impl TraceQuery {
         let kinds = self.kind_filters();
         if !kinds.is_empty()
             && !kinds.iter().any(|f| match f {
-                KindFilter::Exact(k) => ev.kind.as_str() == k,
-                KindFilter::Prefix(p) => ev.kind.as_str().starts_with(p.as_str()),
+                KindFilter::Exact(k) => ev.kind_str() == k,
+                KindFilter::Prefix(p) => ev.kind_str().starts_with(p.as_str()),
             })
         {
             return false;
@@ -118,7 +118,12 @@ impl TraceQuery {
                 ev.request_id.as_deref(),
             ];
             let in_keys = hay.iter().flatten().any(|h| h.contains(t.as_str()));
-            if !in_keys && !ev.detail.to_string().contains(t.as_str()) {
+            if !in_keys
+                && !ev
+                    .detail
+                    .detail_json()
+                    .is_ok_and(|d| d.contains(t.as_str()))
+            {
                 return false;
             }
         }

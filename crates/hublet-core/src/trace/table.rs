@@ -3,10 +3,11 @@
 use rusqlite::types::Value;
 use rusqlite::{Connection, Row};
 
-use super::event::{EventKind, NewEvent, TraceEvent};
+use super::detail::TraceDetail;
+use super::event::{NewEvent, TraceEvent};
 use super::query::{KindFilter, TraceQuery};
 use crate::clock::Timestamp;
-use crate::error::{HubError, HubResult};
+use crate::error::HubResult;
 
 pub(crate) const V1: &str = "
 CREATE TABLE trace_events (
@@ -50,7 +51,7 @@ pub(crate) fn insert(
     mono_us: u64,
     ev: &NewEvent,
 ) -> HubResult<i64> {
-    let detail = serde_json::to_string(&ev.detail)?;
+    let detail = ev.detail.detail_json()?;
     let mut stmt = conn.prepare_cached(
         "INSERT INTO trace_events (ts_ms, mono_us, kind, device_id, message_id, lock_token, request_id, detail, corr)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -58,7 +59,7 @@ pub(crate) fn insert(
     stmt.execute((
         ts.0,
         i64::try_from(mono_us).unwrap_or(i64::MAX),
-        ev.kind.as_str(),
+        ev.detail.kind_str(),
         &ev.device_id,
         &ev.message_id,
         &ev.lock_token,
@@ -72,26 +73,22 @@ pub(crate) fn insert(
     Ok(conn.last_insert_rowid())
 }
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<(TraceEvent, String)> {
+/// A stored row as an event. Its detail is read by its kind's type; a row
+/// no type reads (an older Hublet's shape, an unknown kind, text that is
+/// not JSON) comes back as [`TraceDetail::Unknown`], never as an error.
+fn from_row(r: &Row<'_>) -> rusqlite::Result<TraceEvent> {
     let kind: String = r.get(3)?;
     let detail: String = r.get(8)?;
-    let kind = kind.parse::<EventKind>().map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, e.into())
-    })?;
-    Ok((
-        TraceEvent {
-            id: r.get(0)?,
-            ts: Timestamp(r.get(1)?),
-            mono_us: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
-            kind,
-            device_id: r.get(4)?,
-            message_id: r.get(5)?,
-            lock_token: r.get(6)?,
-            request_id: r.get(7)?,
-            detail: serde_json::Value::Null,
-        },
-        detail,
-    ))
+    Ok(TraceEvent {
+        id: r.get(0)?,
+        ts: Timestamp(r.get(1)?),
+        mono_us: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+        device_id: r.get(4)?,
+        message_id: r.get(5)?,
+        lock_token: r.get(6)?,
+        request_id: r.get(7)?,
+        detail: TraceDetail::from_stored(&kind, &detail),
+    })
 }
 
 /// Runs `q` against the log.
@@ -163,10 +160,7 @@ pub(crate) fn query(conn: &Connection, q: &TraceQuery) -> HubResult<Vec<TraceEve
     let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), from_row)?;
     let mut out = Vec::new();
     for row in rows {
-        let (mut ev, detail) = row?;
-        ev.detail = serde_json::from_str(&detail).map_err(|e| {
-            HubError::BadDatabase(format!("trace event {} has unreadable detail: {e}", ev.id))
-        })?;
+        let ev = row?;
         // The substring test above runs on the stored JSON text; `matches`
         // re-checks it so live and stored filtering agree exactly.
         if q.text.is_none() || q.matches(&ev) {

@@ -282,7 +282,7 @@ async fn a_withheld_ack_leads_to_redelivery_after_the_lock_timeout() {
         .await
         .unwrap()
         .iter()
-        .map(|e| e.kind)
+        .map(|e| e.kind().expect("a known kind"))
         .collect();
     assert_eq!(
         kinds,
@@ -414,7 +414,10 @@ async fn telemetry_is_traced_and_oversized_telemetry_refused() {
         .await
         .unwrap();
     assert_eq!(evs.len(), 1);
-    assert_eq!(evs[0].detail["body"]["text"], r#"{"temperature": 21.5}"#);
-    assert_eq!(evs[0].detail["properties"]["alert"], "high");
-    assert!(evs[0].detail["properties"]["bare"].is_null());
+    assert_eq!(
+        evs[0].detail.detail_value()["body"]["text"],
+        r#"{"temperature": 21.5}"#
+    );
+    assert_eq!(evs[0].detail.detail_value()["properties"]["alert"], "high");
+    assert!(evs[0].detail.detail_value()["properties"]["bare"].is_null());
 }

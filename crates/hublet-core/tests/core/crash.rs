@@ -170,7 +170,10 @@ fn every_accepted_message_survives_sigkill_at_random_points() {
         }
         for (id, device) in &sent {
             let story = hub.trace().story(id).await.unwrap();
-            let kinds: Vec<EventKind> = story.iter().map(|e| e.kind).collect();
+            let kinds: Vec<EventKind> = story
+                .iter()
+                .map(|e| e.kind().expect("a known kind"))
+                .collect();
             assert_eq!(
                 kinds.first(),
                 Some(&EventKind::C2dEnqueued),

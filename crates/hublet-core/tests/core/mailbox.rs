@@ -26,7 +26,12 @@ async fn feedback_of(t: &TestHub, message_id: &str) -> Vec<String> {
         .await
         .unwrap()
         .into_iter()
-        .map(|e| e.detail["statusCode"].as_str().unwrap().to_string())
+        .map(|e| {
+            e.detail.detail_value()["statusCode"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect()
 }
 
@@ -185,7 +190,7 @@ async fn an_expired_message_is_never_delivered_and_gives_expired_feedback() {
         .await
         .unwrap()
         .iter()
-        .map(|e| e.kind)
+        .map(|e| e.kind().expect("a known kind"))
         .collect();
     assert_eq!(
         story,

@@ -6,6 +6,7 @@ mod support;
 mod adapter;
 mod attach;
 mod bad_input;
+mod contract;
 mod crash;
 mod feedback;
 mod mailbox;

@@ -138,7 +138,10 @@ async fn a_device_that_never_answers_gives_504101_after_the_response_timeout() {
     );
     t.hub.trace().flush().await.unwrap();
     let story = t.hub.trace().story(&req.request_id).await.unwrap();
-    let kinds: Vec<EventKind> = story.iter().map(|e| e.kind).collect();
+    let kinds: Vec<EventKind> = story
+        .iter()
+        .map(|e| e.kind().expect("a known kind"))
+        .collect();
     assert_eq!(
         kinds,
         [
@@ -347,7 +350,10 @@ async fn every_call_leaves_its_story_in_the_trace() {
         .query(TraceQuery::story(r.request_id.clone()))
         .await
         .unwrap();
-    let kinds: Vec<EventKind> = story.iter().map(|e| e.kind).collect();
+    let kinds: Vec<EventKind> = story
+        .iter()
+        .map(|e| e.kind().expect("a known kind"))
+        .collect();
     assert_eq!(
         kinds,
         [
@@ -356,8 +362,8 @@ async fn every_call_leaves_its_story_in_the_trace() {
             EventKind::MethodResponded
         ]
     );
-    assert_eq!(story[2].detail["status"], 200);
-    assert_eq!(story[0].detail["methodName"], "ping");
+    assert_eq!(story[2].detail.detail_value()["status"], 200);
+    assert_eq!(story[0].detail.detail_value()["methodName"], "ping");
 }
 
 #[tokio::test]
@@ -390,8 +396,11 @@ async fn a_failed_call_names_the_request_id_its_story_is_under() {
         .expect("an admitted call has a request id");
     t.hub.trace().flush().await.unwrap();
     let story = t.hub.trace().story(&rid).await.unwrap();
-    let kinds: Vec<EventKind> = story.iter().map(|e| e.kind).collect();
+    let kinds: Vec<EventKind> = story
+        .iter()
+        .map(|e| e.kind().expect("a known kind"))
+        .collect();
     assert_eq!(kinds, [EventKind::MethodInvoked, EventKind::MethodFailed]);
-    assert_eq!(story[1].detail["code"], 404103);
-    assert_eq!(story[0].detail["methodName"], "reboot");
+    assert_eq!(story[1].detail.detail_value()["code"], 404103);
+    assert_eq!(story[0].detail.detail_value()["methodName"], "reboot");
 }

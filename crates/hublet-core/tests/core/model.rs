@@ -296,7 +296,10 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
             *hub_fb
                 .entry((
                     e.message_id.unwrap(),
-                    e.detail["statusCode"].as_str().unwrap().to_string(),
+                    e.detail.detail_value()["statusCode"]
+                        .as_str()
+                        .unwrap()
+                        .to_string(),
                 ))
                 .or_default() += 1;
         }

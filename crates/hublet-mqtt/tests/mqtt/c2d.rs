@@ -58,7 +58,7 @@ async fn messages_arrive_at_qos_1_with_their_properties_and_a_puback_completes_t
         assert_eq!(&p.payload[..], b"{\"id\":\"m1\"}");
         raw.send(Packet::PubAck(PubAck::new(p.pkid))).await;
         let fb = b.traced("d1", "feedback.produced").await;
-        assert_eq!(fb[0].detail["statusCode"], "Success");
+        assert_eq!(fb[0].detail.detail_value()["statusCode"], "Success");
         assert!(b.hub.mailbox().list("d1").await.unwrap().is_empty());
     }
 }
@@ -130,7 +130,7 @@ async fn pubacks_out_of_order_close_the_connection() {
     assert!(raw.closed().await);
     let ev = b.traced("d1", "device.detached").await;
     assert!(
-        ev[0].detail["description"]
+        ev[0].detail.detail_value()["description"]
             .as_str()
             .unwrap()
             .contains("out of order")
@@ -174,7 +174,7 @@ async fn without_a_puback_the_lock_expires_and_the_message_is_resent_with_dup() 
         .await
         .unwrap()
         .iter()
-        .map(|e| e.kind)
+        .map(|e| e.kind().expect("a known kind"))
         .collect();
     assert!(kinds.contains(&EventKind::C2dLockExpired));
 }

@@ -132,7 +132,10 @@ async fn rumqttc_receives_c2d_answers_methods_and_sends_telemetry_over_both_list
             .await
             .unwrap();
         let t = b.traced("d1", "telemetry.received").await;
-        assert_eq!(t[0].detail["body"]["text"], r#"{"temperature":21.5}"#);
+        assert_eq!(
+            t[0].detail.detail_value()["body"]["text"],
+            r#"{"temperature":21.5}"#
+        );
         client.disconnect().await.unwrap();
     }
 }

@@ -184,7 +184,7 @@ async fn a_second_connection_with_the_same_id_drops_the_first() {
         "the second stays"
     );
     let ev = b.traced("d1", "device.detached").await;
-    assert_eq!(ev[0].detail["reason"], "replaced");
+    assert_eq!(ev[0].detail.detail_value()["reason"], "replaced");
 }
 
 async fn method_reaches(b: &Bench, raw: &mut crate::support::Raw) {

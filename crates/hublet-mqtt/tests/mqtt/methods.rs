@@ -79,7 +79,7 @@ async fn a_non_json_answer_is_a_traced_error_and_the_device_stays_connected() {
     let e = c.await.unwrap().unwrap_err();
     assert_eq!(e.code().number(), 502001);
     let failed = b.traced("d1", "method.failed").await;
-    assert_eq!(failed[0].detail["code"], 502001);
+    assert_eq!(failed[0].detail.detail_value()["code"], 502001);
     // Still connected and answering.
     let c = call(&b, "m").await;
     let req = raw.next_publish().await;

@@ -12,11 +12,15 @@ use crate::support::Bench;
 async fn violation(b: &Bench, device: &str) -> String {
     let ev = b.traced(device, "device.detached").await;
     assert_eq!(
-        ev[0].detail["reason"], "protocolViolation",
+        ev[0].detail.detail_value()["reason"],
+        "protocolViolation",
         "{:?}",
         ev[0].detail
     );
-    ev[0].detail["description"].as_str().unwrap().to_string()
+    ev[0].detail.detail_value()["description"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 #[tokio::test]
@@ -37,7 +41,7 @@ async fn publishing_before_connect_closes_the_connection() {
         .await
         .unwrap();
     assert!(
-        evs.iter().any(|e| e.detail["what"]
+        evs.iter().any(|e| e.detail.detail_value()["what"]
             .as_str()
             .unwrap()
             .contains("PUBLISH before CONNECT")),
@@ -160,7 +164,7 @@ async fn silence_beyond_one_and_a_half_keep_alives_disconnects() {
     b.clock.advance(Duration::from_secs(15));
     assert!(raw.closed().await);
     let ev = b.traced("d1", "device.detached").await;
-    assert_eq!(ev[0].detail["reason"], "keepAliveTimeout");
+    assert_eq!(ev[0].detail.detail_value()["reason"], "keepAliveTimeout");
 }
 
 #[tokio::test]
@@ -192,7 +196,7 @@ async fn the_device_is_disconnected_when_its_sas_token_expires() {
     b.clock.advance(Duration::from_secs(600));
     assert!(raw.closed().await);
     let ev = b.traced("d1", "device.detached").await;
-    assert_eq!(ev[0].detail["reason"], "tokenExpired");
+    assert_eq!(ev[0].detail.detail_value()["reason"], "tokenExpired");
 }
 
 #[tokio::test]

@@ -36,10 +36,13 @@ async fn telemetry_at_qos_0_and_1_is_traced_with_its_properties() {
         evs = b.traced("d1", "telemetry.received").await;
     }
     assert_eq!(evs.len(), 2);
-    assert_eq!(evs[1].detail["contentType"], "application/json");
-    assert_eq!(evs[1].detail["properties"]["alert"], "hot");
-    assert_eq!(evs[1].detail["body"]["text"], r#"{"t":2}"#);
-    assert_eq!(evs[0].detail["via"], "mqtt");
+    assert_eq!(
+        evs[1].detail.detail_value()["contentType"],
+        "application/json"
+    );
+    assert_eq!(evs[1].detail.detail_value()["properties"]["alert"], "hot");
+    assert_eq!(evs[1].detail.detail_value()["body"]["text"], r#"{"t":2}"#);
+    assert_eq!(evs[0].detail.detail_value()["via"], "mqtt");
 }
 
 #[tokio::test]
@@ -89,9 +92,12 @@ async fn the_will_becomes_telemetry_only_when_the_connection_drops_ungracefully(
         }
     }
     assert_eq!(wills.len(), 1, "only the ungraceful drop sends the Will");
-    assert_eq!(wills[0].detail["properties"]["iothub-MessageType"], "Will");
-    assert_eq!(wills[0].detail["properties"]["kind"], "will");
-    assert_eq!(wills[0].detail["body"]["text"], "gone");
+    assert_eq!(
+        wills[0].detail.detail_value()["properties"]["iothub-MessageType"],
+        "Will"
+    );
+    assert_eq!(wills[0].detail.detail_value()["properties"]["kind"], "will");
+    assert_eq!(wills[0].detail.detail_value()["body"]["text"], "gone");
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use hublet_core::{AckMode, MethodCall, NewMessage};
-use hublet_serial::SerialSettings;
+use hublet_serial::{BoardState, SerialSettings};
 use serde_json::json;
 
 use crate::support::Bench;
@@ -89,16 +89,16 @@ async fn the_documented_arduino_sketch_handles_c2d_and_methods_through_the_bridg
     let b = Bench::new().await;
     let fw = build_and_run(b.dir.path());
     b.bridge
-        .attach(&fw.port, "bench-7", SerialSettings::default())
+        .bind(&fw.port, "bench-7", SerialSettings::default(), false)
         .await
         .unwrap();
-    b.wait_state("bench-7", "attached").await;
+    b.wait_state("bench-7", BoardState::Connected).await;
     let hello = b
-        .wait_event("bench-7", "device.protocol", |e| {
-            e.detail["what"] == "hello"
+        .wait_event("bench-7", "serial.port", |e| {
+            e.detail.detail_value()["event"] == "hello"
         })
         .await;
-    assert_eq!(hello.detail["detail"]["firmware"], "1.0.0");
+    assert_eq!(hello.detail.detail_value()["firmware"], "1.0.0");
 
     let fb = |id: &'static str| {
         let b = &b;
@@ -107,7 +107,8 @@ async fn the_documented_arduino_sketch_handles_c2d_and_methods_through_the_bridg
                 e.message_id.as_deref() == Some(id)
             })
             .await
-            .detail["statusCode"]
+            .detail
+            .detail_value()["statusCode"]
                 .as_str()
                 .unwrap()
                 .to_string()
@@ -135,16 +136,22 @@ async fn the_documented_arduino_sketch_handles_c2d_and_methods_through_the_bridg
         .await
         .unwrap();
     assert_eq!(fb("m-dance").await, "Rejected");
-    b.hub
-        .mailbox()
-        .send("bench-7", msg("m-later", "later"))
-        .await
-        .unwrap();
-    assert_eq!(
-        fb("m-later").await,
-        "DeliveryCountExceeded",
-        "abandoned at every delivery"
-    );
+    // The reference firmware answers WHO with its HELLO.
+    let hellos = |events: Vec<hublet_core::TraceEvent>| {
+        events
+            .iter()
+            .filter(|e| e.detail.detail_value()["text"] == "@@ HELLO bench-7 1.0.0")
+            .count()
+    };
+    let before = hellos(b.events("bench-7", "serial.line").await);
+    b.bridge.send_line("bench-7", "@@ WHO").await.unwrap();
+    for _ in 0..500 {
+        if hellos(b.events("bench-7", "serial.line").await) > before {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(hellos(b.events("bench-7", "serial.line").await) > before);
     b.hub
         .mailbox()
         .send("bench-7", msg("m-off", "off"))
@@ -190,7 +197,7 @@ async fn the_documented_arduino_sketch_handles_c2d_and_methods_through_the_bridg
     // Text typed in the console is not a frame; the sketch says so.
     b.bridge.send_line("bench-7", "help").await.unwrap();
     b.wait_event("bench-7", "serial.line", |e| {
-        e.detail["text"] == "unknown command: help"
+        e.detail.detail_value()["text"] == "unknown command: help"
     })
     .await;
     drop(fw);

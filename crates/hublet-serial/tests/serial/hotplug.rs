@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use hublet_core::registry::ConnectionState;
 use hublet_core::{AckMode, ErrorCode, MethodCall, NewMessage};
-use hublet_serial::{Emulator, SerialBridge, SerialSettings};
+use hublet_serial::{BoardState, Emulator, SerialBridge, SerialSettings};
 use serde_json::json;
 
 use crate::support::{Bench, wait_line};
@@ -39,13 +39,18 @@ async fn unplugged_mid_call_the_call_fails_at_once_and_the_queued_message_waits_
         .unwrap()
         .unwrap_err();
     assert_eq!(err.code(), ErrorCode::DeviceConnectionClosedRemotely);
-    b.wait_state("bench-1", "searching").await;
+    b.wait_state("bench-1", BoardState::Searching).await;
     let gone = b
         .wait_event("bench-1", "serial.port", |e| {
-            e.detail["event"] == "disappeared"
+            e.detail.detail_value()["event"] == "disappeared"
         })
         .await;
-    assert!(gone.detail["path"].as_str().unwrap().ends_with("b0"));
+    assert!(
+        gone.detail.detail_value()["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("b0")
+    );
     let d = b.hub.registry().get("bench-1").await.unwrap();
     assert_eq!(d.connection_state, ConnectionState::Disconnected);
 
@@ -63,9 +68,9 @@ async fn unplugged_mid_call_the_call_fails_at_once_and_the_queued_message_waits_
     let emu = Emulator::start(Some("bench-1")).unwrap();
     b.plug("b0", &emu);
     b.clock.advance(Duration::from_secs(1));
-    b.wait_state("bench-1", "attached").await;
+    b.wait_state("bench-1", BoardState::Connected).await;
     b.wait_event("bench-1", "serial.port", |e| {
-        e.detail["event"] == "reappeared"
+        e.detail.detail_value()["event"] == "reappeared"
     })
     .await;
     let frame = wait_line(&emu, |l| l.starts_with("@@ C2D ")).await;
@@ -75,7 +80,7 @@ async fn unplugged_mid_call_the_call_fails_at_once_and_the_queued_message_waits_
             e.message_id.as_deref() == Some("while-away")
         })
         .await;
-    assert_eq!(fb.detail["statusCode"], "Success");
+    assert_eq!(fb.detail.detail_value()["statusCode"], "Success");
     b.stop().await;
 }
 
@@ -90,8 +95,8 @@ async fn a_detached_board_frees_its_port_for_a_flashing_tool_and_is_taken_back_o
             .is_err(),
         "while attached, the bridge holds the port exclusively"
     );
-    b.bridge.detach("bench-1").await.unwrap();
-    b.wait_state("bench-1", "detached").await;
+    b.bridge.release("bench-1").await.unwrap();
+    b.wait_state("bench-1", BoardState::Released).await;
     let err = b
         .hub
         .methods()
@@ -115,18 +120,27 @@ async fn a_detached_board_frees_its_port_for_a_flashing_tool_and_is_taken_back_o
     // Stays detached however long it waits.
     b.clock.advance(Duration::from_secs(5));
     tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(b.bridge.status("bench-1").unwrap().state, "detached");
-    b.bridge.reattach("bench-1").await.unwrap();
-    b.wait_state("bench-1", "attached").await;
+    assert_eq!(
+        b.bridge.status("bench-1").unwrap().state,
+        BoardState::Released
+    );
+    b.bridge.reclaim("bench-1").await.unwrap();
+    b.wait_state("bench-1", BoardState::Connected).await;
     let frame = wait_line(&emu, |l| l.contains(" after-flash ")).await;
     assert!(frame.starts_with("@@ C2D "));
     let events: Vec<String> = b
         .events("bench-1", "serial.port")
         .await
         .iter()
-        .map(|e| e.detail["event"].as_str().unwrap().to_string())
+        .map(|e| {
+            e.detail.detail_value()["event"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .filter(|e| e != "hello")
         .collect();
-    assert_eq!(events, ["attached", "detached", "reappeared"]);
+    assert_eq!(events, ["opened", "released", "reappeared"]);
     b.stop().await;
 }
 
@@ -135,13 +149,13 @@ async fn boards_are_remembered_across_hub_restarts_including_a_detached_one() {
     let b = Bench::new().await;
     let _one = b.board("b1", "bench-1").await;
     let _two = b.board("b2", "bench-2").await;
-    b.bridge.detach("bench-2").await.unwrap();
+    b.bridge.release("bench-2").await.unwrap();
     let dir = b.stop().await;
 
     let b = Bench::open(dir).await;
     assert_eq!(b.bridge.restore().await.unwrap(), 2);
-    b.wait_state("bench-1", "attached").await;
-    b.wait_state("bench-2", "detached").await;
+    b.wait_state("bench-1", BoardState::Connected).await;
+    b.wait_state("bench-2", BoardState::Released).await;
     let r = b
         .hub
         .methods()
@@ -149,7 +163,7 @@ async fn boards_are_remembered_across_hub_restarts_including_a_detached_one() {
         .await
         .unwrap();
     assert_eq!(r.payload, json!({"again": true}));
-    b.bridge.forget("bench-2").await.unwrap();
+    b.bridge.unbind("bench-2").await.unwrap();
     assert!(b.bridge.status("bench-2").is_none());
     assert!(
         b.hub.registry().get("bench-2").await.is_ok(),
@@ -167,17 +181,74 @@ async fn bad_settings_and_a_missing_port_are_clear() {
     };
     let err = b
         .bridge
-        .attach("/dev/null", "bench-1", bad)
+        .bind("/dev/null", "bench-1", bad, false)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("parity 'mark'"), "{err}");
     let path = b.link("nothing-here").to_string_lossy().into_owned();
+    let err = b
+        .bridge
+        .bind(&path, "bench-1", SerialSettings::default(), false)
+        .await
+        .unwrap_err();
+    assert_eq!(err.field(), Some("port"), "{err}");
+    assert!(
+        err.to_string().contains("--wait"),
+        "it says how to wait: {err}"
+    );
+    assert!(b.bridge.list().is_empty(), "a refused bind binds nothing");
+    // Asked to wait, it binds and searches until the port appears.
     b.bridge
-        .attach(&path, "bench-1", SerialSettings::default())
+        .bind(&path, "bench-1", SerialSettings::default(), true)
         .await
         .unwrap();
-    b.wait_state("bench-1", "searching").await;
+    b.wait_state("bench-1", BoardState::Searching).await;
     let bridge: &SerialBridge = &b.bridge;
     assert_eq!(bridge.list().len(), 1);
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn a_port_that_opens_but_never_speaks_the_protocol_is_not_a_connected_device() {
+    use serialport::SerialPort;
+    use std::io::Write;
+
+    let b = Bench::new().await;
+    let (mut board, port) = serialport::TTYPort::pair().unwrap();
+    let path = port.name().unwrap();
+    b.bridge
+        .bind(&path, "mute", SerialSettings::default(), false)
+        .await
+        .unwrap();
+    b.wait_state("mute", BoardState::Opened).await;
+    board.write_all(b"rst:0x1 (POWERON_RESET)\r\n").unwrap();
+    b.wait_event("mute", "serial.line", |e| {
+        e.detail.detail_value()["text"] == "rst:0x1 (POWERON_RESET)"
+    })
+    .await;
+    let d = b.hub.registry().get("mute").await.unwrap();
+    assert_eq!(
+        d.connection_state,
+        ConnectionState::Disconnected,
+        "an open port with a silent board is not an online device"
+    );
+    let err = b
+        .hub
+        .methods()
+        .invoke("mute", MethodCall::new("echo", json!({})).timeouts(0, 5))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        ErrorCode::DeviceNotOnline,
+        "404103 at once, not a 504101 after the response timeout"
+    );
+    let _ = port.bytes_to_read();
+    // Once it speaks the protocol it is connected.
+    board.write_all(b"@@ HELLO\r\n").unwrap();
+    b.wait_state("mute", BoardState::Connected).await;
+    let d = b.hub.registry().get("mute").await.unwrap();
+    assert_eq!(d.connection_state, ConnectionState::Connected);
+    drop(port);
     b.stop().await;
 }

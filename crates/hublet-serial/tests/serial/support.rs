@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use hublet_core::{Hub, HubOptions, HubSettings, ManualClock, TraceEvent, TraceQuery};
-use hublet_serial::{Emulator, SerialBridge, SerialSettings};
+use hublet_serial::{BoardState, Emulator, SerialBridge, SerialSettings};
 use tempfile::TempDir;
 
 pub struct Bench {
@@ -64,22 +64,22 @@ impl Bench {
         let emu = Emulator::start(Some(device)).unwrap();
         let path = self.plug(name, &emu);
         self.bridge
-            .attach(&path, device, SerialSettings::default())
+            .bind(&path, device, SerialSettings::default(), false)
             .await
             .unwrap();
-        self.wait_state(device, "attached").await;
+        self.wait_state(device, BoardState::Connected).await;
         emu
     }
 
     /// Waits (real time, bounded) until the board is in `state`.
-    pub async fn wait_state(&self, device: &str, state: &str) {
+    pub async fn wait_state(&self, device: &str, state: BoardState) {
         for _ in 0..1000 {
             if self.bridge.status(device).is_some_and(|s| s.state == state) {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        panic!("{device} never {state}: {:?}", self.bridge.status(device));
+        panic!("{device} never {state:?}: {:?}", self.bridge.status(device));
     }
 
     /// Events of `kind` for `device` (flushing first).
@@ -125,7 +125,7 @@ impl Bench {
         self.events(device, "serial.line")
             .await
             .iter()
-            .filter_map(|e| e.detail["text"].as_str().map(str::to_string))
+            .filter_map(|e| e.detail.detail_value()["text"].as_str().map(str::to_string))
             .collect()
     }
 }

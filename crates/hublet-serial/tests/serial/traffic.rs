@@ -23,11 +23,11 @@ async fn an_attached_board_is_a_connected_device_that_said_hello() {
     assert_eq!(d.connection_state, ConnectionState::Connected);
     assert_eq!(d.transport.as_deref(), Some("serial"));
     let hello = b
-        .wait_event("bench-1", "device.protocol", |e| {
-            e.detail["what"] == "hello"
+        .wait_event("bench-1", "serial.port", |e| {
+            e.detail.detail_value()["event"] == "hello"
         })
         .await;
-    assert_eq!(hello.detail["detail"]["firmware"], "hublet-emulator-1");
+    assert_eq!(hello.detail.detail_value()["firmware"], "hublet-emulator-1");
     assert_eq!(
         b.console_in("bench-1").await[0],
         "boot: emulated board ready"
@@ -53,7 +53,7 @@ async fn c2d_messages_are_completed_abandoned_and_rejected_with_the_right_feedba
             e.message_id.as_deref() == Some("ok-1")
         })
         .await;
-    assert_eq!(done.detail["statusCode"], "Success");
+    assert_eq!(done.detail.detail_value()["statusCode"], "Success");
 
     b.hub
         .mailbox()
@@ -65,7 +65,7 @@ async fn c2d_messages_are_completed_abandoned_and_rejected_with_the_right_feedba
             e.message_id.as_deref() == Some("no-1")
         })
         .await;
-    assert_eq!(rejected.detail["statusCode"], "Rejected");
+    assert_eq!(rejected.detail.detail_value()["statusCode"], "Rejected");
 
     // The board abandons every time, so the message comes back until the
     // delivery count runs out and it is dead-lettered.
@@ -79,7 +79,10 @@ async fn c2d_messages_are_completed_abandoned_and_rejected_with_the_right_feedba
             e.message_id.as_deref() == Some("ab-1")
         })
         .await;
-    assert_eq!(dead.detail["statusCode"], "DeliveryCountExceeded");
+    assert_eq!(
+        dead.detail.detail_value()["statusCode"],
+        "DeliveryCountExceeded"
+    );
     let abandoned = b.events("bench-1", "c2d.abandoned").await;
     assert_eq!(
         abandoned.len(),
@@ -90,10 +93,9 @@ async fn c2d_messages_are_completed_abandoned_and_rejected_with_the_right_feedba
 
     // Every frame both ways is in the trace, tied to its message.
     let sent = b.events("bench-1", "serial.sent").await;
-    assert!(
-        sent.iter()
-            .any(|e| e.message_id.as_deref() == Some("ok-1") && e.detail["frame"] == true)
-    );
+    assert!(sent.iter().any(
+        |e| e.message_id.as_deref() == Some("ok-1") && e.detail.detail_value()["frame"] == true
+    ));
     b.stop().await;
 }
 
@@ -174,7 +176,7 @@ async fn telemetry_frames_reach_the_hub_with_their_properties() {
     let t = b
         .wait_event("bench-1", "telemetry.received", |_| true)
         .await;
-    assert_eq!(t.detail["contentType"], "application/json");
-    assert_eq!(t.detail["properties"]["room"], "lab");
+    assert_eq!(t.detail.detail_value()["contentType"], "application/json");
+    assert_eq!(t.detail.detail_value()["properties"]["room"], "lab");
     b.stop().await;
 }

@@ -18,7 +18,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hublet_core::trace::{EventKind, NewEvent};
+use hublet_core::trace::detail::{SimAction, SimActionKind};
+use hublet_core::trace::{NewEvent, TraceDetail};
 use hublet_core::{Hub, Timestamp};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -138,12 +139,15 @@ impl Device {
         }
     }
 
-    pub(crate) fn action(&self, what: &str, detail: serde_json::Value) {
-        self.hub.trace().append(
-            NewEvent::new(EventKind::SimAction, self.id.as_str()).detail(
-                serde_json::json!({"action": what, "profile": self.profile.name, "detail": detail}),
-            ),
-        );
+    /// Traces something the device did on its own (`sim.action`).
+    pub(crate) fn action(&self, action: SimActionKind) {
+        let detail = TraceDetail::SimAction(SimAction {
+            profile: self.profile.name.clone(),
+            action,
+        });
+        self.hub
+            .trace()
+            .append(NewEvent::new(self.id.as_str(), detail));
     }
 
     fn set_state(&self, state: &str) {
@@ -186,10 +190,9 @@ impl Device {
                 SessionEnd::Planned => {
                     backoff = c.backoff_initial_secs;
                     self.set_state("offline");
-                    self.action(
-                        "offline",
-                        serde_json::json!({"forSecs": c.offline_for_secs}),
-                    );
+                    self.action(SimActionKind::Offline {
+                        for_secs: c.offline_for_secs,
+                    });
                     if !self
                         .sleep(Duration::from_secs_f64(c.offline_for_secs))
                         .await
@@ -199,10 +202,10 @@ impl Device {
                 }
                 SessionEnd::Dropped(why) | SessionEnd::Failed(why) => {
                     self.set_state("reconnecting");
-                    self.action(
-                        "reconnect",
-                        serde_json::json!({"after": why, "backoffSecs": backoff}),
-                    );
+                    self.action(SimActionKind::Reconnect {
+                        after: why,
+                        backoff_secs: backoff,
+                    });
                     if !self.sleep(Duration::from_secs_f64(backoff)).await {
                         break;
                     }

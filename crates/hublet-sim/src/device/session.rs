@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use hublet_core::Timestamp;
 use hublet_core::auth::sas;
+use hublet_core::trace::detail::SimActionKind;
 use rand::Rng;
 use rumqttc::{AsyncClient, Event, Incoming, MqttOptions, QoS, TlsConfiguration, Transport};
 use serde_json::{Value, json};
@@ -226,7 +227,9 @@ async fn connected(
                 if drop_at.is_some_and(|t| t <= now) {
                     if d.rng.random::<f64>() < conn.drop_probability {
                         update(&d.status, |s| s.drops += 1);
-                        d.action("linkDropped", json!({"probability": conn.drop_probability}));
+                        d.action(SimActionKind::LinkDropped {
+                            probability: conn.drop_probability,
+                        });
                         return SessionEnd::Dropped("simulated link drop".into());
                     }
                     drop_at = Some(now.plus(Duration::from_secs(1)));
@@ -294,10 +297,10 @@ fn c2d_arrived(
     );
     let state = if withhold {
         update(&d.status, |s| s.c2d_withheld += 1);
-        d.action(
-            "withholdAck",
-            json!({"messageId": message_id, "redelivery": p.dup}),
-        );
+        d.action(SimActionKind::WithholdAck {
+            message_id: message_id.clone(),
+            redelivery: p.dup,
+        });
         HeldState::Withheld
     } else if delay.is_zero() {
         HeldState::Ready
@@ -337,17 +340,21 @@ async fn settle_http(
     match (action, ok) {
         (C2dAction::Reject, true) => {
             update(&d.status, |s| s.c2d_rejected += 1);
-            d.action("reject", json!({"messageId": message_id}));
+            d.action(SimActionKind::Reject {
+                message_id: message_id.to_string(),
+            });
         }
         (C2dAction::Abandon, true) => {
             update(&d.status, |s| s.c2d_abandoned += 1);
-            d.action("abandon", json!({"messageId": message_id}));
+            d.action(SimActionKind::Abandon {
+                message_id: message_id.to_string(),
+            });
         }
         (_, true) => update(&d.status, |s| s.c2d_completed += 1),
-        (_, false) => d.action(
-            "settleFailed",
-            json!({"messageId": message_id, "action": format!("{action:?}")}),
-        ),
+        (_, false) => d.action(SimActionKind::SettleFailed {
+            message_id: message_id.to_string(),
+            action: format!("{action:?}"),
+        }),
     }
 }
 
@@ -384,7 +391,10 @@ fn method(d: &mut Device, p: &rumqttc::Publish, schedule: &mut Schedule) {
     };
     if !b.reply {
         update(&d.status, |s| s.methods_ignored += 1);
-        d.action("ignoreMethod", json!({"method": name, "requestId": rid}));
+        d.action(SimActionKind::IgnoreMethod {
+            method: name,
+            request_id: rid,
+        });
         return;
     }
     let delay = draw_delay(b.delay_secs, b.delay_min_secs, b.delay_max_secs, &mut d.rng);
@@ -408,10 +418,11 @@ fn method(d: &mut Device, p: &rumqttc::Publish, schedule: &mut Schedule) {
         (b.status, template::render(&b.payload, &mut ctx))
     };
     if failing {
-        d.action(
-            "failMethod",
-            json!({"method": name, "requestId": rid, "afterCalls": b.fail_after}),
-        );
+        d.action(SimActionKind::FailMethod {
+            method: name.clone(),
+            request_id: rid.clone(),
+            after_calls: b.fail_after,
+        });
     }
     update(&d.status, |s| s.methods_answered += 1);
     schedule.add(

@@ -97,7 +97,7 @@ async fn method_replies_follow_the_profile_templates_delays_and_failures() {
         lab.events(&lock, "sim.action")
             .await
             .iter()
-            .filter(|e| e.detail["action"] == "failMethod")
+            .filter(|e| e.detail.detail_value()["action"] == "failMethod")
             .count(),
         1
     );
@@ -128,19 +128,25 @@ async fn a_withheld_ack_leads_to_redelivery_with_a_higher_attempt() {
         .await
         .unwrap();
     let first = lab.wait(&d, "c2d.delivered", 1).await;
-    assert_eq!(first[0].detail["attempt"], 1);
+    assert_eq!(first[0].detail.detail_value()["attempt"], 1);
     lab.wait(&d, "sim.action", 1).await;
     lab.advance(Duration::from_secs(60)).await;
     let again = lab.wait(&d, "c2d.delivered", 2).await;
     assert_eq!(
-        again[1].detail["attempt"], 2,
+        again[1].detail.detail_value()["attempt"],
+        2,
         "redelivered with a higher attempt count"
     );
     lab.wait(&d, "c2d.lock_expired", 1).await;
     let withheld = lab.wait(&d, "sim.action", 2).await;
-    assert!(withheld.iter().all(|e| e.detail["action"] == "withholdAck"));
+    assert!(
+        withheld
+            .iter()
+            .all(|e| e.detail.detail_value()["action"] == "withholdAck")
+    );
     assert_eq!(
-        withheld[1].detail["detail"]["redelivery"], true,
+        withheld[1].detail.detail_value()["detail"]["redelivery"],
+        true,
         "the resend carries DUP"
     );
 }
@@ -170,10 +176,11 @@ async fn a_rejecting_device_gives_rejected_feedback_and_an_abandoning_one_raises
     lab.advance_by_steps(Duration::from_secs(4), Duration::from_secs(1))
         .await;
     let fb = lab.wait(&rejecter, "feedback.produced", 1).await;
-    assert_eq!(fb[0].detail["statusCode"], "Rejected");
+    assert_eq!(fb[0].detail.detail_value()["statusCode"], "Rejected");
     let delivered = lab.wait(&rejecter, "c2d.delivered", 1).await;
     assert_eq!(
-        delivered[0].detail["via"], "http",
+        delivered[0].detail.detail_value()["via"],
+        "http",
         "reject needs the HTTP device endpoints"
     );
     lab.wait(&abandoner, "c2d.abandoned", 2).await;
@@ -192,7 +199,8 @@ async fn the_sleepy_sensor_gets_messages_queued_while_asleep_when_it_wakes() {
     lab.advance(Duration::from_secs(10)).await;
     let detached = lab.wait(&d, "device.detached", 1).await;
     assert_eq!(
-        detached[0].detail["reason"], "closed",
+        detached[0].detail.detail_value()["reason"],
+        "closed",
         "a planned sleep is a clean disconnect"
     );
     lab.hub
@@ -213,7 +221,7 @@ async fn the_sleepy_sensor_gets_messages_queued_while_asleep_when_it_wakes() {
     lab.advance(Duration::from_secs(50)).await;
     lab.wait(&d, "device.attached", 2).await;
     let fb = lab.wait(&d, "feedback.produced", 1).await;
-    assert_eq!(fb[0].detail["statusCode"], "Success");
+    assert_eq!(fb[0].detail.detail_value()["statusCode"], "Success");
     assert_eq!(fb[0].message_id.as_deref(), Some("while-asleep"));
 }
 
@@ -229,11 +237,12 @@ async fn telemetry_is_sent_on_the_interval_with_rendered_templates() {
     let evs = lab.events(&d, "telemetry.received").await;
     for (i, e) in evs.iter().enumerate() {
         let body: serde_json::Value =
-            serde_json::from_str(e.detail["body"]["text"].as_str().unwrap()).unwrap();
+            serde_json::from_str(e.detail.detail_value()["body"]["text"].as_str().unwrap())
+                .unwrap();
         assert_eq!(body["seq"], i as u64 + 1);
         let h = body["humidity"].as_f64().unwrap();
         assert!((40.0..60.0).contains(&h), "{h}");
-        assert_eq!(e.detail["contentType"], "application/json");
+        assert_eq!(e.detail.detail_value()["contentType"], "application/json");
     }
 }
 
@@ -251,7 +260,8 @@ async fn a_flaky_link_drops_and_reconnects_with_back_off() {
     lab.advance(Duration::from_secs(1)).await;
     let gone = lab.wait(&d, "device.detached", 1).await;
     assert_eq!(
-        gone[0].detail["reason"], "connectionLost",
+        gone[0].detail.detail_value()["reason"],
+        "connectionLost",
         "a drop is not a clean disconnect"
     );
     lab.wait_sim(&d, "reconnecting", |s| s.state == "reconnecting")
@@ -259,7 +269,10 @@ async fn a_flaky_link_drops_and_reconnects_with_back_off() {
     lab.advance(Duration::from_secs(2)).await;
     lab.wait(&d, "device.attached", 2).await;
     let actions = lab.wait(&d, "sim.action", 2).await;
-    assert_eq!(actions[0].detail["action"], "linkDropped");
-    assert_eq!(actions[1].detail["action"], "reconnect");
-    assert_eq!(actions[1].detail["detail"]["backoffSecs"], 2.0);
+    assert_eq!(actions[0].detail.detail_value()["action"], "linkDropped");
+    assert_eq!(actions[1].detail.detail_value()["action"], "reconnect");
+    assert_eq!(
+        actions[1].detail.detail_value()["detail"]["backoffSecs"],
+        2.0
+    );
 }

@@ -37,7 +37,10 @@ async fn scripted_outcomes(seed: u64) -> Vec<String> {
                 .iter()
                 .find(|e| e.message_id.as_deref() == Some(id.as_str()))
             {
-                out.push(format!("{id}:{}", e.detail["statusCode"].as_str().unwrap()));
+                out.push(format!(
+                    "{id}:{}",
+                    e.detail.detail_value()["statusCode"].as_str().unwrap()
+                ));
                 break;
             }
         }

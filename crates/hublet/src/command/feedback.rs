@@ -71,14 +71,7 @@ pub async fn run(g: &Global, a: FeedbackArgs) -> anyhow::Result<()> {
     .await
 }
 
+/// The record a `feedback.produced` event describes (the API's own mapping).
 fn to_record(e: &TraceEventDto) -> Option<FeedbackRecordDto> {
-    Some(FeedbackRecordDto {
-        original_message_id: e.message_id.clone()?,
-        device_id: e.device_id.clone()?,
-        device_generation_id: e.detail["deviceGenerationId"].as_str()?.into(),
-        status_code: e.detail["statusCode"].as_str()?.into(),
-        description: e.detail["description"].as_str()?.into(),
-        enqueued_time_utc: e.ts.clone(),
-        trace_id: Some(e.id),
-    })
+    FeedbackRecordDto::from_event(e)
 }

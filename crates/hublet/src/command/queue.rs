@@ -30,10 +30,10 @@ pub async fn run(g: &Global, a: QueueArgs) -> anyhow::Result<()> {
             vec![
                 m.sequence_number.to_string(),
                 m.message_id.clone(),
-                m.state.clone(),
+                m.state.to_string(),
                 m.delivery_count.to_string(),
                 m.attempts.to_string(),
-                m.ack.clone(),
+                m.ack.to_string(),
                 m.expiry_time_utc.clone(),
                 m.body_text
                     .clone()

@@ -125,7 +125,7 @@ pub async fn run(g: &Global, a: SendArgs) -> anyhow::Result<()> {
                     r.status_code, r.description, r.enqueued_time_utc
                 );
             }
-            if r.status_code != "Success" {
+            if r.status_code != hublet_core::FeedbackStatus::Success {
                 return Err(ClientError::Exit(
                     codes::NEGATIVE_FEEDBACK,
                     format!("message '{}' ended {}", m.message_id, r.status_code),

@@ -1,10 +1,16 @@
 //! `hublet serial …`: boards on USB / serial, and their console.
+//!
+//! A board is *bound* to a device (`bind`, `unbind`); its port is
+//! *released* for another program and *reclaimed* (`release`, `reclaim`).
+//! Hublet 0.1's verbs (`attach`, `forget`, `detach`, `reattach`) remain as
+//! aliases for one release.
 
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use hublet_api::dto::{AttachBoardRequest, SerialSendRequest, TraceEventDto};
+use hublet_api::dto::{BindBoardRequest, SerialSendRequest, TraceEventDto};
+use hublet_core::TraceDetail;
 use hublet_serial::{BoardStatus, PortInfo, SerialSettings};
 use reqwest::Method;
 
@@ -18,13 +24,17 @@ pub enum SerialCommand {
     /// List the machine's serial ports and the boards bound to devices.
     List,
     /// Bind a device to the board on PORT and start bridging it.
-    Attach(AttachArgs),
-    /// Release a board's port (e.g. for a flashing tool) until `reattach`.
-    Detach(IdArg),
-    /// Take a detached board's port back.
-    Reattach(IdArg),
-    /// Forget a board (the device stays registered).
-    Forget(IdArg),
+    #[command(alias = "attach")]
+    Bind(BindArgs),
+    /// Release a board's port (e.g. for a flashing tool) until `reclaim`.
+    #[command(alias = "detach")]
+    Release(IdArg),
+    /// Take a released board's port back.
+    #[command(alias = "reattach")]
+    Reclaim(IdArg),
+    /// Unbind a board (the device stays registered).
+    #[command(alias = "forget")]
+    Unbind(IdArg),
     /// Pulse RTS to reset the board.
     Reset(IdArg),
     /// Interactive console: the board's output with timestamps; type a line
@@ -43,12 +53,15 @@ pub struct IdArg {
 }
 
 #[derive(Debug, Args)]
-pub struct AttachArgs {
+pub struct BindArgs {
     /// The port, e.g. /dev/ttyUSB0 (see `hublet serial list`).
     pub port: String,
     /// The device the board is (registered if missing).
     #[arg(long)]
     pub device: String,
+    /// Bind even if the port does not exist yet, and wait for it to appear.
+    #[arg(long)]
+    pub wait: bool,
     /// Baud rate.
     #[arg(long, default_value_t = 115_200)]
     pub baud: u32,
@@ -117,10 +130,11 @@ pub async fn run(g: &Global, c: SerialCommand) -> anyhow::Result<()> {
     let board = |id: &str| format!("/api/serial/boards/{}", seg(id));
     match c {
         SerialCommand::List => list(&client, g).await?,
-        SerialCommand::Attach(a) => {
-            let req = AttachBoardRequest {
+        SerialCommand::Bind(a) => {
+            let req = BindBoardRequest {
                 port: a.port,
                 device_id: a.device,
+                wait: a.wait,
                 settings: Some(SerialSettings {
                     baud: a.baud,
                     data_bits: a.data_bits,
@@ -139,39 +153,48 @@ pub async fn run(g: &Global, c: SerialCommand) -> anyhow::Result<()> {
                 output::json(&s);
             } else {
                 println!(
-                    "board '{}' bound to {} ({} baud); it is {}",
-                    s.device_id, s.identity_text, s.settings.baud, s.state
+                    "board '{}' bound to {} ({} baud); {}{}",
+                    s.device_id,
+                    s.identity_text,
+                    s.settings.baud,
+                    s.state.describe(),
+                    s.reason
+                        .as_deref()
+                        .map(|r| format!(": {r}"))
+                        .unwrap_or_default()
                 );
             }
         }
-        SerialCommand::Detach(a) => {
+        SerialCommand::Release(a) => {
             let s: BoardStatus = client
                 .call(
                     Method::POST,
-                    &format!("{}/detach", board(&a.id)),
+                    &format!("{}/release", board(&a.id)),
                     &serde_json::json!({}),
                 )
                 .await?;
             say(
                 g,
                 &s,
-                "detached: its port is free until `hublet serial reattach`",
+                "released: its port is free until `hublet serial reclaim`",
             );
         }
-        SerialCommand::Reattach(a) => {
+        SerialCommand::Reclaim(a) => {
             let s: BoardStatus = client
                 .call(
                     Method::POST,
-                    &format!("{}/reattach", board(&a.id)),
+                    &format!("{}/reclaim", board(&a.id)),
                     &serde_json::json!({}),
                 )
                 .await?;
-            say(g, &s, "reattaching");
+            say(g, &s, "reclaimed: its port is looked for and opened again");
         }
-        SerialCommand::Forget(a) => {
+        SerialCommand::Unbind(a) => {
             client.call_empty(Method::DELETE, &board(&a.id)).await?;
-            if !g.json {
-                println!("forgot board '{}' (the device stays registered)", a.id);
+            if g.json {
+                output::json(&serde_json::json!({"unbound": a.id}));
+            } else {
+                println!("unbound board '{}' (the device stays registered)", a.id);
             }
         }
         SerialCommand::Reset(a) => {
@@ -205,7 +228,7 @@ fn say(g: &Global, s: &BoardStatus, what: &str) {
     if g.json {
         output::json(s);
     } else {
-        println!("board '{}' {what} (now {})", s.device_id, s.state);
+        println!("board '{}' {what}", s.device_id);
     }
 }
 
@@ -253,7 +276,7 @@ async fn list(client: &Client, g: &Global) -> anyhow::Result<()> {
     }
     println!();
     if boards.is_empty() {
-        println!("no boards — bind one with: hublet serial attach /dev/ttyUSB0 --device my-board");
+        println!("no boards — bind one with: hublet serial bind /dev/ttyUSB0 --device my-board");
     } else {
         let rows: Vec<Vec<String>> = boards
             .iter()
@@ -261,7 +284,7 @@ async fn list(client: &Client, g: &Global) -> anyhow::Result<()> {
                 vec![
                     b.device_id.clone(),
                     b.identity_text.clone(),
-                    b.state.clone(),
+                    b.state.to_string(),
                     output::or_dash(&b.path),
                     b.settings.baud.to_string(),
                     b.lines_in.to_string(),
@@ -312,41 +335,15 @@ impl Screen {
     }
 }
 
-/// `12:34:56.789 < text`: time of day (UTC, ms), direction, the line.
+/// `12:34:56.789 < text`: time of day (UTC, ms) and what the event says.
 fn render(e: &TraceEventDto) -> String {
-    let time = e.ts.get(11..23).unwrap_or(&e.ts);
-    let d = &e.detail;
-    let body = || -> String {
-        match (d["text"].as_str(), d["hex"].as_str()) {
-            (Some(t), _) => t
-                .trim_end_matches(['\r', '\n'])
-                .replace(|c: char| c.is_control() && c != '\t', "�"),
-            (None, Some(h)) => format!("[hex] {h}"),
-            _ => String::new(),
+    let ts = e.ts.to_rfc3339();
+    let time = ts.get(11..23).unwrap_or(&ts).to_string();
+    match &e.detail {
+        TraceDetail::SerialLine(_) | TraceDetail::SerialSent(_) => {
+            format!("{time} {}", e.detail.summary())
         }
-    };
-    match e.kind.as_str() {
-        "serial.line" => {
-            let mut s = format!("{time} < {}", body());
-            if d["partial"] == true {
-                s.push_str(" ⏎?");
-            }
-            if let Some(w) = d["warning"].as_str() {
-                s.push_str(&format!("   (warning: {w})"));
-            }
-            s
-        }
-        "serial.sent" => format!("{time} > {}", body()),
-        "serial.port" => {
-            let ev = d["event"].as_str().unwrap_or("?");
-            let path = d["path"].as_str().unwrap_or("");
-            let err = d["error"]
-                .as_str()
-                .map(|e| format!(": {e}"))
-                .unwrap_or_default();
-            format!("{time} -- board {ev} {path}{err}")
-        }
-        other => format!("{time} -- {other} {d}"),
+        other => format!("{time} -- {}", other.summary()),
     }
 }
 
@@ -382,7 +379,7 @@ async fn console(client: &Client, g: &Global, a: ConsoleArgs) -> anyhow::Result<
             "console of '{}' ({}, {}){}",
             a.id,
             status.identity_text,
-            status.state,
+            status.state.describe(),
             if interactive {
                 " — type and press Enter to send; Ctrl-] leaves"
             } else {
@@ -531,7 +528,7 @@ async fn emulate(a: EmulateArgs) -> anyhow::Result<()> {
     }
     println!("emulated board on {shown}");
     println!(
-        "attach it with: hublet serial attach {shown} --device {}",
+        "bind it with: hublet serial bind {shown} --device {}",
         a.device.as_deref().unwrap_or("my-board")
     );
     println!(

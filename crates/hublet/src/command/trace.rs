@@ -116,12 +116,12 @@ fn print(e: &TraceEventDto, json: bool) {
         .join(" ");
     println!(
         "{} #{:<7} {:<20} {:<16} {:<24} {}",
-        e.ts,
+        e.ts.to_rfc3339(),
         e.id,
-        e.kind,
+        e.kind_str(),
         e.device_id.as_deref().unwrap_or("-"),
         keys,
-        e.detail
+        e.detail.summary()
     );
 }
 

@@ -43,12 +43,12 @@ fn wait_received(emu: &Emulator, want: &[u8]) {
 }
 
 #[test]
-fn attach_a_board_then_drive_it_as_a_device_and_through_its_console() {
+fn bind_a_board_then_drive_it_as_a_device_and_through_its_console() {
     let s = Served::start();
     let emu = Emulator::start(Some("bench-cli")).unwrap();
     let out = s.ok(&[
         "serial",
-        "attach",
+        "bind",
         emu.path(),
         "--device",
         "bench-cli",
@@ -58,7 +58,7 @@ fn attach_a_board_then_drive_it_as_a_device_and_through_its_console() {
         "crlf",
     ]);
     assert!(out.contains("board 'bench-cli' bound to"), "{out}");
-    let b = wait_board(&s, "bench-cli", "attached");
+    let b = wait_board(&s, "bench-cli", "connected");
     assert_eq!(b["settings"]["baud"], 9600);
     assert_eq!(
         s.json(&["device", "show", "bench-cli"])["kind"],
@@ -146,19 +146,25 @@ fn attach_a_board_then_drive_it_as_a_device_and_through_its_console() {
     let _ = console.kill();
     let _ = console.wait();
 
-    let out = s.ok(&["serial", "detach", "bench-cli"]);
-    assert!(out.contains("detached"), "{out}");
+    let out = s.ok(&["serial", "release", "bench-cli"]);
+    assert!(out.contains("released"), "{out}");
+    wait_board(&s, "bench-cli", "released");
     let e = s
         .cli(&["invoke", "bench-cli", "echo", "--connect-timeout", "0"])
         .output()
         .unwrap();
-    assert_eq!(e.status.code(), Some(4), "404103 while detached");
+    assert_eq!(e.status.code(), Some(4), "404103 while released");
+    s.ok(&["serial", "reclaim", "bench-cli"]);
+    wait_board(&s, "bench-cli", "connected");
+    // Hublet 0.1's verbs still work, for one release.
+    s.ok(&["serial", "detach", "bench-cli"]);
+    wait_board(&s, "bench-cli", "released");
     s.ok(&["serial", "reattach", "bench-cli"]);
-    wait_board(&s, "bench-cli", "attached");
-    s.ok(&["serial", "forget", "bench-cli"]);
+    wait_board(&s, "bench-cli", "connected");
+    s.ok(&["serial", "unbind", "bench-cli"]);
     let list = s.json(&["serial", "list"]);
     assert!(list["boards"].as_array().unwrap().is_empty());
-    let e = s.cli(&["serial", "detach", "bench-cli"]).output().unwrap();
+    let e = s.cli(&["serial", "release", "bench-cli"]).output().unwrap();
     assert_eq!(e.status.code(), Some(3), "not a board: not found");
     assert!(String::from_utf8_lossy(&e.stderr).contains("not a serial board"));
 }

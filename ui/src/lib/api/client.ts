@@ -4,6 +4,7 @@
 // comes from the link `hublet serve` prints, or is typed once).
 
 import type { ApiErrorEnvelope } from "./generated/ApiErrorEnvelope";
+import type { ErrorInfo } from "./generated/ErrorInfo";
 
 /** Where the hub is and how to authenticate. */
 export interface HubConnection {
@@ -58,9 +59,16 @@ export class HubError extends Error {
     readonly explanation: string,
     /** A failed method call's request id: its story in the trace. */
     readonly requestId: string | null = null,
+    /** Structured detail: the request field at fault, a timeout. */
+    readonly info: ErrorInfo = {},
   ) {
     super(message);
     this.name = "HubError";
+  }
+
+  /** The request field the error is about, when the hub names one. */
+  get field(): string | null {
+    return this.info.field ?? null;
   }
 
   /** "404103 DeviceNotOnline" or the HTTP status. */
@@ -138,7 +146,7 @@ export function toHubError(status: number, text: string): HubError {
   try {
     const env = JSON.parse(text) as ApiErrorEnvelope;
     if (env && env.error) {
-      return new HubError(status, env.error.code, env.error.name, env.error.message, env.error.explanation, env.error.requestId ?? null);
+      return new HubError(status, env.error.code, env.error.name, env.error.message, env.error.explanation, env.error.requestId ?? null, env.error.info ?? {});
     }
   } catch {
     // not JSON: fall through

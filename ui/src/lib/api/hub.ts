@@ -2,7 +2,7 @@
 // API's Rust DTOs (ts-rs), so a change on either side fails the type check.
 
 import { type HubClient, seg } from "./client";
-import type { AttachBoardRequest } from "./generated/AttachBoardRequest";
+import type { BindBoardRequest } from "./generated/BindBoardRequest";
 import type { BoardStatus } from "./generated/BoardStatus";
 import type { ConnectionStringDto } from "./generated/ConnectionStringDto";
 import type { ConsoleLine } from "./generated/ConsoleLine";
@@ -11,6 +11,7 @@ import type { FeedbackRecordDto } from "./generated/FeedbackRecordDto";
 import type { FleetRequestDto } from "./generated/FleetRequestDto";
 import type { FleetStartedDto } from "./generated/FleetStartedDto";
 import type { HubInfoDto } from "./generated/HubInfoDto";
+import type { RulesDto } from "./generated/RulesDto";
 import type { InvokeRequest } from "./generated/InvokeRequest";
 import type { MessageDto } from "./generated/MessageDto";
 import type { MethodResultDto } from "./generated/MethodResultDto";
@@ -45,6 +46,7 @@ export function hubApi(c: HubClient) {
   return {
     info: () => c.get<HubInfoDto>("/api/hub"),
     settings: () => c.get<SettingsDto>("/api/settings"),
+    rules: () => c.get<RulesDto>("/api/rules"),
     saveSettings: (s: Partial<SettingsDto>) => c.put<SettingsDto>("/api/settings", s),
     caUrl: () => c.authedUrl("/api/ca"),
     ca: async () => {
@@ -86,10 +88,10 @@ export function hubApi(c: HubClient) {
 
     ports: () => c.get<PortInfo[]>("/api/serial/ports"),
     boards: () => c.get<BoardStatus[]>("/api/serial/boards"),
-    attachBoard: (r: AttachBoardRequest) => c.post<BoardStatus>("/api/serial/boards", r),
-    forgetBoard: (id: string) => c.delete<void>(board(id)),
-    detachBoard: (id: string) => c.post<BoardStatus>(`${board(id)}/detach`),
-    reattachBoard: (id: string) => c.post<BoardStatus>(`${board(id)}/reattach`),
+    bindBoard: (r: BindBoardRequest) => c.post<BoardStatus>("/api/serial/boards", r),
+    unbindBoard: (id: string) => c.delete<void>(board(id)),
+    releaseBoard: (id: string) => c.post<BoardStatus>(`${board(id)}/release`),
+    reclaimBoard: (id: string) => c.post<BoardStatus>(`${board(id)}/reclaim`),
     resetBoard: (id: string) => c.post<void>(`${board(id)}/reset`),
     sendToBoard: (id: string, r: SerialSendRequest) => c.post<void>(`${board(id)}/send`, r),
     console: (id: string, tail?: number) => c.get<ConsoleLine[]>(`${board(id)}/console`, { tail }),

@@ -3,12 +3,13 @@
 // for `/api/feedback`, counted and filtered by outcome.
 
 import type { FeedbackRecordDto } from "../api/generated/FeedbackRecordDto";
+import type { FeedbackStatus } from "../api/generated/FeedbackStatus";
 import type { TraceEventDto } from "../api/generated/TraceEventDto";
 import type { Tone } from "./story";
 
 /** Every outcome IoT Hub reports, in the order the screen shows them. */
-export const OUTCOMES = ["Success", "Expired", "DeliveryCountExceeded", "Rejected", "Purged"] as const;
-export type Outcome = (typeof OUTCOMES)[number];
+export const OUTCOMES: readonly FeedbackStatus[] = ["Success", "Expired", "DeliveryCountExceeded", "Rejected", "Purged"];
+export type Outcome = FeedbackStatus;
 
 export function outcomeTone(status: string): Tone {
   switch (status) {
@@ -25,14 +26,12 @@ export function outcomeTone(status: string): Tone {
 /** The record a `feedback.produced` event describes (null for other events or an incomplete one). */
 export function feedbackFromEvent(e: TraceEventDto): FeedbackRecordDto | null {
   if (e.kind !== "feedback.produced" || !e.messageId || !e.deviceId) return null;
-  const d = (e.detail ?? {}) as Record<string, unknown>;
-  if (typeof d.statusCode !== "string" || typeof d.description !== "string" || typeof d.deviceGenerationId !== "string") return null;
   return {
     originalMessageId: e.messageId,
     deviceId: e.deviceId,
-    deviceGenerationId: d.deviceGenerationId,
-    statusCode: d.statusCode,
-    description: d.description,
+    deviceGenerationId: e.detail.deviceGenerationId,
+    statusCode: e.detail.statusCode,
+    description: e.detail.description,
     enqueuedTimeUtc: e.ts,
     traceId: e.id,
   };

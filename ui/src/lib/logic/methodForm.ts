@@ -1,7 +1,9 @@
-// The direct-method form's rules: the payload is JSON (empty means null),
-// and the timeouts are IoT Hub's ranges, checked before the call so the
-// form says what is wrong instead of sending a request that must fail.
+// The direct-method form's checks: the payload is JSON (empty means null),
+// and the timeouts are within the ranges the hub publishes (`/api/rules`),
+// checked before the call so the form says what is wrong instead of sending
+// a request that must fail. The hub checks them again either way.
 
+import type { RulesDto } from "../api/generated/RulesDto";
 import type { JsonValue } from "../api/generated/serde_json/JsonValue";
 import { jsonErrorMessage } from "./payload";
 
@@ -17,17 +19,18 @@ export function parseMethodPayload(text: string): Parsed {
   }
 }
 
-export const TIMEOUT_RANGES = {
-  connect: { min: 0, max: 300, label: "Connect timeout" },
-  response: { min: 5, max: 300, label: "Response timeout" },
-} as const;
+const LABELS = { connect: "Connect timeout", response: "Response timeout" } as const;
 
-/** What is wrong with a timeout in seconds, or null. */
-export function timeoutError(which: keyof typeof TIMEOUT_RANGES, value: number | string | null | undefined): string | null {
-  const r = TIMEOUT_RANGES[which];
+/**
+ * What is wrong with a timeout in seconds, or null. Without the hub's
+ * rules (not loaded yet) only the number itself is checked.
+ */
+export function timeoutError(which: keyof typeof LABELS, value: number | string | null | undefined, rules: RulesDto | null): string | null {
+  const label = LABELS[which];
   const n = typeof value === "number" ? value : value === null || value === undefined || String(value).trim() === "" ? NaN : Number(value);
-  if (!Number.isInteger(n)) return `${r.label} must be a whole number of seconds`;
-  if (n < r.min || n > r.max) return `${r.label} must be ${r.min} to ${r.max} s`;
+  if (!Number.isInteger(n)) return `${label} must be a whole number of seconds`;
+  const r = rules ? (which === "connect" ? rules.connectTimeoutSecs : rules.responseTimeoutSecs) : null;
+  if (r && (n < r.min || n > r.max)) return `${label} must be ${r.min} to ${r.max} s`;
   return null;
 }
 

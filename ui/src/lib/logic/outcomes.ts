@@ -4,6 +4,7 @@
 // has left the queue (the mailbox only shows what is still in it).
 
 import type { TraceEventDto } from "../api/generated/TraceEventDto";
+import type { EventOf } from "./eventKinds";
 import { describe as describeStep, type Tone } from "./story";
 
 export interface OutcomeStep {
@@ -28,7 +29,6 @@ export interface MessageOutcome {
   feedback: string | null;
 }
 
-type Detail = Record<string, unknown>;
 
 const TERMINAL: Record<string, string> = {
   "c2d.completed": "completed",
@@ -43,20 +43,20 @@ export function isOutcomeEvent(e: TraceEventDto): boolean {
   return !!e.messageId && (e.kind.startsWith("c2d.") || e.kind === "feedback.produced");
 }
 
-function shortLabel(kind: string, d: Detail): string {
-  switch (kind) {
+function shortLabel(e: TraceEventDto): string {
+  switch (e.kind) {
     case "c2d.delivered":
-      return d.attempt !== undefined && d.attempt !== null ? `delivered #${String(d.attempt)}` : "delivered";
+      return `delivered #${e.detail.attempt}`;
     case "c2d.dead_lettered":
-      return d.reason ? `dead-lettered (${String(d.reason)})` : "dead-lettered";
+      return `dead-lettered (${e.detail.reason})`;
     case "c2d.lock_expired":
       return "lock expired";
     case "c2d.lock_released":
       return "lock released";
     case "feedback.produced":
-      return `feedback ${String(d.statusCode ?? "?")}`;
+      return `feedback ${e.detail.statusCode}`;
     default:
-      return kind.replace(/^c2d\./, "");
+      return e.kind.replace(/^c2d\./, "");
   }
 }
 
@@ -77,13 +77,10 @@ export function foldOutcomes(events: TraceEventDto[], limit = 20): MessageOutcom
   const out: MessageOutcome[] = [];
   for (const [messageId, m] of byMessage) {
     const sorted = [...m.values()].sort((a, b) => a.id - b.id);
-    const steps = sorted.map((e) => {
-      const d = (e.detail ?? {}) as Detail;
-      return { id: e.id, kind: e.kind, label: shortLabel(e.kind, d), tone: describeStep(e.kind, d).tone };
-    });
+    const steps = sorted.map((e) => ({ id: e.id, kind: e.kind, label: shortLabel(e), tone: describeStep(e).tone }));
     const last = sorted[sorted.length - 1];
     const decisive = [...steps].reverse().find((s) => s.kind in TERMINAL);
-    const fb = [...sorted].reverse().find((e) => e.kind === "feedback.produced");
+    const fb = [...sorted].reverse().find((e): e is EventOf<"feedback.produced"> => e.kind === "feedback.produced");
     out.push({
       messageId,
       steps,
@@ -91,7 +88,7 @@ export function foldOutcomes(events: TraceEventDto[], limit = 20): MessageOutcom
       lastId: last.id,
       state: decisive ? TERMINAL[decisive.kind] : "in queue",
       tone: decisive ? decisive.tone : "wait",
-      feedback: fb ? String(((fb.detail ?? {}) as Detail).statusCode ?? "?") : null,
+      feedback: fb ? fb.detail.statusCode : null,
     });
   }
   return out.sort((a, b) => b.lastId - a.lastId).slice(0, limit);

@@ -1,16 +1,18 @@
-// A serial board's console: lines from `GET …/console` and live trace
-// events (`serial.line`, `serial.sent`, `serial.port`) as one list of
-// entries, the text a line shows, its bytes in hex, and what the send box
-// turns into (`SerialSendRequest`).
+// A serial board's console: its trace events (`serial.line`,
+// `serial.sent`, `serial.port`), the recent ones from a query and the new
+// ones from the live stream, as one list of entries keyed by event id (two
+// identical lines in the same millisecond stay two lines); the text a line
+// shows, its bytes in hex, and what the send box turns into
+// (`SerialSendRequest`).
 
-import type { ConsoleLine } from "../api/generated/ConsoleLine";
 import type { SerialSendRequest } from "../api/generated/SerialSendRequest";
 import type { TraceEventDto } from "../api/generated/TraceEventDto";
 import { toHex } from "./payload";
+import { describe } from "./story";
 
 export interface ConsoleEntry {
-  /** Identifies the line across the console snapshot and the live stream. */
-  key: string;
+  /** The trace event's id: identifies the line across the query and the live stream. */
+  key: number;
   at: string;
   /** `in` from the board, `out` to it, `port` a port event. */
   direction: "in" | "out" | "port";
@@ -21,39 +23,32 @@ export interface ConsoleEntry {
   warning: string | null;
 }
 
-const keyOf = (at: string, direction: string, text: string | null, hex: string | null) => `${at}|${direction}|${text ?? hex ?? ""}`;
-
-export function fromConsoleLine(l: ConsoleLine): ConsoleEntry {
-  const direction = l.direction === "out" ? "out" : "in";
-  return { key: keyOf(l.at, direction, l.text, l.hex), at: l.at, direction, text: l.text, hex: l.hex, frame: l.frame, partial: false, warning: null };
-}
-
-const s = (v: unknown): string | null => (typeof v === "string" ? v : null);
-
 /** A serial trace event as an entry; null for other kinds. */
 export function fromTraceEvent(e: TraceEventDto): ConsoleEntry | null {
-  const d = (e.detail && typeof e.detail === "object" && !Array.isArray(e.detail) ? e.detail : {}) as Record<string, unknown>;
   switch (e.kind) {
-    case "serial.line":
+    case "serial.line": {
+      const d = e.detail;
+      return { key: e.id, at: d.receivedAt, direction: "in", text: d.text, hex: d.hex, frame: d.frame, partial: d.partial, warning: d.warning };
+    }
     case "serial.sent": {
-      const direction = e.kind === "serial.line" ? "in" : "out";
-      const at = s(d.receivedAt) ?? s(d.sentAt) ?? e.ts;
-      const text = s(d.text);
-      const hex = s(d.hex);
-      return { key: keyOf(at, direction, text, hex), at, direction, text, hex, frame: d.frame === true, partial: d.partial === true, warning: s(d.warning) };
+      const d = e.detail;
+      return { key: e.id, at: d.sentAt, direction: "out", text: d.text, hex: d.hex, frame: d.frame, partial: false, warning: null };
     }
     case "serial.port": {
-      const words = [`board ${s(d.event) ?? "?"}`, s(d.path)].filter(Boolean).join(" ");
-      const err = s(d.error);
+      const words = [describe(e).label, e.detail.path].filter(Boolean).join(" ");
+      const err = e.detail.error;
       const text = err ? `${words}: ${err}` : words;
-      return { key: `port|${e.id}`, at: e.ts, direction: "port", text, hex: null, frame: false, partial: false, warning: null };
+      return { key: e.id, at: e.ts, direction: "port", text, hex: null, frame: false, partial: false, warning: null };
     }
     default:
       return null;
   }
 }
 
-/** Appends entries not already present (the snapshot and the stream overlap), keeping the last `max`. */
+/**
+ * Merges entries not already present (the query and the stream overlap) in
+ * trace order, keeping the last `max`.
+ */
 export function appendEntries(current: ConsoleEntry[], incoming: ConsoleEntry[], max = 5000): ConsoleEntry[] {
   const seen = new Set(current.map((e) => e.key));
   const fresh = incoming.filter((e) => {
@@ -62,7 +57,7 @@ export function appendEntries(current: ConsoleEntry[], incoming: ConsoleEntry[],
     return true;
   });
   if (fresh.length === 0) return current;
-  const all = [...current, ...fresh];
+  const all = [...current, ...fresh].sort((a, b) => a.key - b.key);
   return all.length > max ? all.slice(all.length - max) : all;
 }
 
@@ -74,13 +69,17 @@ function visible(c: string): string {
   return c;
 }
 
-/** The line as shown: without its line ending, control characters made visible. */
+/**
+ * The line as shown: without its line ending, control characters made
+ * visible. Bytes that are not UTF-8 already read `\xNN` in the text (the
+ * hub escapes them); a line from an older hub with only hex shows the hex.
+ */
 export function displayText(e: ConsoleEntry): string {
   if (e.text === null) return e.hex ? `[hex] ${e.hex}` : "";
   return Array.from(e.text.replace(/[\r\n]+$/, ""), visible).join("");
 }
 
-/** Every byte of the line as hex pairs. */
+/** Every byte of the line as hex pairs (the raw bytes when the line was not UTF-8). */
 export function entryHex(e: ConsoleEntry): string {
   if (e.hex !== null) return e.hex;
   return toHex(new TextEncoder().encode(e.text ?? ""));

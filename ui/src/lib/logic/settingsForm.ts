@@ -1,5 +1,8 @@
-// Small helpers of the settings form: host aliases edited as free text, and
-// durations in seconds given a human reading next to the field.
+// Small helpers of the settings form: host aliases edited as free text,
+// durations in seconds given a human reading next to the field, and each
+// field's range as the hub publishes it (`/api/rules`).
+
+import type { SettingRange } from "../api/generated/SettingRange";
 
 /** "a.local, b.lan\nc" → ["a.local", "b.lan", "c"] (trimmed, no empties, no repeats). */
 export function parseAliases(text: string): string[] {
@@ -33,8 +36,20 @@ export function humanSeconds(secs: number): string {
   return parts.join(" ");
 }
 
-/** The field a hub validation message is about ("queueCap is 0; …" → "queueCap"), or null. */
-export function fieldOfError(message: string, keys: readonly string[]): string | null {
-  const first = message.trim().split(/\s/, 1)[0] ?? "";
-  return keys.includes(first) ? first : null;
+/** A value in a setting's unit, for people: `1 h`, `64 KB`, `50`. */
+export function unitValue(v: number, unit: SettingRange["unit"]): string {
+  if (unit === "seconds") return v === 0 ? "0 s" : humanSeconds(v);
+  if (unit === "bytes" && v >= 1024 && v % 1024 === 0) return v >= 1048576 && v % 1048576 === 0 ? `${v / 1048576} MB` : `${v / 1024} KB`;
+  return String(v);
+}
+
+/** The hint under a setting: its range and IoT Hub's value, from the hub's rules, and a note. */
+export function rangeHint(range: SettingRange | undefined, note?: string): string {
+  const parts: string[] = [];
+  if (range) {
+    parts.push(`${unitValue(range.min, range.unit)}–${unitValue(range.max, range.unit)}`);
+    if (range.iotHub !== null) parts.push(`IoT Hub: ${unitValue(range.iotHub, range.unit)}`);
+  }
+  if (note) parts.push(note);
+  return parts.join("; ");
 }

@@ -2,9 +2,11 @@
 // `detail.body` is a preview ({text | base64, size, truncated}), turned into
 // the points the chart and the table use.
 
+import type { BodyPreview as TracePreview } from "../api/generated/BodyPreview";
 import type { TraceEventDto } from "../api/generated/TraceEventDto";
 import type { TelemetryPoint } from "./telemetry";
 
+/** A trace body preview with both forms present (null for the one it lacks). */
 export interface BodyPreview {
   /** The body as text, when it is UTF-8. */
   text: string | null;
@@ -16,16 +18,9 @@ export interface BodyPreview {
   truncated: boolean;
 }
 
-/** Reads a trace body preview; also accepts a plain string body. */
-export function bodyPreview(body: unknown): BodyPreview {
-  if (typeof body === "string") return { text: body, base64: null, size: new TextEncoder().encode(body).length, truncated: false };
-  const b = (body && typeof body === "object" ? body : {}) as Record<string, unknown>;
-  return {
-    text: typeof b.text === "string" ? b.text : null,
-    base64: typeof b.base64 === "string" ? b.base64 : null,
-    size: typeof b.size === "number" ? b.size : 0,
-    truncated: b.truncated === true,
-  };
+/** The hub's preview with both forms present. */
+export function bodyPreview(p: TracePreview): BodyPreview {
+  return { text: p.text ?? null, base64: p.base64 ?? null, size: p.size, truncated: p.truncated };
 }
 
 export interface TelemetryRow {
@@ -40,19 +35,11 @@ export interface TelemetryRow {
 /** A `telemetry.received` event as a table row; null for other events. */
 export function telemetryRow(e: TraceEventDto): TelemetryRow | null {
   if (e.kind !== "telemetry.received") return null;
-  const d = (e.detail && typeof e.detail === "object" && !Array.isArray(e.detail) ? e.detail : {}) as Record<string, unknown>;
+  const d = e.detail;
   const props: Record<string, string> = {};
-  if (d.properties && typeof d.properties === "object") {
-    for (const [k, v] of Object.entries(d.properties as Record<string, unknown>)) props[k] = String(v);
-  }
-  return {
-    id: e.id,
-    ts: e.ts,
-    body: bodyPreview(d.body),
-    contentType: typeof d.contentType === "string" ? d.contentType : null,
-    properties: props,
-    via: typeof d.via === "string" ? d.via : null,
-  };
+  // A bare key (no value) shows as the empty string.
+  for (const [k, v] of Object.entries(d.properties)) props[k] = v ?? "";
+  return { id: e.id, ts: e.ts, body: bodyPreview(d.body), contentType: d.contentType, properties: props, via: d.via };
 }
 
 /** Chart points from rows: only whole text bodies (a cut JSON body would not parse). */

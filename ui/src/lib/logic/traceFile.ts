@@ -5,6 +5,12 @@
 
 import type { TraceEventDto } from "../api/generated/TraceEventDto";
 import type { JsonValue } from "../api/generated/serde_json/JsonValue";
+import type { UnknownDetail } from "../api/generated/UnknownDetail";
+import { eventKind, isEventKind } from "./eventKinds";
+
+function isUnknownDetail(d: JsonValue): d is UnknownDetail & { [k: string]: JsonValue } {
+  return d !== null && typeof d === "object" && !Array.isArray(d) && typeof d.kind === "string" && "raw" in d;
+}
 
 export interface BadLine {
   /** 1-based line number in the file. */
@@ -42,13 +48,14 @@ export function toEvent(v: unknown): TraceEventDto | string {
   for (const k of ["deviceId", "messageId", "lockToken", "requestId"] as const) {
     if (!optionalText(o[k])) return `'${k}' is not text`;
   }
-  const e: TraceEventDto = {
-    id: o.id,
-    ts,
-    monoUs: typeof o.monoUs === "number" ? o.monoUs : 0,
-    kind: o.kind,
-    detail: (o.detail ?? null) as JsonValue,
-  };
+  const common = { id: o.id, ts, monoUs: typeof o.monoUs === "number" ? o.monoUs : 0 };
+  const detail = (o.detail ?? null) as JsonValue;
+  // A kind this UI knows carries its typed detail (the hub wrote it); any
+  // other is kept as an unknown event and shown as stored, as the hub does.
+  let e: TraceEventDto;
+  if (o.kind === "unknown" && isUnknownDetail(detail)) e = { ...common, kind: "unknown", detail };
+  else if (isEventKind(o.kind) && detail !== null && typeof detail === "object" && !Array.isArray(detail)) e = { ...common, kind: o.kind, detail } as TraceEventDto;
+  else e = { ...common, kind: "unknown", detail: { kind: o.kind, raw: detail } };
   if (o.deviceId) e.deviceId = o.deviceId as string;
   if (o.messageId) e.messageId = o.messageId as string;
   if (o.lockToken) e.lockToken = o.lockToken as string;
@@ -98,8 +105,8 @@ export function toJsonl(events: readonly TraceEventDto[]): string {
   return events.map((e) => JSON.stringify(e)).join("\n") + (events.length ? "\n" : "");
 }
 
-/** The hub's CSV columns, in order. */
-export const CSV_COLUMNS = ["id", "timestamp", "monotonic_us", "kind", "device_id", "message_id", "lock_token", "request_id", "detail"];
+/** The hub's CSV columns, in order: the JSON Lines field names. */
+export const CSV_COLUMNS = ["id", "ts", "monoUs", "kind", "deviceId", "messageId", "lockToken", "requestId", "detail"];
 
 /** A CSV field, quoted only when it must be (as the hub's writer does). */
 export function csvField(s: string): string {
@@ -111,7 +118,7 @@ export function toCsv(events: readonly TraceEventDto[]): string {
   const rows = [CSV_COLUMNS.join(",")];
   for (const e of events) {
     rows.push(
-      [String(e.id), e.ts, String(e.monoUs), e.kind, e.deviceId ?? "", e.messageId ?? "", e.lockToken ?? "", e.requestId ?? "", JSON.stringify(e.detail ?? null)]
+      [String(e.id), e.ts, String(e.monoUs), eventKind(e), e.deviceId ?? "", e.messageId ?? "", e.lockToken ?? "", e.requestId ?? "", JSON.stringify(e.kind === "unknown" ? e.detail.raw : e.detail)]
         .map(csvField)
         .join(","),
     );

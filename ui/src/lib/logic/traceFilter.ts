@@ -2,8 +2,11 @@
 // stream) and applied to events already on screen, so changing a filter is
 // instant and a live event is shown only when it matches.
 
+import type { BodyPreview } from "../api/generated/BodyPreview";
 import type { TraceEventDto } from "../api/generated/TraceEventDto";
 import type { TraceParams } from "../api/hub";
+import { eventKind } from "./eventKinds";
+import { describe, previewLine } from "./story";
 
 export interface TraceFilter {
   deviceId: string;
@@ -49,7 +52,7 @@ export function kindMatches(kind: string, wanted: string[]): boolean {
 /** Whether an event passes the filter (as the hub would decide). */
 export function matches(e: TraceEventDto, f: TraceFilter): boolean {
   if (f.deviceId && e.deviceId !== f.deviceId) return false;
-  if (!kindMatches(e.kind, f.kinds)) return false;
+  if (!kindMatches(eventKind(e), f.kinds)) return false;
   const t = Date.parse(e.ts);
   if (f.since && t < Date.parse(f.since)) return false;
   // `until` is exclusive, like the hub's.
@@ -75,40 +78,36 @@ export function toParams(f: TraceFilter): TraceParams {
   };
 }
 
-/**
- * A body or payload as the hub traces it (`{text|base64, size, truncated}`,
- * see `body_preview`) in one line; plain strings pass through.
- */
-export function preview(v: unknown): string {
-  if (v === null || v === undefined) return "";
-  if (typeof v !== "object") return String(v);
-  const p = v as Record<string, unknown>;
-  const more = p.truncated ? "…" : "";
-  if (typeof p.text === "string") return p.text.replace(/\s*[\r\n]+\s*/g, " ") + more;
-  if (typeof p.base64 === "string") return `[base64] ${p.base64}${more}`;
-  return JSON.stringify(v);
+/** The body or payload an event carries, if any. */
+export function eventBody(e: TraceEventDto): BodyPreview | null {
+  switch (e.kind) {
+    case "c2d.enqueued":
+    case "telemetry.received":
+      return e.detail.body;
+    case "method.invoked":
+    case "method.responded":
+    case "method.late_response":
+      return e.detail.payload;
+    case "device.protocol":
+      return e.detail.body ?? null;
+    default:
+      return null;
+  }
 }
 
-/** A short one-line summary of an event for the timeline. */
+/**
+ * A short one-line summary of an event for the timeline: what happened
+ * (the story's words) and what was sent or answered. A serial line is its
+ * text; an event this Hublet cannot read shows its stored detail raw.
+ */
 export function summary(e: TraceEventDto): string {
-  const d = (e.detail ?? {}) as Record<string, unknown>;
   switch (e.kind) {
     case "serial.line":
     case "serial.sent":
-      return String(d.text ?? (d.hex ? `[hex] ${String(d.hex)}` : "")).replace(/[\r\n]+$/, "");
-    case "telemetry.received":
-      return preview(d.body);
-    case "device.attached":
-    case "device.detached":
-      return [d.transport, d.reason, d.remote].filter(Boolean).map(String).join(" · ");
-    default: {
-      const keys = ["methodName", "status", "statusCode", "reason", "attempt", "deliveryCount", "ack", "action", "event", "what"];
-      const fields = keys
-        .filter((k) => d[k] !== undefined && d[k] !== null)
-        .map((k) => `${k}=${typeof d[k] === "object" ? JSON.stringify(d[k]) : String(d[k])}`);
-      // What was sent or answered: the body of a message, the payload of a call.
-      const body = preview(d.body ?? d.payload);
-      return [...fields, body].filter(Boolean).join(" ");
-    }
+      return (e.detail.text ?? (e.detail.hex ? `[hex] ${e.detail.hex}` : "")).replace(/[\r\n]+$/, "");
+    case "unknown":
+      return `${e.detail.kind}: ${JSON.stringify(e.detail.raw)}`;
+    default:
+      return [describe(e).label, previewLine(eventBody(e))].filter(Boolean).join(" ");
   }
 }

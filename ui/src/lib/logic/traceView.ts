@@ -26,18 +26,12 @@ const FAILURES = new Set([
 /** Warnings: the hub recovered, but someone should look. */
 const WARNINGS = new Set(["c2d.abandoned", "c2d.lock_expired", "c2d.lock_released", "method.late_response", "device.protocol", "feedback.abandoned"]);
 
-/** The tone a kind is drawn in when it is a failure or warning, else null (the family's color). */
-export function kindAlert(e: Pick<TraceEventDto, "kind" | "detail">): Tone | null {
+/** The tone an event is drawn in when it is a failure or warning, else null (the family's color). */
+export function kindAlert(e: TraceEventDto): Tone | null {
   if (FAILURES.has(e.kind)) return "bad";
   if (WARNINGS.has(e.kind)) return "warn";
-  if (e.kind === "feedback.produced") {
-    const code = (e.detail as Record<string, unknown> | null)?.statusCode;
-    return code === "Success" ? "ok" : "bad";
-  }
-  if (e.kind === "method.responded") {
-    const status = Number((e.detail as Record<string, unknown> | null)?.status);
-    return status >= 200 && status < 300 ? null : "warn";
-  }
+  if (e.kind === "feedback.produced") return e.detail.statusCode === "Success" ? "ok" : "bad";
+  if (e.kind === "method.responded") return e.detail.status >= 200 && e.detail.status < 300 ? null : "warn";
   return null;
 }
 

@@ -35,11 +35,11 @@ pub async fn run(g: &Global, a: ListArgs) -> anyhow::Result<()> {
         .map(|d| {
             vec![
                 d.device_id.clone(),
-                d.kind.clone(),
-                d.status.clone(),
+                d.kind.to_string(),
+                d.status.to_string(),
                 match &d.transport {
                     Some(t) => format!("{} ({t})", d.connection_state),
-                    None => d.connection_state.clone(),
+                    None => d.connection_state.to_string(),
                 },
                 d.cloud_to_device_message_count.to_string(),
                 output::or_dash(&d.last_activity_time),

@@ -4,7 +4,7 @@ import type { SerialSettings } from "./SerialSettings";
 /**
  * Binds a device to a serial port (`POST /api/serial/boards`).
  */
-export type AttachBoardRequest = { 
+export type BindBoardRequest = { 
 /**
  * The port's path as listed by `/api/serial/ports` (or any path, e.g. a symlink).
  */
@@ -16,4 +16,9 @@ deviceId: string,
 /**
  * Line settings (default 115200 8N1, no flow control, LF).
  */
-settings: SerialSettings | null, };
+settings: SerialSettings | null, 
+/**
+ * Bind even if the port does not exist yet, and wait for it to appear
+ * (otherwise a missing port is refused at once).
+ */
+wait: boolean, };

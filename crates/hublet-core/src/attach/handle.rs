@@ -1,0 +1,431 @@
+//! The attachment a transport holds for its device, and attaching and
+//! detaching it (authentication, replacing an earlier connection, token
+//! expiry, releasing locks and failing calls when it ends).
+
+use std::collections::HashSet;
+
+use tokio::sync::mpsc;
+
+use super::presence::{Removed, Slot};
+use super::{
+    AttachRequest, Credential, DetachReason, MAX_TELEMETRY_BYTES, MethodFilter, Telemetry, ToDevice,
+};
+use crate::clock::Timestamp;
+use crate::error::{HubError, HubResult};
+use crate::hub::Hub;
+use crate::ids::DeviceId;
+use crate::mailbox::TRACE_BODY_LIMIT;
+use crate::trace::detail::{
+    DeviceAttached, DeviceAuthFailed, DeviceDetached, DeviceProtocol, TelemetryReceived,
+};
+use crate::trace::{BodyPreview, NewEvent, TraceDetail};
+
+/// A device attached by a transport. Dropping it detaches the device.
+pub struct Attachment {
+    hub: Hub,
+    device: String,
+    id: u64,
+    transport: String,
+    token_expiry: Option<Timestamp>,
+    done: bool,
+}
+
+impl std::fmt::Debug for Attachment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attachment")
+            .field("device", &self.device)
+            .field("id", &self.id)
+            .field("transport", &self.transport)
+            .finish()
+    }
+}
+
+impl Attachment {
+    /// The attached device's id.
+    pub fn device_id(&self) -> &str {
+        &self.device
+    }
+
+    /// This attachment's number (unique for the hub's lifetime).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The transport's short name (`mqtt`, `serial`, ...), as given when attaching.
+    pub fn transport(&self) -> &str {
+        &self.transport
+    }
+
+    /// When the SAS token used to attach expires (the hub detaches the
+    /// device then, with [`DetachReason::TokenExpired`]).
+    pub fn token_expiry(&self) -> Option<Timestamp> {
+        self.token_expiry
+    }
+
+    /// The device subscribed to all direct methods: calls may now reach it.
+    pub fn subscribe_methods(&self) {
+        self.set_method_filter(MethodFilter::All);
+    }
+
+    /// The device unsubscribed from direct methods.
+    pub fn unsubscribe_methods(&self) {
+        self.set_method_filter(MethodFilter::None);
+    }
+
+    /// Which methods the device is subscribed to (a device may subscribe
+    /// to single methods, e.g. `$iothub/methods/POST/reboot/#`); calls to
+    /// other methods find it "not online" (404103).
+    pub fn set_method_filter(&self, filter: MethodFilter) {
+        if self
+            .hub
+            .inner
+            .presence
+            .set_methods(&self.device, self.id, filter)
+        {
+            self.hub.touch(&self.device);
+        }
+    }
+
+    /// The device subscribed to C2D messages: the hub pushes its queue in
+    /// order, with at most `window` messages unsettled at a time.
+    pub fn subscribe_c2d(&self, window: usize) -> HubResult<()> {
+        let window = window.max(1);
+        if self
+            .hub
+            .inner
+            .presence
+            .set_c2d(&self.device, self.id, Some(window))?
+        {
+            crate::mailbox::pump::spawn(
+                self.hub.clone(),
+                self.device.clone(),
+                self.id,
+                self.transport.clone(),
+            );
+        }
+        self.hub.touch(&self.device);
+        Ok(())
+    }
+
+    /// The device unsubscribed from C2D messages (messages already handed
+    /// out stay locked until settled or expired).
+    pub fn unsubscribe_c2d(&self) -> HubResult<()> {
+        self.hub
+            .inner
+            .presence
+            .set_c2d(&self.device, self.id, None)
+            .map(|_| ())
+    }
+
+    /// Completes a delivered message. 412002 if the lock is unknown or expired.
+    pub async fn complete(&self, lock_token: &str) -> HubResult<()> {
+        self.hub.touch(&self.device);
+        self.hub.mailbox().complete(&self.device, lock_token).await
+    }
+
+    /// Abandons a delivered message. 412002 if the lock is unknown or expired.
+    pub async fn abandon(&self, lock_token: &str) -> HubResult<()> {
+        self.hub.touch(&self.device);
+        self.hub
+            .mailbox()
+            .abandon(&self.device, lock_token)
+            .await
+            .map(|_| ())
+    }
+
+    /// Rejects a delivered message. 412002 if the lock is unknown or expired.
+    pub async fn reject(&self, lock_token: &str) -> HubResult<()> {
+        self.hub.touch(&self.device);
+        self.hub.mailbox().reject(&self.device, lock_token).await
+    }
+
+    /// The device's answer to a method request. An answer for a call that
+    /// already ended (timed out, or never existed) is traced and ignored;
+    /// the return value says which happened.
+    pub fn respond(&self, request_id: &str, status: i32, body: &[u8]) -> Responded {
+        self.hub.touch(&self.device);
+        self.hub
+            .methods()
+            .response(&self.device, request_id, status, body)
+    }
+
+    /// A device-to-cloud message. Over 256 KB is refused with 413001.
+    pub fn telemetry(&self, t: Telemetry) -> HubResult<()> {
+        if t.body.len() > MAX_TELEMETRY_BYTES {
+            return Err(HubError::TooLarge {
+                what: "the device-to-cloud message",
+                size: t.body.len(),
+                limit: MAX_TELEMETRY_BYTES,
+            });
+        }
+        self.hub.touch(&self.device);
+        let detail = TraceDetail::TelemetryReceived(TelemetryReceived {
+            via: self.transport.clone(),
+            size: t.body.len(),
+            body: BodyPreview::of(&t.body, TRACE_BODY_LIMIT),
+            message_id: t.message_id,
+            correlation_id: t.correlation_id,
+            content_type: t.content_type,
+            content_encoding: t.content_encoding,
+            properties: t.properties,
+        });
+        self.hub
+            .inner
+            .db
+            .append(NewEvent::new(self.device.as_str(), detail));
+        Ok(())
+    }
+
+    /// Records a protocol notice or violation for this device in the trace
+    /// (build it with [`DeviceProtocol::new`] and this attachment's
+    /// [`transport`](Self::transport)).
+    pub fn protocol_event(&self, notice: DeviceProtocol) {
+        self.hub.inner.db.append(NewEvent::new(
+            self.device.as_str(),
+            TraceDetail::DeviceProtocol(notice),
+        ));
+    }
+
+    /// Marks activity (any traffic from the device).
+    pub fn touch(&self) {
+        self.hub.touch(&self.device);
+    }
+
+    /// Ends the attachment. In-flight method calls fail at once; locks the
+    /// device holds go back to the queue.
+    pub async fn detach(mut self, reason: DetachReason) {
+        self.done = true;
+        self.hub
+            .detach_attachment(&self.device, self.id, reason)
+            .await;
+    }
+
+    /// True while this attachment is the device's current one.
+    pub fn is_current(&self) -> bool {
+        self.hub.inner.presence.current(&self.device) == Some(self.id)
+    }
+}
+
+impl Drop for Attachment {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let hub = self.hub.clone();
+        let device = self.device.clone();
+        let id = self.id;
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                hub.detach_attachment(&device, id, DetachReason::Dropped)
+                    .await
+            });
+        }
+    }
+}
+
+/// What became of a method response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Responded {
+    /// It answered a waiting call.
+    Delivered,
+    /// No call was waiting for it (it timed out or never existed); it was traced and ignored.
+    Late,
+}
+
+impl Hub {
+    /// Attaches a device for a transport (see the module docs for the protocol).
+    pub async fn attach(
+        &self,
+        device_id: &str,
+        req: AttachRequest,
+    ) -> HubResult<(Attachment, mpsc::UnboundedReceiver<ToDevice>)> {
+        let id = DeviceId::new(device_id)?;
+        let device = id.to_string();
+        let token_expiry = match self.check_credential(&device, &req).await {
+            Ok(exp) => exp,
+            Err(e) => {
+                let detail = TraceDetail::DeviceAuthFailed(DeviceAuthFailed {
+                    via: req.transport.clone(),
+                    remote: req.remote.clone(),
+                    code: e.code().number(),
+                    reason: e.to_string(),
+                });
+                self.inner.db.append(NewEvent::new(device.as_str(), detail));
+                return Err(e);
+            }
+        };
+        let now = self.now();
+        let attachment_id = self.next_attachment_id();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let slot = Slot {
+            id: attachment_id,
+            transport: req.transport.clone(),
+            remote: req.remote.clone(),
+            since: now,
+            tx,
+            methods: MethodFilter::None,
+            c2d_window: None,
+            outstanding: HashSet::new(),
+            expiry_task: None,
+        };
+        let replaced = self.inner.presence.install(&device, slot, now);
+        let was_replaced = replaced.is_some();
+        if let Some(old) = replaced {
+            self.finish_detach(&device, old, DetachReason::Replaced)
+                .await;
+        }
+        let detail = TraceDetail::DeviceAttached(DeviceAttached {
+            via: req.transport.clone(),
+            remote: req.remote.clone(),
+            attachment: attachment_id,
+            replaced_earlier_connection: was_replaced,
+            trusted: match &req.credential {
+                Credential::Trusted(why) => Some(why.clone()),
+                Credential::SasToken(_) => None,
+            },
+            token_expiry,
+        });
+        self.inner.db.append(NewEvent::new(device.as_str(), detail));
+        if let Some(exp) = token_expiry {
+            let hub = self.clone();
+            let dev = device.clone();
+            let task = tokio::spawn(async move {
+                let sleep = hub.inner.clock.sleep_until(exp);
+                tokio::select! {
+                    _ = sleep => hub.detach_attachment(&dev, attachment_id, DetachReason::TokenExpired).await,
+                    _ = hub.shutdown_signal() => {}
+                }
+            });
+            self.inner
+                .presence
+                .set_expiry_task(&device, attachment_id, task.abort_handle());
+        }
+        Ok((
+            Attachment {
+                hub: self.clone(),
+                device,
+                id: attachment_id,
+                transport: req.transport,
+                token_expiry,
+                done: false,
+            },
+            rx,
+        ))
+    }
+
+    async fn check_credential(
+        &self,
+        device: &str,
+        req: &AttachRequest,
+    ) -> HubResult<Option<Timestamp>> {
+        let row = match self.device_row(device).await {
+            Ok(r) => r,
+            Err(HubError::DeviceNotFound(_)) => {
+                return Err(HubError::Unauthorized(format!(
+                    "device '{device}' is not registered"
+                )));
+            }
+            Err(e) => return Err(e),
+        };
+        if row.status == crate::registry::DeviceStatus::Disabled {
+            return Err(HubError::Unauthorized(format!(
+                "device '{device}' is disabled"
+            )));
+        }
+        match &req.credential {
+            Credential::Trusted(_) => Ok(None),
+            Credential::SasToken(token) => {
+                self.verify_device_token(&row, token)?;
+                let t = crate::auth::sas::SasToken::parse(token)
+                    .map_err(|e| HubError::Unauthorized(e.to_string()))?;
+                Ok(Some(Timestamp(t.expiry.saturating_mul(1000))))
+            }
+        }
+    }
+
+    /// Ends the device's current attachment, whatever it is.
+    pub(crate) async fn detach_device(&self, device: &str, reason: DetachReason) {
+        let forget = reason == DetachReason::Deleted;
+        if let Some(id) = self.inner.presence.current(device) {
+            self.detach_attachment(device, id, reason).await;
+        }
+        if forget {
+            self.inner.presence.forget(device);
+        }
+    }
+
+    /// Ends one attachment if it is still current.
+    pub(crate) async fn detach_attachment(
+        &self,
+        device: &str,
+        attachment: u64,
+        reason: DetachReason,
+    ) {
+        if let Some(r) = self.inner.presence.remove(device, attachment, self.now()) {
+            self.finish_detach(device, r, reason).await;
+        }
+    }
+
+    async fn finish_detach(&self, device: &str, r: Removed, reason: DetachReason) {
+        // The token-expiry task has nothing left to do (unless it is the
+        // task running this detach, which ends by itself).
+        if let Some(task) = &r.expiry_task
+            && tokio::task::try_id() != Some(task.id())
+        {
+            task.abort();
+        }
+        for call in r.calls {
+            let err = if reason == DetachReason::Replaced {
+                HubError::ConnectionReplaced(device.to_string())
+            } else {
+                HubError::DeviceDisconnected {
+                    device: device.to_string(),
+                    reason: reason.describe(),
+                }
+            };
+            let _ = call.reply.send(Err(err));
+        }
+        if !matches!(
+            reason,
+            DetachReason::Closed | DetachReason::ConnectionLost(_) | DetachReason::Dropped
+        ) {
+            let _ = r.tx.send(ToDevice::Close(reason.clone()));
+        }
+        let now = self.now();
+        let tokens: Vec<String> = r.outstanding.into_iter().collect();
+        let settings = self.settings();
+        let dev = device.to_string();
+        let detached = DeviceDetached {
+            reason: reason.name(),
+            description: reason.describe(),
+            via: r.transport.clone(),
+            remote: r.remote.clone(),
+            connected_ms: now.0 - r.since.0,
+            locks_released: u32::try_from(tokens.len()).unwrap_or(u32::MAX),
+        };
+        let result = self
+            .inner
+            .db
+            .write(move |ctx| {
+                for t in &tokens {
+                    crate::mailbox::ops::release(
+                        ctx,
+                        &dev,
+                        t,
+                        crate::mailbox::ops::Release::Detached,
+                        &settings,
+                    )?;
+                }
+                crate::registry::table::set_last_activity(ctx.conn, &dev, ctx.now)?;
+                ctx.trace(NewEvent::new(
+                    dev.as_str(),
+                    TraceDetail::DeviceDetached(detached.clone()),
+                ))
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(device, "detach bookkeeping failed: {e}");
+        }
+        self.inner.presence.wake_c2d(device);
+    }
+}
