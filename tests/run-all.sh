@@ -11,7 +11,9 @@
 #      and current.
 #   3. The UI: type check (svelte-check), lint (eslint), unit tests (Vitest),
 #      production build.
-#   4. Compatibility with the real Azure IoT Python SDKs (tests/compat).
+#   4. Compatibility with the real Azure IoT Python SDKs (tests/compat),
+#      and every sh / python snippet in docs/ run as written against a hub
+#      (tests/compat/test_docs.py).
 #   5. End to end: headless Chromium against `hublet serve --ui`, and the
 #      real desktop app through tauri-driver and WebKitWebDriver under Xvfb.
 #      Screenshots land in tests/e2e/artifacts/.

@@ -169,6 +169,17 @@ pub struct ConnectionStringDto {
     pub connection_string: String,
 }
 
+/// A SAS token and when it expires.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct SasTokenDto {
+    /// `SharedAccessSignature sr=…&sig=…&se=…[&skn=…]`.
+    pub token: String,
+    /// When it expires (RFC 3339).
+    pub expires_at: String,
+}
+
 /// A C2D message to send (`POST /api/devices/{id}/messages`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(default, rename_all = "camelCase")]
@@ -573,7 +584,10 @@ pub struct FleetStartedDto {
 pub struct SimStatusDto {
     pub device_id: String,
     pub profile: String,
+    /// The fleet's seed, as given to `sim run --seed` (or drawn).
     pub seed: u64,
+    /// The device's position in its fleet (its randomness comes from both).
+    pub fleet_index: Option<usize>,
     pub persist: bool,
     /// `waiting`, `online`, `offline`, `reconnecting` or `stopped`.
     pub state: String,
@@ -595,6 +609,7 @@ impl From<hublet_sim::SimStatus> for SimStatusDto {
             device_id: s.device_id,
             profile: s.profile,
             seed: s.seed,
+            fleet_index: s.fleet_index,
             persist: s.persist,
             state: s.state,
             since: s.since.map(|t| t.to_rfc3339()),

@@ -58,7 +58,7 @@ impl ApiError {
             Some(c) => c.explanation().to_string(),
             None => match self.status {
                 StatusCode::FORBIDDEN => "The request came from a host or web page the hub does not serve; see the API's SECURITY.md.".into(),
-                StatusCode::NOT_FOUND => "There is no such endpoint.".into(),
+                StatusCode::NOT_FOUND => "What the request names does not exist (no such endpoint, board or simulated device).".into(),
                 _ => String::new(),
             },
         }

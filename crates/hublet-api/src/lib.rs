@@ -10,6 +10,9 @@
 //!   Azure IoT service SDKs work against Hublet unchanged.
 //! - IoT Hub's HTTP device endpoints (`/devices/{id}/messages/deviceBound`).
 //!
+//! IoT Hub's paths match in any case and with a trailing slash, as IoT Hub
+//! matches them ([`iothub_paths`]).
+//!
 //! Layout: [`router`] declares every route; handlers are filed by area in
 //! [`routes`]; [`auth`] and [`security`] check who calls and from where;
 //! [`error`] maps errors to HTTP; [`dto`] holds the wire types;
@@ -20,6 +23,7 @@ pub mod auth;
 pub mod dto;
 pub mod error;
 mod extract;
+pub mod iothub_paths;
 pub mod router;
 mod routes;
 pub mod security;

@@ -28,6 +28,8 @@ pub fn router(state: AppState) -> Router {
             "/connection-string/service",
             get(hub::service_connection_string),
         )
+        .route("/sas-token/service", get(hub::service_sas_token))
+        .route("/devices/{id}/sas-token", get(devices::sas_token))
         .route("/devices", get(devices::list).post(devices::create))
         .route(
             "/devices/{id}",
@@ -124,12 +126,24 @@ pub fn router(state: AppState) -> Router {
         Some(dir) => root.fallback_service(ServeDir::new(dir)),
         None => root.fallback(not_found),
     };
-    root.layer(DefaultBodyLimit::max(BODY_LIMIT))
+    let inner = root
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::security::guard,
         ))
-        .with_state(state)
+        .with_state(state);
+    // IoT Hub's paths in any case and with a trailing slash: rewritten to
+    // the spelling above before routing (`iothub_paths`).
+    Router::new().fallback_service(tower::ServiceExt::map_request(
+        inner,
+        |mut req: axum::extract::Request| {
+            if let Some(uri) = crate::iothub_paths::normalize(req.uri()) {
+                *req.uri_mut() = uri;
+            }
+            req
+        },
+    ))
 }
 
 async fn not_found(uri: axum::http::Uri) -> impl IntoResponse {

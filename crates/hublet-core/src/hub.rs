@@ -98,7 +98,7 @@ pub(crate) struct HubInner {
     pub(crate) clock: SharedClock,
     pub(crate) presence: Presence,
     pub(crate) live: broadcast::Sender<Arc<TraceEvent>>,
-    pub(crate) next_request_id: AtomicU64,
+    pub(crate) request_ids: crate::methods::request_ids::RequestIds,
     settings: RwLock<Arc<HubSettings>>,
     policies: RwLock<Arc<Vec<Policy>>>,
     next_attachment: AtomicU64,
@@ -181,6 +181,7 @@ impl Hub {
                 Ok((settings, policies))
             })
             .await?;
+        let request_ids = crate::methods::request_ids::RequestIds::open(&db).await?;
         let (shutdown, _) = watch::channel(false);
         let hub = Hub {
             inner: Arc::new(HubInner {
@@ -188,7 +189,7 @@ impl Hub {
                 clock: opts.clock.clone(),
                 presence: Presence::default(),
                 live,
-                next_request_id: AtomicU64::new(1),
+                request_ids,
                 settings: RwLock::new(Arc::new(settings)),
                 policies: RwLock::new(Arc::new(policies)),
                 next_attachment: AtomicU64::new(1),

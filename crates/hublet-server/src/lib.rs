@@ -43,13 +43,14 @@ pub enum ServerError {
     /// The engine refused (second hub on the data directory, corrupt file, ...).
     #[error(transparent)]
     Hub(#[from] HubError),
-    /// A file or a listener failed.
-    #[error("{what}: {source}")]
+    /// A file or a listener failed. (The I/O error is part of the message,
+    /// not a separate cause, so it is said once.)
+    #[error("{what}: {error}")]
     Io {
         /// What was being done.
         what: String,
         /// Why it failed.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The certificate authority could not be made or loaded.
     #[error("the hub's certificate authority: {0}")]
@@ -57,6 +58,61 @@ pub enum ServerError {
     /// A setting given is not usable.
     #[error("{0}")]
     Config(String),
+    /// A listener could not bind its address.
+    #[error("cannot listen on {addr} (--{flag}): {reason}")]
+    Listen {
+        /// The option that sets the address (`mqtt`, `api`, ...).
+        flag: &'static str,
+        /// The address.
+        addr: SocketAddr,
+        /// Why, with what to do about it.
+        reason: String,
+        /// The kind of failure (`AddrInUse`, `PermissionDenied`, ...).
+        kind: std::io::ErrorKind,
+    },
+}
+
+/// Turns a listener's bind failure into [`ServerError::Listen`], naming the
+/// address and the option to change. Which of `candidates` failed is found
+/// by trying to bind each again (the listeners of one component bind
+/// together, and the error does not say which).
+fn listen_error(
+    candidates: &[(&'static str, Option<SocketAddr>)],
+    e: std::io::Error,
+) -> ServerError {
+    let failing = candidates
+        .iter()
+        .filter_map(|(flag, a)| a.map(|a| (*flag, a)))
+        .find(|(_, a)| a.port() != 0 && std::net::TcpListener::bind(a).is_err());
+    let Some((flag, addr)) = failing else {
+        let what = candidates
+            .iter()
+            .map(|(f, _)| format!("--{f}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        return ServerError::Io {
+            what: format!("cannot start the listeners ({what})"),
+            error: e,
+        };
+    };
+    let reason = match e.kind() {
+        std::io::ErrorKind::AddrInUse => format!(
+            "the address is already in use (another program has this port, a local MQTT broker or a second Hublet perhaps): stop it, listen elsewhere with --{flag} HOST:PORT, or turn this listener off with --{flag} off"
+        ),
+        std::io::ErrorKind::PermissionDenied => format!(
+            "permission denied (ports below 1024 need privileges): choose another port with --{flag} HOST:PORT"
+        ),
+        std::io::ErrorKind::AddrNotAvailable => format!(
+            "this machine has no such address: use 127.0.0.1, 0.0.0.0 or one of its own addresses with --{flag}"
+        ),
+        _ => e.to_string(),
+    };
+    ServerError::Listen {
+        flag,
+        addr,
+        reason,
+        kind: e.kind(),
+    }
 }
 
 /// A listener's address from the command line: `off` (any case) for none.
@@ -74,7 +130,7 @@ pub fn listen_addr(flag: &str, v: &str) -> Result<Option<SocketAddr>, ServerErro
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServerError {
     let what = what.into();
-    move |source| ServerError::Io { what, source }
+    move |error| ServerError::Io { what, error }
 }
 
 /// Everything a hub is started with. [`ServeConfig::new`] gives
@@ -288,7 +344,7 @@ async fn assemble(cfg: &ServeConfig, parts: &mut Parts) -> Result<RunningHub, Se
             },
         )
         .await
-        .map_err(io("cannot start the MQTT listeners"))?,
+        .map_err(|e| listen_error(&[("mqtt", cfg.mqtt), ("mqtts", cfg.mqtts)], e))?,
     );
     let (gw_tcp, gw_tls) = (gateway.tcp_addr(), gateway.tls_addr());
 
@@ -350,15 +406,26 @@ async fn assemble(cfg: &ServeConfig, parts: &mut Parts) -> Result<RunningHub, Se
     .map_err(io("cannot write hub.json"))?;
 
     let mut report = StartReport::default();
-    if let Some(s) = &parts.sim {
-        s.set_http(api_url.clone());
-        start_simulated(s, cfg.demo, &mut report).await?;
-    } else if cfg.demo {
-        report
-            .warnings
-            .push("the demo needs an MQTT listener; no simulated devices started".into());
-    }
-    parts.demo_board = start_serial(&serial, cfg.demo, &mut report).await?;
+    let devices = async {
+        if let Some(s) = &parts.sim {
+            s.set_http(api_url.clone());
+            start_simulated(s, cfg.demo, &mut report).await?;
+        } else if cfg.demo {
+            report
+                .warnings
+                .push("the demo needs an MQTT listener; no simulated devices started".into());
+        }
+        start_serial(&serial, cfg.demo, &mut report).await
+    };
+    parts.demo_board = match devices.await {
+        Ok(b) => b,
+        Err(e) => {
+            // No hub.json may outlive a start that failed: the CLI would
+            // believe a hub runs there.
+            let _ = std::fs::remove_file(hubfile::hub_file(&dir));
+            return Err(e);
+        }
+    };
     let (Some(gateway), Some(api_server)) = (parts.gateway.take(), parts.api_server.take()) else {
         return Err(ServerError::Config(
             "the listeners vanished while starting".into(),
@@ -423,9 +490,9 @@ async fn start_api(
                 any_port(cfg.https).zip(tls),
             )
             .await
-            .map_err(io("cannot start the API listeners"))
+            .map_err(|e| listen_error(&[("api", cfg.api), ("https", cfg.https)], e))
         }
-        Err(e) => Err(io("cannot start the API listeners")(e)),
+        Err(e) => Err(listen_error(&[("api", cfg.api), ("https", cfg.https)], e)),
     }
 }
 
@@ -502,18 +569,34 @@ async fn start_simulated(
     report: &mut StartReport,
 ) -> Result<(), ServerError> {
     report.sims_restored = sim.restore().await?;
-    if demo && report.sims_restored == 0 {
-        for (profile, count) in DEMO_FLEET {
-            report.demo_devices += sim
-                .start(FleetRequest {
-                    profile: profile.into(),
-                    count: Some(count as usize),
-                    prefix: None,
-                    seed: None,
-                    persist: true,
-                })
-                .await?
-                .len();
+    if !demo {
+        return Ok(());
+    }
+    // The demo reuses its own devices from earlier runs and starts what is
+    // missing of each profile; a user's own fleets neither suppress it nor
+    // are touched, and ids a real device holds are skipped (the simulator
+    // takes the next free numbers).
+    let running = sim.list();
+    for (profile, count) in DEMO_FLEET {
+        let have = running.iter().filter(|s| s.profile == profile).count();
+        let missing = (count as usize).saturating_sub(have);
+        if missing == 0 {
+            continue;
+        }
+        let started = sim
+            .start(FleetRequest {
+                profile: profile.into(),
+                count: Some(missing),
+                prefix: None,
+                seed: None,
+                persist: true,
+            })
+            .await;
+        match started {
+            Ok(ids) => report.demo_devices += ids.len(),
+            Err(e) => report.warnings.push(format!(
+                "demo devices of profile '{profile}' not started: {e}"
+            )),
         }
     }
     Ok(())

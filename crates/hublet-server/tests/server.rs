@@ -60,7 +60,20 @@ async fn a_taken_api_port_moves_only_when_fallback_is_allowed() {
         .await
         .err()
         .expect("port taken");
-    assert!(err.to_string().contains("API"), "{err}");
+    let text = err.to_string();
+    assert!(
+        matches!(&err, ServerError::Listen { flag: "api", addr, kind: std::io::ErrorKind::AddrInUse, .. } if *addr == port),
+        "{err:?}"
+    );
+    assert!(
+        text.contains(&port.to_string()) && text.contains("--api"),
+        "names the address and the option: {text}"
+    );
+    assert_eq!(text.matches("in use").count(), 1, "says it once: {text}");
+    assert!(
+        hubfile::read(dir.path()).is_none(),
+        "no hub.json after a failed start"
+    );
     let relaxed = ServeConfig {
         api_port_fallback: true,
         ..strict
@@ -109,4 +122,77 @@ fn listener_addresses_take_off_or_an_address() {
     );
     let err = hublet_server::listen_addr("mqtt", "localhost").unwrap_err();
     assert!(err.to_string().contains("--mqtt 'localhost'"), "{err}");
+}
+
+#[tokio::test]
+async fn the_demo_starts_around_a_users_own_device_and_beside_a_users_fleet() {
+    use hublet_core::{DeviceKind, Hub, HubOptions, NewDevice};
+    let dir = tempfile::tempdir().unwrap();
+    // The user registered `thermostat-1` (as getting-started.md tells them).
+    {
+        let hub = Hub::open(
+            HubOptions::new(dir.path().join(hublet_core::DB_FILE)).background_tasks(false),
+        )
+        .await
+        .unwrap();
+        hub.registry()
+            .create(NewDevice::named("thermostat-1"))
+            .await
+            .unwrap();
+        hub.close().await.unwrap();
+    }
+    let cfg = ServeConfig {
+        demo: true,
+        ..loopback_config(dir.path())
+    };
+    let running = hublet_server::start(cfg.clone()).await.unwrap();
+    let sims = running.sim.as_ref().unwrap().list();
+    let thermostats: Vec<String> = sims
+        .iter()
+        .filter(|s| s.profile == "thermostat")
+        .map(|s| s.device_id.clone())
+        .collect();
+    assert_eq!(thermostats.len(), 2, "{thermostats:?}");
+    assert!(!thermostats.contains(&"thermostat-1".to_string()));
+    let mine = running.hub.registry().get("thermostat-1").await.unwrap();
+    assert_eq!(
+        mine.kind,
+        DeviceKind::Standard,
+        "the user's device is untouched"
+    );
+    // A fleet of the user's own, persisted: it does not suppress the demo
+    // on the next start, and the demo reuses its own devices.
+    running
+        .sim
+        .as_ref()
+        .unwrap()
+        .start(hublet_sim::FleetRequest {
+            profile: "door-lock".into(),
+            count: Some(3),
+            prefix: Some("lab".into()),
+            seed: Some(7),
+            persist: true,
+        })
+        .await
+        .unwrap();
+    let before: usize = sims.len();
+    running.shutdown().await.unwrap();
+    let running = hublet_server::start(cfg).await.unwrap();
+    let sims = running.sim.as_ref().unwrap().list();
+    assert_eq!(
+        sims.len(),
+        before + 3,
+        "the demo's devices and the user's fleet"
+    );
+    assert_eq!(
+        running.report.demo_devices, 0,
+        "nothing new for the demo to start"
+    );
+    let lab = sims.iter().find(|s| s.device_id == "lab-2").unwrap();
+    assert_eq!(
+        (lab.seed, lab.fleet_index),
+        (7, Some(1)),
+        "the seed shown is the one given"
+    );
+    running.shutdown().await.unwrap();
 }

@@ -58,12 +58,34 @@ pub struct FleetRequest {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Persisted {
     profile: String,
+    /// The fleet's seed, as given (or drawn) when the fleet started.
     seed: u64,
+    /// The device's position in its fleet (its randomness comes from both).
+    /// Absent in what Hublet 0.1 stored: there `seed` was the device's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    index: Option<usize>,
+}
+
+/// A device's seed: the fleet's (what the user gave and sees) and its
+/// position, from which its random generator's seed is derived.
+#[derive(Debug, Clone, Copy)]
+struct Seed {
+    fleet: u64,
+    index: Option<usize>,
+}
+
+impl Seed {
+    fn device(self) -> u64 {
+        match self.index {
+            Some(i) => device_seed(self.fleet, i),
+            None => self.fleet,
+        }
+    }
 }
 
 struct Running {
     profile: String,
-    seed: u64,
+    seed: Seed,
     persist: bool,
     status: StatusCell,
     cancel: CancellationToken,
@@ -209,7 +231,7 @@ impl Simulator {
         }
         std::fs::write(&path, toml_text)
             .map_err(|e| HubError::Internal(format!("cannot write {}: {e}", path.display())))?;
-        let using: Vec<(String, u64, bool)> = lock(&self.running)
+        let using: Vec<(String, Seed, bool)> = lock(&self.running)
             .iter()
             .filter(|(_, r)| r.profile == name)
             .map(|(id, r)| (id.clone(), r.seed, r.persist))
@@ -246,10 +268,7 @@ impl Simulator {
             .filter(|p| !p.is_empty())
             .unwrap_or_else(|| req.profile.clone());
         let seed = req.seed.unwrap_or_else(rand::random);
-        let ids: Vec<String> = (1..=count).map(|n| format!("{prefix}-{n}")).collect();
-        for id in &ids {
-            hublet_core::ids::DeviceId::new(id.as_str())?;
-        }
+        hublet_core::ids::DeviceId::new(format!("{prefix}-1").as_str())?;
         let existing: BTreeMap<String, DeviceKind> = self
             .hub
             .registry()
@@ -262,15 +281,16 @@ impl Simulator {
             .into_iter()
             .map(|d| (d.device_id, d.kind))
             .collect();
+        // `{prefix}-1`, `{prefix}-2`, …, skipping ids that belong to a real
+        // device (a user's own `thermostat-1`, say): the fleet takes the
+        // next free numbers instead of refusing to start.
+        let ids: Vec<String> = (1..)
+            .map(|n| format!("{prefix}-{n}"))
+            .filter(|id| existing.get(id).is_none_or(|k| *k == DeviceKind::Simulated))
+            .take(count)
+            .collect();
         for id in &ids {
-            if existing
-                .get(id)
-                .is_some_and(|k| *k != DeviceKind::Simulated)
-            {
-                return Err(HubError::DeviceAlreadyExists(format!(
-                    "{id} (a real device; choose another --prefix)"
-                )));
-            }
+            hublet_core::ids::DeviceId::new(id.as_str())?;
         }
         let mut creates = Vec::new();
         for id in ids.iter().filter(|id| !existing.contains_key(*id)) {
@@ -293,7 +313,8 @@ impl Simulator {
             for (i, id) in ids.iter().enumerate() {
                 let v = serde_json::to_value(Persisted {
                     profile: req.profile.clone(),
-                    seed: device_seed(seed, i),
+                    seed,
+                    index: Some(i),
                 })?;
                 let (hub, id) = (self.hub.clone(), id.clone());
                 puts.push(tokio::spawn(async move {
@@ -310,18 +331,29 @@ impl Simulator {
                 id,
                 &req.profile,
                 profile.clone(),
-                device_seed(seed, i),
+                Seed {
+                    fleet: seed,
+                    index: Some(i),
+                },
                 req.persist,
             );
         }
         Ok(ids)
     }
 
-    fn spawn(&self, id: &str, profile_name: &str, profile: Arc<Profile>, seed: u64, persist: bool) {
+    fn spawn(
+        &self,
+        id: &str,
+        profile_name: &str,
+        profile: Arc<Profile>,
+        seed: Seed,
+        persist: bool,
+    ) {
         let status: StatusCell = Arc::new(Mutex::new(SimStatus {
             device_id: id.to_string(),
             profile: profile_name.to_string(),
-            seed,
+            seed: seed.fleet,
+            fleet_index: seed.index,
             persist,
             state: "starting".into(),
             ..SimStatus::default()
@@ -334,7 +366,7 @@ impl Simulator {
             self.http.clone(),
             id.to_string(),
             profile,
-            seed,
+            seed.device(),
             status.clone(),
             cancel.clone(),
         );
@@ -418,7 +450,11 @@ impl Simulator {
             });
             match profile {
                 Ok(profile) => {
-                    self.spawn(&id, &p.profile, profile.clone(), p.seed, true);
+                    let seed = Seed {
+                        fleet: p.seed,
+                        index: p.index,
+                    };
+                    self.spawn(&id, &p.profile, profile.clone(), seed, true);
                     n += 1;
                 }
                 Err(e) => tracing::warn!(device = id, "simulated device not restarted: {e}"),

@@ -10,6 +10,7 @@
 mod client;
 mod command;
 mod exit;
+mod input;
 mod output;
 mod sse;
 
@@ -17,7 +18,18 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let cli = command::Cli::parse();
+    let cli = match command::Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // `--json` promises one JSON document, usage errors included;
+            // help and version are not errors and print as they are.
+            let json = std::env::args().any(|a| a == "--json");
+            if json && e.use_stderr() {
+                return exit::usage(&e);
+            }
+            e.exit();
+        }
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -9,7 +9,9 @@ use serde::Deserialize;
 
 use super::{ApiCaller, if_match};
 use crate::AppState;
-use crate::dto::{ConnectionStringDto, DeviceDto, DeviceUpdateRequest, NewDeviceRequest};
+use crate::dto::{
+    ConnectionStringDto, DeviceDto, DeviceUpdateRequest, NewDeviceRequest, SasTokenDto,
+};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, QueryParams};
 
@@ -130,20 +132,50 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+fn key_kind(which: &str) -> Result<KeyKind, ApiError> {
+    match which {
+        "primary" => Ok(KeyKind::Primary),
+        "secondary" => Ok(KeyKind::Secondary),
+        other => Err(hublet_core::HubError::invalid_field(
+            "key",
+            format!("key '{other}' is not 'primary' or 'secondary'"),
+        )
+        .into()),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct SasParams {
+    /// Lifetime in seconds (default one hour).
+    ttl_secs: Option<u64>,
+    /// `primary` (default) or `secondary`.
+    key: Option<String>,
+}
+
+/// A SAS token for the device (`GET /api/devices/{id}/sas-token`), as the
+/// device SDKs make one: for a script or a tool standing in for firmware.
+pub async fn sas_token(
+    State(s): State<AppState>,
+    _c: ApiCaller,
+    Path(id): Path<String>,
+    QueryParams(p): QueryParams<SasParams>,
+) -> Result<Json<SasTokenDto>, ApiError> {
+    let key = key_kind(p.key.as_deref().unwrap_or("primary"))?;
+    let ttl = std::time::Duration::from_secs(p.ttl_secs.unwrap_or(3600));
+    let (token, expiry) = s.hub.registry().device_sas_token(&id, key, ttl).await?;
+    Ok(Json(SasTokenDto {
+        token,
+        expires_at: expiry.to_rfc3339(),
+    }))
+}
+
 pub async fn regenerate_key(
     State(s): State<AppState>,
     _c: ApiCaller,
     Path((id, which)): Path<(String, String)>,
 ) -> Result<Json<DeviceDto>, ApiError> {
-    let which = match which.as_str() {
-        "primary" => KeyKind::Primary,
-        "secondary" => KeyKind::Secondary,
-        other => {
-            return Err(ApiError::invalid(format!(
-                "key '{other}' is not 'primary' or 'secondary'"
-            )));
-        }
-    };
+    let which = key_kind(&which)?;
     Ok(Json(
         s.hub.registry().regenerate_key(&id, which).await?.into(),
     ))

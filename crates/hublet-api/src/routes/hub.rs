@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::ApiCaller;
 use crate::AppState;
-use crate::dto::{ConnectionStringDto, HubInfoDto, RulesDto, SettingsDto, StatsDto};
+use crate::dto::{ConnectionStringDto, HubInfoDto, RulesDto, SasTokenDto, SettingsDto, StatsDto};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, QueryParams};
 
@@ -66,6 +66,32 @@ pub async fn ca(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError
 pub struct ServiceParams {
     policy: Option<String>,
     host: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ServiceSasParams {
+    policy: Option<String>,
+    host: Option<String>,
+    ttl_secs: Option<u64>,
+}
+
+/// A service SAS token for a policy (`GET /api/sas-token/service`), as the
+/// service SDKs make one (`sr` is the hub name unless `host` is given).
+pub async fn service_sas_token(
+    State(s): State<AppState>,
+    _c: ApiCaller,
+    QueryParams(p): QueryParams<ServiceSasParams>,
+) -> Result<Json<SasTokenDto>, ApiError> {
+    let ttl = std::time::Duration::from_secs(p.ttl_secs.unwrap_or(3600));
+    let (token, expiry) =
+        s.hub
+            .registry()
+            .service_sas_token(p.policy.as_deref(), p.host.as_deref(), ttl)?;
+    Ok(Json(SasTokenDto {
+        token,
+        expires_at: expiry.to_rfc3339(),
+    }))
 }
 
 /// A service connection string. Its HostName defaults to the HTTPS

@@ -110,7 +110,15 @@ pub async fn stop(
     _c: ApiCaller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    sim(&s)?.stop(&id).await?;
+    let sim = sim(&s)?;
+    if !sim.list().iter().any(|d| d.device_id == id) {
+        return Err(ApiError::http(
+            StatusCode::NOT_FOUND,
+            "SimulatedDeviceNotFound",
+            format!("'{id}' is not a running simulated device"),
+        ));
+    }
+    sim.stop(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -9,7 +9,8 @@
 //! call fails at once (404104, or 400027 when a new connection replaced it).
 //! A response that arrives after its call ended is traced and ignored.
 
-use std::sync::atomic::Ordering;
+pub(crate) mod request_ids;
+
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -169,8 +170,10 @@ impl Methods<'_> {
         let rid = self
             .hub
             .inner
-            .next_request_id
-            .fetch_add(1, Ordering::Relaxed)
+            .request_ids
+            .next(&self.hub.inner.db)
+            .await
+            .map_err(refused)?
             .to_string();
         self.run(id.as_str(), &call, payload, &rid)
             .await

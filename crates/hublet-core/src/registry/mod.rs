@@ -505,6 +505,66 @@ impl Registry<'_> {
         ))
     }
 
+    /// A SAS token for the device, signed with one of its keys, valid for
+    /// `ttl` from now, for the resource `{hub name}/devices/{id}` (as the
+    /// device SDKs make it). Returns the token and its expiry.
+    pub async fn device_sas_token(
+        &self,
+        id: &str,
+        key: KeyKind,
+        ttl: std::time::Duration,
+    ) -> HubResult<(String, Timestamp)> {
+        let d = self.get(id).await?;
+        let key = match key {
+            KeyKind::Primary => &d.primary_key,
+            KeyKind::Secondary => &d.secondary_key,
+        };
+        let host = self.hub.settings().hub_name.clone();
+        self.sas(&format!("{host}/devices/{}", d.device_id), key, None, ttl)
+    }
+
+    /// A SAS token for a shared access policy (default `iothubowner`),
+    /// valid for `ttl` from now, for the resource `host` (default: the hub
+    /// name), as the service SDKs make it.
+    pub fn service_sas_token(
+        &self,
+        policy: Option<&str>,
+        host: Option<&str>,
+        ttl: std::time::Duration,
+    ) -> HubResult<(String, Timestamp)> {
+        let name = policy.unwrap_or("iothubowner");
+        let policies = self.hub.policies();
+        let p = policies.iter().find(|p| p.name == name).ok_or_else(|| {
+            HubError::invalid_field("policy", format!("no shared access policy named '{name}'"))
+        })?;
+        let settings = self.hub.settings();
+        self.sas(
+            host.unwrap_or(&settings.hub_name),
+            &p.primary_key,
+            Some(&p.name),
+            ttl,
+        )
+    }
+
+    fn sas(
+        &self,
+        resource: &str,
+        key: &str,
+        key_name: Option<&str>,
+        ttl: std::time::Duration,
+    ) -> HubResult<(String, Timestamp)> {
+        if ttl.is_zero() || ttl > std::time::Duration::from_secs(10 * 365 * 24 * 3600) {
+            return Err(HubError::invalid_field(
+                "ttl",
+                "a token's lifetime must be between 1 second and 10 years",
+            ));
+        }
+        let expiry = self.hub.now().plus(ttl);
+        let token = crate::auth::sas::create(resource, key, key_name, expiry.unix_seconds())
+            .map_err(|e| HubError::Internal(e.to_string()))?;
+        Ok((token, expiry))
+    }
+
     /// The shared access policies.
     pub fn policies(&self) -> Vec<Policy> {
         self.hub.policies().as_ref().clone()

@@ -24,6 +24,8 @@ pub(crate) const MIGRATIONS: &[&[&str]] = &[
     ],
     // 2: per-device state of transport adapters (MQTT persistent sessions).
     &[crate::adapter::table::V2],
+    // 3: method request ids unique for the data directory's life.
+    &[crate::methods::request_ids::V3],
 ];
 
 /// The schema version this build writes.

@@ -54,13 +54,12 @@ const PRUNE_CHUNK: usize = 5000;
 impl Trace<'_> {
     /// Stored events matching `q`.
     ///
-    /// A query for one story (`correlation` set) first waits for the events
-    /// queued so far to be stored: a caller that has just been told of a
-    /// message or a failed call, with its id, then finds all of its story.
+    /// Every query first waits for the events queued so far to be stored:
+    /// a caller that has just been told of a message or a call (a method's
+    /// answer, a send's acknowledgement) then finds all of its events, in a
+    /// query, a story or an export alike.
     pub async fn query(&self, q: TraceQuery) -> HubResult<Vec<TraceEvent>> {
-        if q.correlation.is_some() {
-            self.flush().await?;
-        }
+        self.flush().await?;
         self.hub
             .inner
             .db

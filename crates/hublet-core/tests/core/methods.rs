@@ -404,3 +404,97 @@ async fn a_failed_call_names_the_request_id_its_story_is_under() {
     assert_eq!(story[1].detail.detail_value()["code"], 404103);
     assert_eq!(story[0].detail.detail_value()["methodName"], "reboot");
 }
+
+#[tokio::test]
+async fn request_ids_never_repeat_across_restarts_of_the_same_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hub.db");
+    let open = || {
+        hublet_core::Hub::open(
+            hublet_core::HubOptions::new(&path)
+                .clock(hublet_core::ManualClock::at_2030().shared())
+                .background_tasks(false),
+        )
+    };
+    let rid = |hub: hublet_core::Hub| async move {
+        hub.methods()
+            .call("d1", MethodCall::new("reboot", json!(1)))
+            .await
+            .unwrap_err()
+            .request_id
+            .expect("admitted")
+            .parse::<u64>()
+            .unwrap()
+    };
+    let hub = open().await.unwrap();
+    hub.registry()
+        .create(hublet_core::NewDevice::named("d1"))
+        .await
+        .unwrap();
+    let first = rid(hub.clone()).await;
+    let second = rid(hub.clone()).await;
+    assert!(second > first);
+    hub.close().await.unwrap();
+    drop(hub);
+    // A clean restart, then one after the process died without closing.
+    let hub = open().await.unwrap();
+    let third = rid(hub.clone()).await;
+    assert!(third > second, "{third} after {second}");
+    drop(hub);
+    let hub = open().await.unwrap();
+    let fourth = rid(hub.clone()).await;
+    assert!(fourth > third, "{fourth} after {third}");
+    // Each call's story is its own.
+    for r in [first, second, third, fourth] {
+        let story = hub.trace().story(&r.to_string()).await.unwrap();
+        assert_eq!(
+            story
+                .iter()
+                .filter(|e| e.kind() == Some(EventKind::MethodInvoked))
+                .count(),
+            1,
+            "story {r} holds one call"
+        );
+    }
+}
+
+#[tokio::test]
+async fn request_ids_continue_past_those_an_older_hublet_left_in_the_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hub.db");
+    let open = || {
+        hublet_core::Hub::open(
+            hublet_core::HubOptions::new(&path)
+                .clock(hublet_core::ManualClock::at_2030().shared())
+                .background_tasks(false),
+        )
+    };
+    let hub = open().await.unwrap();
+    hub.close().await.unwrap();
+    drop(hub);
+    {
+        // Roll the file back to Hublet 0.1's schema, with its calls 1..=57.
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(
+            "DROP TABLE method_request_ids; PRAGMA user_version = 2;
+             INSERT INTO trace_events (ts_ms, mono_us, kind, device_id, request_id, detail)
+             VALUES (0, 0, 'method.invoked', 'd1', '57', '{}'), (0, 0, 'method.invoked', 'd1', '9', '{}');",
+        )
+        .unwrap();
+    }
+    let hub = open().await.unwrap();
+    hub.registry()
+        .create(hublet_core::NewDevice::named("d1"))
+        .await
+        .unwrap();
+    let next: u64 = hub
+        .methods()
+        .call("d1", MethodCall::new("reboot", json!(1)))
+        .await
+        .unwrap_err()
+        .request_id
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(next > 57, "{next}");
+}

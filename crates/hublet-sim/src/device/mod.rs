@@ -47,8 +47,13 @@ pub struct SimStatus {
     pub device_id: String,
     /// Profile name.
     pub profile: String,
-    /// Seed of its random generator.
+    /// The fleet's seed as given to `sim run --seed` (or drawn at random):
+    /// run the same profile with it to replay the fleet.
     pub seed: u64,
+    /// The device's position in its fleet (0-based); its random generator
+    /// is seeded from the fleet's seed and this position. `None` for a
+    /// device Hublet 0.1 persisted (its `seed` is its own).
+    pub fleet_index: Option<usize>,
     /// Restarted with the hub.
     pub persist: bool,
     /// `waiting`, `online`, `offline`, `reconnecting` or `stopped`.

@@ -96,19 +96,24 @@ async fn fleets_are_registered_as_simulated_listed_stopped_and_restored() {
         .create(hublet_core::NewDevice::named("real-1"))
         .await
         .unwrap();
-    let clash = lab
+    let beside = lab
         .sim
         .start(FleetRequest {
             profile: "thermostat".into(),
-            count: Some(1),
+            count: Some(2),
             prefix: Some("real".into()),
             ..Default::default()
         })
-        .await;
+        .await
+        .unwrap();
     assert_eq!(
-        clash.unwrap_err().code().number(),
-        409001,
-        "a real device is never taken over"
+        beside,
+        ["real-2", "real-3"],
+        "a real device is never taken over: the fleet takes the next free ids"
+    );
+    assert_eq!(
+        lab.hub.registry().get("real-1").await.unwrap().kind,
+        hublet_core::DeviceKind::Standard
     );
     let _ = real;
     assert!(

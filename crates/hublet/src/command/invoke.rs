@@ -1,3 +1,6 @@
+//! `hublet invoke`: a direct-method call; the device's status decides the
+//! exit code (a 4xx or 5xx answer is a failure a script must see).
+
 use clap::Args;
 use hublet_api::dto::{InvokeRequest, MethodResultDto};
 use reqwest::Method;
@@ -12,7 +15,7 @@ pub struct InvokeArgs {
     pub id: String,
     /// Method name.
     pub method: String,
-    /// JSON payload.
+    /// JSON payload; `@FILE` reads it from a file, `-` from standard input.
     #[arg(long, default_value = "null")]
     pub payload: String,
     /// Seconds to wait for the device to come online (0 to 300).
@@ -21,14 +24,19 @@ pub struct InvokeArgs {
     /// Seconds to wait for the answer (5 to 300).
     #[arg(long, value_name = "S", default_value_t = 30)]
     pub response_timeout: u64,
+    /// Succeed whatever status the device answers (by default a status that
+    /// is not 2xx exits with code 9).
+    #[arg(long)]
+    pub any_status: bool,
 }
 
 pub async fn run(g: &Global, a: InvokeArgs) -> anyhow::Result<()> {
-    let payload: serde_json::Value = serde_json::from_str(&a.payload)
+    let text = crate::input::text(&a.payload, "--payload")?;
+    let payload: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| ClientError::Exit(codes::BAD_INPUT, format!("--payload is not JSON: {e}")))?;
     let c = Client::connect(g)?;
     let req = InvokeRequest {
-        method_name: a.method,
+        method_name: a.method.clone(),
         payload,
         connect_timeout_in_seconds: Some(a.connect_timeout),
         response_timeout_in_seconds: Some(a.response_timeout),
@@ -51,6 +59,16 @@ pub async fn run(g: &Global, a: InvokeArgs) -> anyhow::Result<()> {
             "{}",
             serde_json::to_string_pretty(&r.payload).unwrap_or_default()
         );
+    }
+    if !a.any_status && !(200..300).contains(&r.status) {
+        return Err(ClientError::Reported(
+            codes::DEVICE_STATUS,
+            format!(
+                "'{}' answered {} with status {} (pass --any-status to accept it)",
+                a.id, a.method, r.status
+            ),
+        )
+        .into());
     }
     Ok(())
 }

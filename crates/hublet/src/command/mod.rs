@@ -1,15 +1,20 @@
 //! The command tree: one file per verb.
 
+mod c2d;
 mod ca;
+mod completions;
 mod connection_string;
 mod device;
+mod duration;
 mod feedback;
 mod invoke;
 mod purge;
 mod queue;
+mod sas;
 mod send;
 mod serial;
 mod serve;
+mod settings;
 mod sim;
 mod trace;
 
@@ -87,9 +92,25 @@ pub enum Command {
     /// Simulated devices: run, list, stop, profiles.
     #[command(subcommand)]
     Sim(sim::SimCommand),
-    /// Boards on USB / serial: list, attach, detach, console, send, emulate.
+    /// Boards on USB / serial: list, bind, release, reclaim, console, send, emulate.
     #[command(subcommand)]
     Serial(serial::SerialCommand),
+    /// Act as a device over IoT Hub's HTTP device endpoints: receive and
+    /// complete, reject or abandon C2D messages without firmware.
+    #[command(subcommand)]
+    C2d(c2d::C2dCommand),
+    /// Make a SAS token for a device or a shared access policy.
+    #[command(subcommand)]
+    Sas(sas::SasCommand),
+    /// Show or change the hub's settings.
+    Settings {
+        #[command(subcommand)]
+        command: Option<settings::SettingsCommand>,
+    },
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(completions::CompletionsArgs),
+    /// Print or write the man pages.
+    Man(completions::ManArgs),
 }
 
 /// Runs the parsed command.
@@ -108,5 +129,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ca(c) => ca::run(g, c).await,
         Command::Sim(c) => sim::run(g, c).await,
         Command::Serial(c) => serial::run(g, c).await,
+        Command::C2d(c) => c2d::run(g, c).await,
+        Command::Sas(c) => sas::run(g, c).await,
+        Command::Settings { command } => settings::run(g, command).await,
+        Command::Completions(a) => completions::completions(a),
+        Command::Man(a) => completions::man(a),
     }
 }

@@ -13,7 +13,8 @@ use crate::exit::codes;
 pub struct SendArgs {
     /// Target device.
     pub id: String,
-    /// The body (text, or hex/base64 with --body-encoding).
+    /// The body (text, or hex/base64 with --body-encoding); `@FILE` reads it
+    /// from a file (any bytes), `-` from standard input.
     pub body: String,
     /// Application property (repeatable).
     #[arg(long = "prop", value_name = "K=V")]
@@ -67,10 +68,30 @@ pub async fn run(g: &Global, a: SendArgs) -> anyhow::Result<()> {
         )
         .into());
     }
+    // A body from a file or standard input may be any bytes: one that is
+    // not text travels as base64.
+    let raw = crate::input::bytes(&a.body, "the body")?;
+    let (body, body_encoding) = match String::from_utf8(raw) {
+        Ok(t) => (t, a.body_encoding),
+        Err(e) if a.body_encoding == "text" => {
+            use base64::Engine;
+            (
+                base64::engine::general_purpose::STANDARD.encode(e.as_bytes()),
+                "base64".to_string(),
+            )
+        }
+        Err(_) => {
+            return Err(ClientError::Exit(
+                codes::BAD_INPUT,
+                format!("the body is not text, so it cannot be {}", a.body_encoding),
+            )
+            .into());
+        }
+    };
     let c = Client::connect(g)?;
     let req = SendMessageRequest {
-        body: a.body,
-        body_encoding: Some(a.body_encoding),
+        body,
+        body_encoding: Some(body_encoding),
         message_id: a.message_id,
         correlation_id: a.correlation_id,
         user_id: a.user_id,
@@ -126,7 +147,7 @@ pub async fn run(g: &Global, a: SendArgs) -> anyhow::Result<()> {
                 );
             }
             if r.status_code != hublet_core::FeedbackStatus::Success {
-                return Err(ClientError::Exit(
+                return Err(ClientError::Reported(
                     codes::NEGATIVE_FEEDBACK,
                     format!("message '{}' ended {}", m.message_id, r.status_code),
                 )

@@ -5,11 +5,25 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use hublet_core::Durability;
-use hublet_server::{DEMO_BOARD, RunningHub, ServeConfig, hubfile, listen_addr, url_host};
+use hublet_server::{
+    DEMO_BOARD, RunningHub, ServeConfig, ServerError, hubfile, listen_addr, url_host,
+};
+use serde::Serialize;
 
 use super::Global;
+use crate::client::ClientError;
+use crate::exit::codes;
+
+/// `--durability`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DurabilityArg {
+    /// fsync every commit: survives power loss.
+    Full,
+    /// No fsync: survives a crash of the process, not a power loss.
+    Normal,
+}
 
 /// Where to listen; `off` disables a listener.
 #[derive(Debug, Args)]
@@ -40,11 +54,12 @@ pub struct ServeArgs {
     #[arg(long = "allow-origin", value_name = "ORIGIN")]
     pub allow_origins: Vec<String>,
     /// C2D messages sent ahead of their PUBACK per MQTT device (1 to 64).
-    #[arg(long, value_name = "N", default_value_t = hublet_server::DEFAULT_C2D_INFLIGHT)]
+    #[arg(long, value_name = "N", default_value_t = hublet_server::DEFAULT_C2D_INFLIGHT,
+          value_parser = c2d_window)]
     pub c2d_inflight: usize,
     /// fsync every commit (`full`, survives power loss) or not (`normal`, survives a crash).
-    #[arg(long, value_name = "full|normal", default_value = "full")]
-    pub durability: String,
+    #[arg(long, value_enum, default_value = "full")]
+    pub durability: DurabilityArg,
     /// Accept devices without a SAS token (stored; off by default).
     #[arg(long)]
     pub open_bench: bool,
@@ -59,18 +74,42 @@ pub struct ServeArgs {
     pub ui: Option<PathBuf>,
 }
 
+/// `--c2d-inflight`: checked by clap, so a bad value is a usage error (exit 2).
+fn c2d_window(v: &str) -> Result<usize, String> {
+    let r = hublet_server::C2D_INFLIGHT_RANGE;
+    match v.parse::<usize>() {
+        Ok(n) if r.contains(&n) => Ok(n),
+        _ => Err(format!(
+            "must be a whole number from {} to {}",
+            r.start(),
+            r.end()
+        )),
+    }
+}
+
+/// A setting the hub refuses is bad input (exit 2); anything else is a failure.
+fn server_error(e: ServerError) -> anyhow::Error {
+    match e {
+        ServerError::Config(m) => ClientError::Exit(codes::BAD_INPUT, m).into(),
+        ServerError::Hub(h) if h.code() == hublet_core::ErrorCode::ArgumentInvalid => {
+            ClientError::Exit(codes::BAD_INPUT, h.to_string()).into()
+        }
+        other => other.into(),
+    }
+}
+
 /// The command line as the server's configuration.
 fn config(dir: PathBuf, a: &ServeArgs) -> anyhow::Result<ServeConfig> {
-    let durability = match a.durability.as_str() {
-        "full" => Durability::Full,
-        "normal" => Durability::Normal,
-        other => anyhow::bail!("--durability '{other}' is not 'full' or 'normal'"),
+    let durability = match a.durability {
+        DurabilityArg::Full => Durability::Full,
+        DurabilityArg::Normal => Durability::Normal,
     };
+    let addr = |flag, v: &str| listen_addr(flag, v).map_err(server_error);
     Ok(ServeConfig {
-        mqtt: listen_addr("mqtt", &a.mqtt)?,
-        mqtts: listen_addr("mqtts", &a.mqtts)?,
-        api: listen_addr("api", &a.api)?,
-        https: listen_addr("https", &a.https)?,
+        mqtt: addr("mqtt", &a.mqtt)?,
+        mqtts: addr("mqtts", &a.mqtts)?,
+        api: addr("api", &a.api)?,
+        https: addr("https", &a.https)?,
         hub_name: a.hub_name.clone(),
         host_aliases: a.host_aliases.clone(),
         allow_hosts: a.allow_hosts.clone(),
@@ -88,13 +127,70 @@ fn config(dir: PathBuf, a: &ServeArgs) -> anyhow::Result<ServeConfig> {
 pub async fn run(g: &Global, a: ServeArgs) -> anyhow::Result<()> {
     init_logging();
     let cfg = config(g.data_dir(), &a)?;
-    let running = hublet_server::start(cfg).await?;
-    print_banner(&running, &a);
+    let running = hublet_server::start(cfg).await.map_err(server_error)?;
+    if g.json {
+        crate::output::json(&ready(&running, &a));
+    } else {
+        print_banner(&running, &a);
+    }
     wait_for_signal().await;
-    eprintln!("stopping: closing connections and committing what is in flight…");
+    if !g.json {
+        eprintln!("stopping: closing connections and committing what is in flight…");
+    }
     running.shutdown().await?;
-    eprintln!("stopped");
+    if !g.json {
+        eprintln!("stopped");
+    }
     Ok(())
+}
+
+/// What `serve --json` prints once the hub is ready: one document.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Ready {
+    version: &'static str,
+    hub_name: String,
+    database: String,
+    listeners: hublet_api::dto::ListenersDto,
+    ca_path: Option<String>,
+    token_file: String,
+    ui: Option<String>,
+    /// The service connection string (iothubowner), for the Azure service SDKs.
+    service_connection_string: Option<String>,
+    sims_restored: usize,
+    demo_devices: usize,
+    boards_restored: usize,
+    demo_board_port: Option<String>,
+    warnings: Vec<String>,
+}
+
+fn ready(r: &RunningHub, a: &ServeArgs) -> Ready {
+    let s = r.hub.settings();
+    let l = &r.listeners;
+    let https_host = l.https.as_deref().map(hublet_api::https_host);
+    Ready {
+        version: env!("CARGO_PKG_VERSION"),
+        hub_name: s.hub_name.clone(),
+        database: r.hub.db_path().display().to_string(),
+        listeners: l.clone(),
+        ca_path: r.pki.as_ref().map(|p| p.ca_path().display().to_string()),
+        token_file: token_path(&r.data_dir).display().to_string(),
+        ui: a
+            .ui
+            .as_ref()
+            .and(r.api_addr())
+            .map(|api| format!("http://{}/?token={}", url_host(api), r.token)),
+        service_connection_string: r
+            .hub
+            .registry()
+            .service_connection_string(None, https_host.as_deref())
+            .ok(),
+        sims_restored: r.report.sims_restored,
+        demo_devices: r.report.demo_devices,
+        boards_restored: r.report.boards_restored,
+        demo_board_port: r.report.demo_board_port.clone(),
+        warnings: r.report.warnings.clone(),
+    }
 }
 
 fn print_banner(r: &RunningHub, a: &ServeArgs) {

@@ -154,7 +154,9 @@ pub async fn run(g: &Global, c: SimCommand) -> anyhow::Result<()> {
                 client
                     .call_empty(Method::DELETE, &format!("/api/sim/devices/{}", seg(&id)))
                     .await?;
-                if !g.json {
+                if g.json {
+                    output::json(&serde_json::json!({"stopped": 1, "deviceIds": [id]}));
+                } else {
                     println!("stopped simulated device '{id}' (it stays registered)");
                 }
             }

@@ -125,8 +125,57 @@ fn print(e: &TraceEventDto, json: bool) {
     );
 }
 
+/// Warns (on standard error) about a filter that can match nothing: a
+/// device that is not registered, a kind or family that does not exist.
+async fn check_filter(c: &Client, f: &Filter) -> anyhow::Result<()> {
+    if let Some(k) = &f.kind {
+        let known = |want: &str| {
+            let want = want.trim();
+            let family = want.trim_end_matches('*').trim_end_matches('.');
+            hublet_core::EventKind::ALL.iter().any(|k| {
+                let name = k.as_str();
+                if want.ends_with('*') || !want.contains('.') {
+                    name.starts_with(&format!("{family}."))
+                } else {
+                    name == want
+                }
+            })
+        };
+        let unknown: Vec<&str> = k
+            .split(',')
+            .map(str::trim)
+            .filter(|w| !w.is_empty() && !known(w))
+            .collect();
+        if !unknown.is_empty() {
+            let kinds: Vec<&str> = hublet_core::EventKind::ALL
+                .iter()
+                .map(|k| k.as_str())
+                .collect();
+            eprintln!(
+                "warning: no event kind or family '{}'; the kinds are: {}",
+                unknown.join("', '"),
+                kinds.join(", ")
+            );
+        }
+    }
+    if let Some(d) = &f.device
+        && let Err(e) = c
+            .get::<serde_json::Value>(&format!("/api/devices/{}", crate::client::seg(d)), &[])
+            .await
+    {
+        match e.downcast_ref::<ClientError>() {
+            Some(ClientError::Api(a)) if a.status == 404 => eprintln!(
+                "warning: no device '{d}' is registered (a deleted device's events are still shown)"
+            ),
+            _ => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 pub async fn run(g: &Global, a: TraceArgs) -> anyhow::Result<()> {
     let c = Client::connect(g)?;
+    check_filter(&c, &a.filter).await?;
     if let Some(TraceCommand::Export(e)) = a.export {
         return export(&c, g, &a.filter, e).await;
     }
@@ -171,8 +220,15 @@ async fn export(c: &Client, g: &Global, f: &Filter, e: ExportArgs) -> anyhow::Re
     }
     let mut q = query(f)?;
     q.push(("format", format.clone()));
+    // Opened first, so a bad path fails before the hub does any work.
+    let out = std::fs::File::create(&e.out).map_err(|err| {
+        ClientError::Exit(
+            codes::FAILURE,
+            format!("cannot write the export to {}: {err}", e.out.display()),
+        )
+    })?;
     let resp = c.get_raw("/api/trace/export", &q).await?;
-    let mut file = std::io::BufWriter::new(std::fs::File::create(&e.out)?);
+    let mut file = std::io::BufWriter::new(out);
     let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) && !g.json {
         let b = indicatif::ProgressBar::new_spinner();
         b.set_style(
@@ -193,7 +249,12 @@ async fn export(c: &Client, g: &Global, f: &Filter, e: ExportArgs) -> anyhow::Re
         let chunk = chunk?;
         lines += chunk.iter().filter(|b| **b == b'\n').count() as u64;
         bytes += chunk.len() as u64;
-        file.write_all(&chunk)?;
+        file.write_all(&chunk).map_err(|err| {
+            ClientError::Exit(
+                codes::FAILURE,
+                format!("cannot write the export to {}: {err}", e.out.display()),
+            )
+        })?;
         if let Some(b) = &bar {
             b.set_position(bytes);
             b.set_message(format!("{lines} lines"));

@@ -10,24 +10,37 @@ pub struct ListArgs {
     /// Only ids containing this text (case-insensitive).
     #[arg(long)]
     pub search: Option<String>,
-    /// At most this many.
-    #[arg(long, default_value_t = 1000)]
-    pub limit: usize,
+    /// Show at most this many (1 or more); the list says when there are more.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub limit: u32,
 }
 
 pub async fn run(g: &Global, a: ListArgs) -> anyhow::Result<()> {
     let c = Client::connect(g)?;
-    let mut q = vec![("limit", a.limit.to_string())];
-    if let Some(s) = a.search {
-        q.push(("search", s));
+    let limit = a.limit as usize;
+    // One more than asked for tells whether the list is cut.
+    let mut q = vec![("limit", (limit + 1).to_string())];
+    if let Some(s) = &a.search {
+        q.push(("search", s.clone()));
     }
-    let devices: Vec<DeviceDto> = c.get("/api/devices", &q).await?;
+    let mut devices: Vec<DeviceDto> = c.get("/api/devices", &q).await?;
+    let cut = devices.len() > limit;
+    devices.truncate(limit);
     if g.json {
+        // JSON stays a plain list of devices; a cut list says so on stderr.
+        if cut {
+            eprintln!(
+                "warning: only the first {limit} devices are listed; use --limit or --search for the rest"
+            );
+        }
         output::json(&devices);
         return Ok(());
     }
     if devices.is_empty() {
-        println!("no devices yet — add one with: hublet device add <id>");
+        match &a.search {
+            Some(s) => println!("no device id contains '{s}'"),
+            None => println!("no devices yet — add one with: hublet device add <id>"),
+        }
         return Ok(());
     }
     let rows: Vec<Vec<String>> = devices
@@ -57,5 +70,10 @@ pub async fn run(g: &Global, a: ListArgs) -> anyhow::Result<()> {
         ],
         &rows,
     );
+    if cut {
+        println!(
+            "(only the first {limit} devices, in id order: use --limit N for more, or --search TEXT)"
+        );
+    }
     Ok(())
 }

@@ -3,6 +3,7 @@
 mod add;
 mod connection_string;
 mod list;
+mod regenerate_key;
 mod rm;
 mod show;
 mod status;
@@ -27,6 +28,8 @@ pub enum DeviceCommand {
     Disable(status::StatusArgs),
     /// Print a device's connection string.
     ConnectionString(connection_string::Args),
+    /// Replace a device's primary (or secondary) key with a fresh one.
+    RegenerateKey(regenerate_key::RegenerateArgs),
 }
 
 pub async fn run(g: &Global, c: DeviceCommand) -> anyhow::Result<()> {
@@ -38,6 +41,7 @@ pub async fn run(g: &Global, c: DeviceCommand) -> anyhow::Result<()> {
         DeviceCommand::Enable(a) => status::run(g, a, true).await,
         DeviceCommand::Disable(a) => status::run(g, a, false).await,
         DeviceCommand::ConnectionString(a) => connection_string::run(g, a).await,
+        DeviceCommand::RegenerateKey(a) => regenerate_key::run(g, a).await,
     }
 }
 

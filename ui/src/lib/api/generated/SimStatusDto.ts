@@ -3,7 +3,15 @@
 /**
  * A running simulated device.
  */
-export type SimStatusDto = { deviceId: string, profile: string, seed: number, persist: boolean, 
+export type SimStatusDto = { deviceId: string, profile: string, 
+/**
+ * The fleet's seed, as given to `sim run --seed` (or drawn).
+ */
+seed: number, 
+/**
+ * The device's position in its fleet (its randomness comes from both).
+ */
+fleetIndex: number | null, persist: boolean, 
 /**
  * `waiting`, `online`, `offline`, `reconnecting` or `stopped`.
  */
