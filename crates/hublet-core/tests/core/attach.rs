@@ -421,3 +421,35 @@ async fn telemetry_is_traced_and_oversized_telemetry_refused() {
     assert_eq!(evs[0].detail.detail_value()["properties"]["alert"], "high");
     assert!(evs[0].detail.detail_value()["properties"]["bare"].is_null());
 }
+
+#[tokio::test]
+async fn a_device_in_a_reconnect_loop_leaves_nothing_behind() {
+    let t = TestHub::new().await;
+    t.device("looper").await;
+    // A token valid for ten years: before the fix, each connection left a
+    // task waiting for its expiry until then.
+    let token = token_for(&t, "looper", 10 * 365 * 24 * 3600).await;
+    for round in 0..200 {
+        let (att, _rx) = t
+            .hub
+            .attach("looper", AttachRequest::sas("mqtt", None, token.clone()))
+            .await
+            .unwrap();
+        if round % 2 == 0 {
+            att.detach(DetachReason::Closed).await;
+        } else {
+            drop(att); // a transport that goes away without saying why
+        }
+    }
+    eventually("every expiry wait is gone", || t.clock.sleepers() == 0).await;
+    // The last attachment holds one while it lasts.
+    let (_att, _rx) = t
+        .hub
+        .attach("looper", AttachRequest::sas("mqtt", None, token))
+        .await
+        .unwrap();
+    eventually("one expiry wait for the live attachment", || {
+        t.clock.sleepers() == 1
+    })
+    .await;
+}
