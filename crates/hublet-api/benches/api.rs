@@ -80,9 +80,14 @@ fn main() {
             SecurityConfig::default(),
             ServerFacts::default(),
         );
-        let server = ApiServer::start(state, Some("127.0.0.1:0".parse().unwrap()), None)
-            .await
-            .unwrap();
+        let server = ApiServer::start(
+            state,
+            Some("127.0.0.1:0".parse().unwrap()),
+            None,
+            hublet_api::Limits::default(),
+        )
+        .await
+        .unwrap();
         let base = format!("http://{}", server.http_addr().unwrap());
         let per = sends / clients;
         let start = Instant::now();

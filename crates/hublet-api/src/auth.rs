@@ -7,8 +7,8 @@
 //! - `Authorization: SharedAccessSignature …`: an IoT Hub SAS token. A
 //!   service token (with `skn`) must come from a policy with the permission
 //!   the path needs; a device token only opens that device's own paths.
-//! - `?access_token=<hub token>` on GET requests, for browser features that
-//!   cannot set headers (EventSource, download links).
+//! - `?access_token=<hub token>` on GET requests only, for browser features
+//!   that cannot set headers (EventSource, download links).
 
 use axum::http::HeaderMap;
 use hublet_core::auth::Permission;
@@ -48,6 +48,7 @@ pub async fn authorize(
     headers: &HeaderMap,
     query_token: Option<&str>,
     need: Need<'_>,
+    remote: Option<String>,
 ) -> Result<Caller, ApiError> {
     let header = headers
         .get(axum::http::header::AUTHORIZATION)
@@ -94,7 +95,7 @@ pub async fn authorize(
             Ok(Caller::Policy(hub.authenticate_service(sas, p)?))
         }
         Need::Device(id) => {
-            hub.authenticate_device(id, sas).await?;
+            hub.authenticate_device(id, sas, "http", remote).await?;
             Ok(Caller::Device(id.to_string()))
         }
     }

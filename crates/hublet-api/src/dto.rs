@@ -425,6 +425,10 @@ pub struct StatsDto {
     pub trace_events: u64,
     /// Database size in bytes.
     pub database_bytes: u64,
+    /// What is wrong with storage (a full disk), if anything; the app shows
+    /// it as a banner. Changes also arrive on the live trace stream as
+    /// `event: storage`.
+    pub storage: Option<hublet_core::StorageProblem>,
 }
 
 impl From<hublet_core::HubStats> for StatsDto {
@@ -437,6 +441,7 @@ impl From<hublet_core::HubStats> for StatsDto {
             feedback_messages: s.feedback_messages,
             trace_events: s.trace_events,
             database_bytes: s.database_bytes,
+            storage: s.storage,
         }
     }
 }

@@ -16,10 +16,12 @@
 //! Layout: [`router`] declares every route; handlers are filed by area in
 //! [`routes`]; [`auth`] and [`security`] check who calls and from where;
 //! [`error`] maps errors to HTTP; [`dto`] holds the wire types;
-//! [`server`] runs the HTTP and HTTPS listeners. The security policy is in
+//! [`server`] runs the HTTP and HTTPS listeners with their connection
+//! limits, and `body_limits` reads request bodies within size and time. The security policy is in
 //! this crate's `SECURITY.md`.
 
 pub mod auth;
+mod body_limits;
 pub mod dto;
 pub mod error;
 mod extract;
@@ -36,7 +38,7 @@ use hublet_core::Hub;
 pub use router::router;
 pub use routes::hub::https_host;
 pub use security::SecurityConfig;
-pub use server::ApiServer;
+pub use server::{ApiServer, Limits};
 
 use dto::ListenersDto;
 

@@ -4,6 +4,8 @@
 //!   an IP literal, the hub's name or one of its aliases, or a name given
 //!   with `--allow-host`. Anything else is refused: this stops DNS-rebinding
 //!   pages (whose requests carry their own host name) from reaching the hub.
+//!   Exactly one Host is allowed, and an absolute-form request target
+//!   (`GET http://name/…`) must name an accepted host as well.
 //! - **Origin**, when a browser sends one, must be the request's own origin
 //!   or one of the app's (`tauri://localhost`, `http(s)://tauri.localhost`,
 //!   and any given with `--allow-origin`). Cross-origin requests from other
@@ -82,15 +84,35 @@ fn origin_allowed(state: &AppState, origin: &str, host: Option<&str>) -> bool {
 /// Middleware: refuses bad Host and Origin headers; answers CORS preflights
 /// and adds CORS headers for the app's origins.
 pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let host = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| req.uri().authority().map(|a| a.to_string()));
-    match &host {
-        Some(h) if host_allowed(&state, h) => {}
-        Some(h) => {
+    // RFC 9112 3.2: a request with more than one Host is answered 400.
+    let mut hosts = req.headers().get_all(header::HOST).iter();
+    let first = hosts.next();
+    if hosts.next().is_some() {
+        return ApiError::http(
+            StatusCode::BAD_REQUEST,
+            "BadHost",
+            "the request has more than one Host header",
+        )
+        .into_response();
+    }
+    let header_host = match first.map(|v| v.to_str()) {
+        Some(Ok(h)) => Some(h.to_string()),
+        Some(Err(_)) => {
+            return ApiError::http(
+                StatusCode::BAD_REQUEST,
+                "BadHost",
+                "the Host header is not text",
+            )
+            .into_response();
+        }
+        None => None,
+    };
+    // An absolute-form target ("GET http://name/path") names the host that
+    // counts (RFC 9112 3.2.2), so that name is checked too.
+    let target_host = req.uri().authority().map(|a| a.to_string());
+    let host = header_host.clone().or_else(|| target_host.clone());
+    for h in [&header_host, &target_host].into_iter().flatten() {
+        if !host_allowed(&state, h) {
             return ApiError::http(
                 StatusCode::FORBIDDEN,
                 "ForbiddenHost",
@@ -98,14 +120,14 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
             )
             .into_response();
         }
-        None => {
-            return ApiError::http(
-                StatusCode::BAD_REQUEST,
-                "MissingHost",
-                "the request has no Host",
-            )
-            .into_response();
-        }
+    }
+    if host.is_none() {
+        return ApiError::http(
+            StatusCode::BAD_REQUEST,
+            "MissingHost",
+            "the request has no Host",
+        )
+        .into_response();
     }
     let origin = req
         .headers()

@@ -46,6 +46,9 @@ pub enum ErrorCode {
     ServerError,
     /// 502001 (Hublet's own number): the device answered a method with a body that is not JSON.
     InvalidResponseWhileProxying,
+    /// 507001 (Hublet's own number, after HTTP 507 Insufficient Storage):
+    /// the disk holding the hub's data is full.
+    DiskFull,
     /// 504101: the device did not answer the method call within the response timeout.
     GatewayTimeout,
 }
@@ -69,6 +72,7 @@ impl ErrorCode {
             ErrorCode::MessageTooLarge => 413001,
             ErrorCode::ServerError => 500001,
             ErrorCode::InvalidResponseWhileProxying => 502001,
+            ErrorCode::DiskFull => 507001,
             ErrorCode::GatewayTimeout => 504101,
         }
     }
@@ -98,6 +102,7 @@ impl ErrorCode {
             ErrorCode::MessageTooLarge => "MessageTooLarge",
             ErrorCode::ServerError => "ServerError",
             ErrorCode::InvalidResponseWhileProxying => "InvalidResponseWhileProxying",
+            ErrorCode::DiskFull => "DiskFull",
             ErrorCode::GatewayTimeout => "GatewayTimeout",
         }
     }
@@ -144,6 +149,9 @@ impl ErrorCode {
             }
             ErrorCode::GatewayTimeout => {
                 "The device received the call but did not answer within the response timeout."
+            }
+            ErrorCode::DiskFull => {
+                "The disk holding the hub's data is full: this request was not stored, and nothing stored before is lost. Free space on that disk (or purge old trace events) and retry."
             }
         }
     }
@@ -272,6 +280,14 @@ pub enum HubError {
     /// The database file is not Hublet's, is corrupt, or is from a newer Hublet.
     #[error("{0}")]
     BadDatabase(String),
+    /// The disk holding the database is full (SQLite's `SQLITE_FULL`).
+    #[error(
+        "the disk holding {dir} is full; nothing more can be stored until space is freed there"
+    )]
+    DiskFull {
+        /// The data directory (or, before the store adds it, "the hub's data").
+        dir: String,
+    },
     /// Another process holds the data directory.
     #[error("{0}")]
     Locked(String),
@@ -306,6 +322,7 @@ impl HubError {
             HubError::BadDatabase(_) | HubError::Locked(_) | HubError::Internal(_) => {
                 ErrorCode::ServerError
             }
+            HubError::DiskFull { .. } => ErrorCode::DiskFull,
         }
     }
 
@@ -343,6 +360,11 @@ impl From<rusqlite::Error> for HubError {
                 HubError::BadDatabase(format!(
                     "the database file is corrupt or not a database: {e}"
                 ))
+            }
+            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull => {
+                HubError::DiskFull {
+                    dir: "the hub's data".into(),
+                }
             }
             _ => HubError::Internal(format!("storage: {e}")),
         }

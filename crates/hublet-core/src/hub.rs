@@ -42,6 +42,10 @@ pub struct HubOptions {
     pub sweep_interval: Duration,
     /// How often trace retention runs.
     pub retention_interval: Duration,
+    /// A cap on the database's size, in pages (SQLite's `max_page_count`);
+    /// a write past it fails as if the disk were full. None: no cap. Tests
+    /// use it to provoke a full disk without filling one.
+    pub max_database_pages: Option<u64>,
 }
 
 impl HubOptions {
@@ -55,7 +59,14 @@ impl HubOptions {
             background_tasks: true,
             sweep_interval: Duration::from_secs(1),
             retention_interval: Duration::from_secs(60),
+            max_database_pages: None,
         }
+    }
+
+    /// Caps the database at `pages` pages (see [`HubOptions::max_database_pages`]).
+    pub fn max_database_pages(mut self, pages: u64) -> HubOptions {
+        self.max_database_pages = Some(pages);
+        self
     }
 
     /// Uses `clock` instead of the system clock.
@@ -143,6 +154,8 @@ pub struct HubStats {
     pub database: String,
     /// Its size on disk in bytes (with the WAL).
     pub database_bytes: u64,
+    /// What is wrong with storage (a full disk), if anything.
+    pub storage: Option<crate::store::StorageProblem>,
 }
 
 impl Hub {
@@ -157,9 +170,12 @@ impl Hub {
         let durability = opts.durability;
         let clock = opts.clock.clone();
         let live2 = live.clone();
-        let db = tokio::task::spawn_blocking(move || Db::open(&db_path, durability, clock, live2))
-            .await
-            .map_err(|e| HubError::Internal(format!("open task failed: {e}")))??;
+        let max_pages = opts.max_database_pages;
+        let db = tokio::task::spawn_blocking(move || {
+            Db::open(&db_path, durability, clock, live2, max_pages)
+        })
+        .await
+        .map_err(|e| HubError::Internal(format!("open task failed: {e}")))??;
         let initial = opts.initial_settings.clone();
         let (settings, policies) = db
             .write(move |ctx| {
@@ -347,6 +363,16 @@ impl Hub {
         Ok(new)
     }
 
+    /// What is wrong with storage now (a full disk), if anything.
+    pub fn storage_problem(&self) -> Option<crate::store::StorageProblem> {
+        self.inner.db.health().current()
+    }
+
+    /// Follows [`Hub::storage_problem`] as it changes.
+    pub fn watch_storage(&self) -> watch::Receiver<Option<crate::store::StorageProblem>> {
+        self.inner.db.health().watch()
+    }
+
     /// The shared access policies.
     pub fn policies(&self) -> Arc<Vec<Policy>> {
         self.inner
@@ -354,38 +380,6 @@ impl Hub {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
-    }
-
-    /// Checks a device SAS token (for transports that do not attach, such
-    /// as the HTTP device endpoints). Unknown or disabled devices are refused.
-    pub async fn authenticate_device(&self, device_id: &str, token: &str) -> HubResult<()> {
-        let row = match self.device_row(device_id).await {
-            Ok(r) => r,
-            Err(HubError::DeviceNotFound(_)) => {
-                return Err(HubError::Unauthorized(format!(
-                    "device '{device_id}' is not registered"
-                )));
-            }
-            Err(e) => return Err(e),
-        };
-        if row.status == crate::registry::DeviceStatus::Disabled {
-            return Err(HubError::Unauthorized(format!(
-                "device '{device_id}' is disabled"
-            )));
-        }
-        self.verify_device_token(&row, token)
-    }
-
-    pub(crate) fn verify_device_token(&self, row: &DeviceRow, token: &str) -> HubResult<()> {
-        auth::verify_device_token(
-            token,
-            &row.device_id,
-            [&row.primary_key, &row.secondary_key],
-            &self.policies(),
-            &self.settings().host_names(),
-            self.now().unix_seconds(),
-        )
-        .map_err(|e| HubError::Unauthorized(e.to_string()))
     }
 
     /// Checks a service SAS token for a permission; returns the policy name.
@@ -417,10 +411,12 @@ impl Hub {
                     trace_events: crate::trace::table::extent(conn)?.0,
                     database: path.display().to_string(),
                     database_bytes: file_size(&path),
+                    storage: None,
                 })
             })
             .await?;
         s.connected = connected;
+        s.storage = self.storage_problem();
         Ok(s)
     }
 

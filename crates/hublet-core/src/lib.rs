@@ -52,5 +52,6 @@ pub use mailbox::{AckMode, C2dMessage, MessageState, NewMessage};
 pub use methods::{MethodCall, MethodFailure, MethodResponse};
 pub use registry::{Device, DeviceKind, DeviceStatus, NewDevice};
 pub use settings::HubSettings;
-pub use store::Durability;
+pub use store::integrity::{CheckDepth, IntegrityReport, check_database};
+pub use store::{Durability, StorageProblem};
 pub use trace::{BodyPreview, EventKind, NewEvent, TraceDetail, TraceEvent, TraceQuery};

@@ -47,7 +47,8 @@ pub struct GatewayConfig {
     pub c2d_inflight: usize,
     /// How long a new connection may take to send CONNECT.
     pub connect_timeout: Duration,
-    /// Most simultaneous connections.
+    /// Most simultaneous connections on each listener. Whoever starts the
+    /// gateway sets it from the descriptor budget (`hublet_net::Budget`).
     pub max_connections: usize,
 }
 

@@ -3,15 +3,16 @@
 //!
 //! Shape (after mini-redis): `start` binds and spawns; a cancellation token
 //! is the shutdown broadcast; a task tracker knows when every connection has
-//! finished; a semaphore caps connections; failed accepts back off.
+//! finished. Caps and accept back-off are `hublet-net`'s, shared with the
+//! other listeners so that none can starve the rest of descriptors.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use hublet_core::Hub;
+use hublet_net::{Acceptor, Incoming};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -35,7 +36,6 @@ impl Gateway {
     pub async fn start(hub: Hub, config: GatewayConfig) -> std::io::Result<Gateway> {
         let cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
-        let limit = Arc::new(Semaphore::new(config.max_connections));
         let tcp = match config.tcp {
             Some(a) => Some(TcpListener::bind(a).await?),
             None => None,
@@ -51,21 +51,20 @@ impl Gateway {
             config,
             cancel: cancel.clone(),
         });
+        let cap = shared.config.max_connections;
         if let Some(listener) = tcp {
             tracker.spawn(accept_loop(
-                listener,
+                Acceptor::new(listener, cap, "mqtt"),
                 None,
                 shared.clone(),
-                limit.clone(),
                 tracker.clone(),
             ));
         }
         if let Some((listener, acceptor)) = tls {
             tracker.spawn(accept_loop(
-                listener,
+                Acceptor::new(listener, cap, "mqtts"),
                 Some(acceptor),
                 shared.clone(),
-                limit.clone(),
                 tracker.clone(),
             ));
         }
@@ -103,32 +102,20 @@ impl Drop for Gateway {
 }
 
 async fn accept_loop(
-    listener: TcpListener,
+    mut listener: Acceptor,
     tls: Option<TlsAcceptor>,
     shared: Arc<Shared>,
-    limit: Arc<Semaphore>,
     tracker: TaskTracker,
 ) {
-    let mut backoff = Duration::from_millis(10);
-    loop {
-        let accepted = tokio::select! {
-            r = listener.accept() => r,
-            _ = shared.cancel.cancelled() => return,
-        };
-        let (stream, peer) = match accepted {
-            Ok(x) => {
-                backoff = Duration::from_millis(10);
-                x
-            }
-            Err(e) => {
-                tracing::warn!("accept failed: {e}; retrying in {backoff:?}");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(1));
-                continue;
-            }
-        };
-        let Ok(permit) = limit.clone().try_acquire_owned() else {
-            tracing::warn!(%peer, "connection limit reached; connection refused");
+    while let Some(incoming) = listener.next(&shared.cancel).await {
+        // Over the cap the connection is simply closed: MQTT has no way to
+        // refuse before CONNECT, and reading one would hold the descriptor.
+        let Incoming::Admitted {
+            stream,
+            peer,
+            permit,
+        } = incoming
+        else {
             continue;
         };
         let _ = stream.set_nodelay(true);

@@ -333,6 +333,10 @@ async fn assemble(cfg: &ServeConfig, parts: &mut Parts) -> Result<RunningHub, Se
         None => None,
     };
 
+    // Raise the descriptor limit and split it between the listeners, so
+    // that one flooded port cannot stop the others accepting.
+    let budget = hublet_net::Budget::acquire();
+    let gateway_defaults = GatewayConfig::default();
     let gateway = parts.gateway.insert(
         Gateway::start(
             hub.clone(),
@@ -340,7 +344,12 @@ async fn assemble(cfg: &ServeConfig, parts: &mut Parts) -> Result<RunningHub, Se
                 tcp: cfg.mqtt,
                 tls: cfg.mqtts.zip(tls_config.clone()),
                 c2d_inflight: cfg.c2d_inflight,
-                ..GatewayConfig::default()
+                max_connections: budget.cap(
+                    hublet_net::Share::MQTT,
+                    2,
+                    gateway_defaults.max_connections,
+                ),
+                ..gateway_defaults
             },
         )
         .await
@@ -376,7 +385,7 @@ async fn assemble(cfg: &ServeConfig, parts: &mut Parts) -> Result<RunningHub, Se
     }
     let api_server = parts
         .api_server
-        .insert(start_api(&state, cfg, tls_config).await?);
+        .insert(start_api(&state, cfg, tls_config, budget).await?);
     let listeners = ListenersDto {
         api: api_server.http_addr().map(|a| a.to_string()),
         https: api_server.https_addr().map(|a| a.to_string()),
@@ -478,8 +487,14 @@ async fn start_api(
     state: &AppState,
     cfg: &ServeConfig,
     tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+    budget: hublet_net::Budget,
 ) -> Result<ApiServer, ServerError> {
-    match ApiServer::start(state.clone(), cfg.api, cfg.https.zip(tls.clone())).await {
+    let defaults = hublet_api::Limits::default();
+    let limits = hublet_api::Limits {
+        max_connections: budget.cap(hublet_net::Share::API, 2, defaults.max_connections),
+        ..defaults
+    };
+    match ApiServer::start(state.clone(), cfg.api, cfg.https.zip(tls.clone()), limits).await {
         Ok(s) => Ok(s),
         Err(e) if cfg.api_port_fallback && e.kind() == std::io::ErrorKind::AddrInUse => {
             let any_port = |a: Option<SocketAddr>| a.map(|a| SocketAddr::new(a.ip(), 0));
@@ -488,6 +503,7 @@ async fn start_api(
                 state.clone(),
                 any_port(cfg.api),
                 any_port(cfg.https).zip(tls),
+                limits,
             )
             .await
             .map_err(|e| listen_error(&[("api", cfg.api), ("https", cfg.https)], e))

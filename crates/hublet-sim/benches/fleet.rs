@@ -66,7 +66,7 @@ fn main() {
             .await
             .unwrap();
         let state = AppState::new(hub.clone(), "b".into(), SecurityConfig::default(), ServerFacts::default());
-        let api = ApiServer::start(state, Some("127.0.0.1:0".parse().unwrap()), None).await.unwrap();
+        let api = ApiServer::start(state, Some("127.0.0.1:0".parse().unwrap()), None, hublet_api::Limits::default()).await.unwrap();
         let sim = Simulator::new(
             hub.clone(),
             Target { mqtt: gw.tcp_addr().unwrap(), tls: None, http: Some(format!("http://{}", api.http_addr().unwrap())) },

@@ -27,6 +27,8 @@ pub mod codes {
     pub const NEGATIVE_FEEDBACK: u8 = 8;
     /// The device answered a method with a status that is not 2xx (`invoke`, unless `--any-status`).
     pub const DEVICE_STATUS: u8 = 9;
+    /// `hublet db check` found the database damaged.
+    pub const DAMAGED: u8 = 10;
 }
 
 /// The exit code for an IoT Hub error code.
@@ -73,6 +75,10 @@ pub fn describe(code: u8) -> (&'static str, &'static str) {
         codes::DEVICE_STATUS => (
             "DeviceErrorStatus",
             "The device answered the method with a status that is not 2xx.",
+        ),
+        codes::DAMAGED => (
+            "DatabaseDamaged",
+            "The database file is damaged; the report says what to do. It was not modified.",
         ),
         _ => ("Failure", "The command failed; the message says why."),
     }

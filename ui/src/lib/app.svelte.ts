@@ -5,6 +5,7 @@
 import { HubClient, type HubConnection, HubError } from "./api/client";
 import type { HubInfoDto } from "./api/generated/HubInfoDto";
 import type { RulesDto } from "./api/generated/RulesDto";
+import type { StorageProblem } from "./api/generated/StorageProblem";
 import { type HubApi, hubApi } from "./api/hub";
 import { LiveTrace, type LiveState } from "./live";
 
@@ -63,6 +64,8 @@ class AppState {
   notices = $state<Notice[]>([]);
   theme = $state<"light" | "dark">(initialTheme());
   connectError = $state<string | null>(null);
+  /** What is wrong with the hub's storage (a full disk): shown as a banner until it is over. */
+  storage = $state<StorageProblem | null>(null);
   /** Set by the desktop shell: native dialogs and notifications exist. */
   readonly desktop = typeof window !== "undefined" && !!window.__HUBLET__;
 
@@ -86,6 +89,8 @@ class AppState {
     this.live?.close();
     const live = new LiveTrace((after) => api.traceStreamUrl({ afterId: after ?? undefined }));
     live.onState((s) => (this.liveState = s));
+    live.onStorage((p) => (this.storage = p));
+    this.storage = this.info?.stats.storage ?? null;
     live.start(null);
     this.live = live;
     this.connectError = null;

@@ -3,6 +3,7 @@
 // across a network hiccup or a hub restart, and falling back to a catch-up
 // when the hub says this client lagged behind.
 
+import type { StorageProblem } from "./api/generated/StorageProblem";
 import type { TraceEventDto } from "./api/generated/TraceEventDto";
 
 export type LiveState = "connecting" | "live" | "reconnecting";
@@ -12,6 +13,7 @@ export class LiveTrace {
   private source: EventSource | null = null;
   private listeners = new Set<Listener>();
   private stateListeners = new Set<(s: LiveState) => void>();
+  private storageListeners = new Set<(p: StorageProblem | null) => void>();
   /** The last event seen (null: none yet, so a reconnect starts from "now"). */
   private lastId: number | null = null;
   private retry: ReturnType<typeof setTimeout> | null = null;
@@ -44,6 +46,15 @@ export class LiveTrace {
       this.lastId = e.id;
       for (const l of this.listeners) l(e);
     });
+    es.addEventListener("storage", (m) => {
+      let p: StorageProblem | null;
+      try {
+        p = JSON.parse((m as MessageEvent<string>).data) as StorageProblem | null;
+      } catch {
+        return;
+      }
+      for (const l of this.storageListeners) l(p);
+    });
     es.addEventListener("lagged", () => this.reopen(0));
     es.addEventListener("error", () => {
       this.setState("reconnecting");
@@ -67,6 +78,12 @@ export class LiveTrace {
   subscribe(l: Listener): () => void {
     this.listeners.add(l);
     return () => this.listeners.delete(l);
+  }
+
+  /** Calls `l` when the hub's storage problem (a full disk) starts or ends. */
+  onStorage(l: (p: StorageProblem | null) => void): () => void {
+    this.storageListeners.add(l);
+    return () => this.storageListeners.delete(l);
   }
 
   onState(l: (s: LiveState) => void): () => void {

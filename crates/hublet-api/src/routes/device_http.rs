@@ -6,16 +6,11 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use super::DeviceCaller;
 use crate::AppState;
-use crate::auth::{Need, authorize};
 use crate::error::IotHubError;
 
 type R<T> = Result<T, IotHubError>;
-
-async fn device(state: &AppState, headers: &HeaderMap, id: &str) -> Result<(), IotHubError> {
-    authorize(state, headers, None, Need::Device(id)).await?;
-    Ok(())
-}
 
 fn put(h: &mut HeaderMap, name: &str, value: &str) {
     if let (Ok(n), Ok(v)) = (
@@ -28,12 +23,7 @@ fn put(h: &mut HeaderMap, name: &str, value: &str) {
 
 /// `GET /devices/{id}/messages/deviceBound`: 200 with the message (lock
 /// token in a quoted `ETag`, properties in `iothub-*` headers), or 204.
-pub async fn receive(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> R<Response> {
-    device(&s, &headers, &id).await?;
+pub async fn receive(State(s): State<AppState>, DeviceCaller(id): DeviceCaller) -> R<Response> {
     let Some(m) = s.hub.mailbox().receive(&id).await? else {
         return Ok(StatusCode::NO_CONTENT.into_response());
     };
@@ -74,11 +64,10 @@ pub async fn receive(
 /// with `?reject` (with or without a value).
 pub async fn settle(
     State(s): State<AppState>,
-    Path((id, etag)): Path<(String, String)>,
+    DeviceCaller(id): DeviceCaller,
+    Path((_, etag)): Path<(String, String)>,
     RawQuery(q): RawQuery,
-    headers: HeaderMap,
 ) -> R<StatusCode> {
-    device(&s, &headers, &id).await?;
     let token = etag.trim_matches('"');
     let reject = q
         .as_deref()
@@ -96,10 +85,9 @@ pub async fn settle(
 /// `POST /devices/{id}/messages/deviceBound/{etag}/abandon`.
 pub async fn abandon(
     State(s): State<AppState>,
-    Path((id, etag)): Path<(String, String)>,
-    headers: HeaderMap,
+    DeviceCaller(id): DeviceCaller,
+    Path((_, etag)): Path<(String, String)>,
 ) -> R<StatusCode> {
-    device(&s, &headers, &id).await?;
     s.hub.mailbox().abandon(&id, etag.trim_matches('"')).await?;
     Ok(StatusCode::NO_CONTENT)
 }

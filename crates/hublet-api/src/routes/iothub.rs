@@ -14,7 +14,7 @@ use super::{REGISTRY_READ, REGISTRY_WRITE, SERVICE_CONNECT, Service, if_match};
 use crate::AppState;
 use crate::dto::{DeviceDto, FeedbackRecordDto, InvokeRequest, NewDeviceRequest, PurgeResultDto};
 use crate::error::{ApiError, IotHubError};
-use crate::extract::{JsonBody, QueryParams};
+use crate::extract::{IotHubJson, QueryParams};
 
 type R<T> = Result<T, IotHubError>;
 
@@ -24,7 +24,7 @@ pub async fn put_device(
     _a: Service<REGISTRY_WRITE>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    JsonBody(mut req): JsonBody<NewDeviceRequest>,
+    IotHubJson(mut req): IotHubJson<NewDeviceRequest>,
 ) -> R<Json<DeviceDto>> {
     if !req.device_id.is_empty() && req.device_id != id {
         return Err(ApiError::invalid(format!(
@@ -113,7 +113,7 @@ pub async fn invoke(
     State(s): State<AppState>,
     _a: Service<SERVICE_CONNECT>,
     Path(id): Path<String>,
-    JsonBody(req): JsonBody<InvokeRequest>,
+    IotHubJson(req): IotHubJson<InvokeRequest>,
 ) -> R<Json<serde_json::Value>> {
     let r = s
         .hub

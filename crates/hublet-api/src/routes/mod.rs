@@ -11,7 +11,11 @@ pub mod serial;
 pub mod sim;
 pub mod trace;
 
-use axum::extract::FromRequestParts;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts, Path};
+use axum::http::Method;
 use axum::http::request::Parts;
 use hublet_core::auth::Permission;
 
@@ -19,7 +23,12 @@ use crate::AppState;
 use crate::auth::{Caller, Need, authorize};
 use crate::error::{ApiError, IotHubError};
 
+/// `?access_token=` is for browser features that cannot set headers
+/// (EventSource, download links), which only ever GET.
 fn query_token(parts: &Parts) -> Option<String> {
+    if !matches!(parts.method, Method::GET | Method::HEAD) {
+        return None;
+    }
     let q = parts.uri.query()?;
     q.split('&').find_map(|kv| {
         let (k, v) = kv.split_once('=')?;
@@ -39,9 +48,15 @@ impl FromRequestParts<AppState> for ApiCaller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = query_token(parts);
-        authorize(state, &parts.headers, token.as_deref(), Need::Api)
-            .await
-            .map(ApiCaller)
+        authorize(
+            state,
+            &parts.headers,
+            token.as_deref(),
+            Need::Api,
+            remote(parts),
+        )
+        .await
+        .map(ApiCaller)
     }
 }
 
@@ -64,8 +79,50 @@ impl<const P: u8> FromRequestParts<AppState> for Service<P> {
             REGISTRY_WRITE => Permission::RegistryWrite,
             _ => Permission::ServiceConnect,
         };
-        authorize(state, &parts.headers, None, Need::Service(perm)).await?;
+        authorize(
+            state,
+            &parts.headers,
+            None,
+            Need::Service(perm),
+            remote(parts),
+        )
+        .await?;
         Ok(Service)
+    }
+}
+
+/// Where the request came from, when the listener recorded it.
+fn remote(parts: &Parts) -> Option<String> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.to_string())
+}
+
+/// A device calling its own HTTP endpoints: the path's `{id}`,
+/// authenticated with a token for that device.
+pub struct DeviceCaller(pub String);
+
+impl FromRequestParts<AppState> for DeviceCaller {
+    type Rejection = IotHubError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, IotHubError> {
+        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::invalid(e.body_text()))?;
+        let id = params
+            .get("id")
+            .cloned()
+            .ok_or_else(|| ApiError::invalid("the path names no device"))?;
+        authorize(
+            state,
+            &parts.headers,
+            None,
+            Need::Device(&id),
+            remote(parts),
+        )
+        .await?;
+        Ok(DeviceCaller(id))
     }
 }
 

@@ -99,7 +99,9 @@ pub async fn story(
 /// Live events as Server-Sent Events (`event: trace`, `id: <event id>`).
 /// With `afterId`, stored events after it are sent first, so a client that
 /// reconnects (or starts from a query) misses nothing. A client that falls
-/// behind gets `event: lagged` with how many events it missed.
+/// behind gets `event: lagged` with how many events it missed. Storage
+/// problems (a full disk) arrive as `event: storage`, at the start if one
+/// is current and whenever it changes.
 pub async fn stream(
     State(s): State<AppState>,
     _c: ApiCaller,
@@ -118,14 +120,33 @@ pub async fn stream(
         None => Vec::new(),
     };
     let mut last = backlog.last().map(|e| e.id).or(replay_from).unwrap_or(0);
+    let hub = s.hub.clone();
     let stream = async_stream(move |tx| async move {
         for e in &backlog {
             if tx.send(trace_event(e)).await.is_err() {
                 return;
             }
         }
+        let mut storage = hub.watch_storage();
+        let now = storage.borrow_and_update().clone();
+        if now.is_some() && tx.send(storage_event(&now)).await.is_err() {
+            return;
+        }
         loop {
-            let item = match live.recv().await {
+            let received = tokio::select! {
+                r = live.recv() => r,
+                changed = storage.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    let now = storage.borrow_and_update().clone();
+                    if tx.send(storage_event(&now)).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            let item = match received {
                 Ok(e) if e.id <= last => continue,
                 Ok(e) => {
                     last = e.id;
@@ -142,6 +163,14 @@ pub async fn stream(
         }
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// `event: storage`: the storage problem now (a `StorageProblem`), or
+/// `null` once it is over.
+fn storage_event(p: &Option<hublet_core::StorageProblem>) -> Event {
+    Event::default()
+        .event("storage")
+        .data(serde_json::to_string(p).unwrap_or_else(|_| "null".into()))
 }
 
 fn trace_event(e: &TraceEventDto) -> Event {

@@ -6,7 +6,9 @@ mod support;
 
 mod api;
 mod device_http;
+mod input;
 mod iothub;
+mod limits;
 mod security;
 mod serial;
 mod stream;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use hublet_api::{ApiServer, AppState, SecurityConfig, ServerFacts};
+use hublet_api::{ApiServer, AppState, Limits, SecurityConfig, ServerFacts};
 use hublet_core::auth::sas;
 use hublet_core::{AttachRequest, Hub, HubOptions, ManualClock, NewDevice, ToDevice};
 use hublet_tls::LocalPki;
@@ -23,16 +23,28 @@ pub struct Api {
 
 impl Api {
     pub async fn new() -> Api {
+        Api::with_limits(Limits::default()).await
+    }
+
+    /// A hub whose API listeners use these connection limits.
+    pub async fn with_limits(limits: Limits) -> Api {
+        Api::build(limits, None).await
+    }
+
+    /// A hub whose database is capped at `pages` pages: a full disk on demand.
+    pub async fn with_full_disk_at(pages: u64) -> Api {
+        Api::build(Limits::default(), Some(pages)).await
+    }
+
+    async fn build(limits: Limits, max_pages: Option<u64>) -> Api {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let dir = tempfile::tempdir().unwrap();
         let clock = ManualClock::at_2030();
-        let hub = Hub::open(
-            HubOptions::new(dir.path().join("hub.db"))
-                .clock(clock.shared())
-                .background_tasks(false),
-        )
-        .await
-        .unwrap();
+        let mut opts = HubOptions::new(dir.path().join("hub.db"))
+            .clock(clock.shared())
+            .background_tasks(false);
+        opts.max_database_pages = max_pages;
+        let hub = Hub::open(opts).await.unwrap();
         let pki = LocalPki::load_or_create(&dir.path().join("tls"), &[]).unwrap();
         let state = AppState::new(
             hub.clone(),
@@ -52,6 +64,7 @@ impl Api {
             state.clone(),
             Some("127.0.0.1:0".parse().unwrap()),
             Some(("127.0.0.1:0".parse().unwrap(), pki.server_config().unwrap())),
+            limits,
         )
         .await
         .unwrap();

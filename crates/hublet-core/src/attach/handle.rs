@@ -15,9 +15,7 @@ use crate::error::{HubError, HubResult};
 use crate::hub::Hub;
 use crate::ids::DeviceId;
 use crate::mailbox::TRACE_BODY_LIMIT;
-use crate::trace::detail::{
-    DeviceAttached, DeviceAuthFailed, DeviceDetached, DeviceProtocol, TelemetryReceived,
-};
+use crate::trace::detail::{DeviceAttached, DeviceDetached, DeviceProtocol, TelemetryReceived};
 use crate::trace::{BodyPreview, NewEvent, TraceDetail};
 
 /// A device attached by a transport. Dropping it detaches the device.
@@ -241,18 +239,13 @@ impl Hub {
     ) -> HubResult<(Attachment, mpsc::UnboundedReceiver<ToDevice>)> {
         let id = DeviceId::new(device_id)?;
         let device = id.to_string();
-        let token_expiry = match self.check_credential(&device, &req).await {
+        let checked = match &req.credential {
+            Credential::Trusted(_) => self.check_device_trusted(&device).await.map(|()| None),
+            Credential::SasToken(token) => self.check_device_sas(&device, token).await.map(Some),
+        };
+        let token_expiry = match checked {
             Ok(exp) => exp,
-            Err(e) => {
-                let detail = TraceDetail::DeviceAuthFailed(DeviceAuthFailed {
-                    via: req.transport.clone(),
-                    remote: req.remote.clone(),
-                    code: e.code().number(),
-                    reason: e.to_string(),
-                });
-                self.inner.db.append(NewEvent::new(device.as_str(), detail));
-                return Err(e);
-            }
+            Err(r) => return Err(self.refuse(&device, &req.transport, req.remote.clone(), r)),
         };
         let now = self.now();
         let attachment_id = self.next_attachment_id();
@@ -311,36 +304,6 @@ impl Hub {
             },
             rx,
         ))
-    }
-
-    async fn check_credential(
-        &self,
-        device: &str,
-        req: &AttachRequest,
-    ) -> HubResult<Option<Timestamp>> {
-        let row = match self.device_row(device).await {
-            Ok(r) => r,
-            Err(HubError::DeviceNotFound(_)) => {
-                return Err(HubError::Unauthorized(format!(
-                    "device '{device}' is not registered"
-                )));
-            }
-            Err(e) => return Err(e),
-        };
-        if row.status == crate::registry::DeviceStatus::Disabled {
-            return Err(HubError::Unauthorized(format!(
-                "device '{device}' is disabled"
-            )));
-        }
-        match &req.credential {
-            Credential::Trusted(_) => Ok(None),
-            Credential::SasToken(token) => {
-                self.verify_device_token(&row, token)?;
-                let t = crate::auth::sas::SasToken::parse(token)
-                    .map_err(|e| HubError::Unauthorized(e.to_string()))?;
-                Ok(Some(Timestamp(t.expiry.saturating_mul(1000))))
-            }
-        }
     }
 
     /// Ends the device's current attachment, whatever it is.

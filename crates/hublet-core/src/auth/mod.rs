@@ -6,7 +6,10 @@
 //! which call the pure functions here with the registry's keys.
 
 pub mod connection_string;
+mod device;
 pub mod sas;
+
+pub use device::REFUSED;
 pub(crate) mod table;
 
 use base64::Engine;
@@ -108,18 +111,21 @@ fn check_host(token: &SasToken, names: &[String]) -> Result<String, SasError> {
     Ok(host)
 }
 
-/// Verifies a device's SAS token: signed by the device's primary or
-/// secondary key (or by a policy with `DeviceConnect` when `skn` is present),
-/// not expired, naming one of the hub's hosts, and covering
-/// `{host}/devices/{deviceId}`.
-pub fn verify_device_token(
+/// The checks on a device's SAS token that do not depend on whether the
+/// device exists: the shape, a host this hub answers to, a resource covering
+/// `{host}/devices/{deviceId}`, the expiry, and (with `skn`) a policy that
+/// exists and has `DeviceConnect`. Their reasons may be told to anyone.
+///
+/// The signature is checked separately by [`device_token_signed`] once the
+/// device's keys are known; see [`crate::Hub::authenticate_device`] for why
+/// the two halves are split.
+pub fn precheck_device_token(
     token: &str,
     device_id: &str,
-    device_keys: [&str; 2],
     policies: &[Policy],
     host_names: &[String],
     now_unix: i64,
-) -> Result<(), SasError> {
+) -> Result<SasToken, SasError> {
     let t = SasToken::parse(token)?;
     let host = check_host(&t, host_names)?;
     let target = format!("{host}/devices/{device_id}");
@@ -129,24 +135,49 @@ pub fn verify_device_token(
             target,
         });
     }
-    let signed = match &t.key_name {
-        None => device_keys.iter().any(|k| t.signed_by(k)),
-        Some(name) => {
-            let p = policies.iter().find(|p| &p.name == name).ok_or_else(|| {
-                SasError::Policy(format!("no shared access policy named '{name}'"))
-            })?;
-            if !p.permissions.contains(&Permission::DeviceConnect) {
-                return Err(SasError::Policy(format!(
-                    "policy '{name}' lacks DeviceConnect"
-                )));
-            }
-            t.signed_by(&p.primary_key) || t.signed_by(&p.secondary_key)
+    t.check_expiry(now_unix)?;
+    if let Some(name) = &t.key_name {
+        let p = policies
+            .iter()
+            .find(|p| &p.name == name)
+            .ok_or_else(|| SasError::Policy(format!("no shared access policy named '{name}'")))?;
+        if !p.permissions.contains(&Permission::DeviceConnect) {
+            return Err(SasError::Policy(format!(
+                "policy '{name}' lacks DeviceConnect"
+            )));
         }
-    };
-    if !signed {
-        return Err(SasError::BadSignature);
     }
-    t.check_expiry(now_unix)
+    Ok(t)
+}
+
+/// True when a prechecked device token is signed by one of the device's
+/// keys, or (with `skn`) by the named policy's keys.
+pub fn device_token_signed(t: &SasToken, device_keys: [&str; 2], policies: &[Policy]) -> bool {
+    match &t.key_name {
+        None => device_keys.iter().any(|k| t.signed_by(k)),
+        Some(name) => policies
+            .iter()
+            .find(|p| &p.name == name)
+            .is_some_and(|p| t.signed_by(&p.primary_key) || t.signed_by(&p.secondary_key)),
+    }
+}
+
+/// Verifies a device's SAS token against known keys: both halves at once,
+/// for callers that already hold the device's keys.
+pub fn verify_device_token(
+    token: &str,
+    device_id: &str,
+    device_keys: [&str; 2],
+    policies: &[Policy],
+    host_names: &[String],
+    now_unix: i64,
+) -> Result<(), SasError> {
+    let t = precheck_device_token(token, device_id, policies, host_names, now_unix)?;
+    if device_token_signed(&t, device_keys, policies) {
+        Ok(())
+    } else {
+        Err(SasError::BadSignature)
+    }
 }
 
 /// Verifies a service-side SAS token signed by a policy that has `needed`.

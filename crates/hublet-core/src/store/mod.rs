@@ -18,6 +18,8 @@
 //! and row functions, and append a migration to [`migrations::MIGRATIONS`].
 
 mod checkpoint;
+mod health;
+pub mod integrity;
 pub(crate) mod migrations;
 mod open;
 mod writer;
@@ -32,6 +34,8 @@ use crate::clock::SharedClock;
 use crate::error::{HubError, HubResult};
 use crate::trace::{NewEvent, TraceEvent};
 
+pub(crate) use health::StorageHealth;
+pub use health::StorageProblem;
 pub(crate) use open::DataDirLock;
 pub use writer::Durability;
 pub(crate) use writer::WriteCtx;
@@ -43,6 +47,8 @@ pub(crate) struct Db {
     checkpointer: checkpoint::Checkpointer,
     path: PathBuf,
     readers: Arc<Mutex<Vec<Connection>>>,
+    health: Arc<StorageHealth>,
+    clock: SharedClock,
 }
 
 const MAX_IDLE_READERS: usize = 4;
@@ -56,18 +62,34 @@ impl Db {
         durability: Durability,
         clock: SharedClock,
         live: broadcast::Sender<Arc<TraceEvent>>,
+        max_pages: Option<u64>,
     ) -> HubResult<Db> {
         open::check_existing(path)?;
         let conn = open::open_rw(path, durability)?;
+        if let Some(n) = max_pages {
+            conn.query_row(&format!("PRAGMA max_page_count={n}"), [], |_| Ok(()))?;
+        }
         migrations::migrate(&conn)?;
-        let writer = writer::spawn(conn, clock, live)?;
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let health = Arc::new(StorageHealth::new(dir.display().to_string()));
+        let writer = writer::spawn(conn, clock.clone(), live, health.clone())?;
         let checkpointer = checkpoint::Checkpointer::spawn(path)?;
         Ok(Db {
             writer,
             checkpointer,
             path: path.to_path_buf(),
             readers: Arc::new(Mutex::new(Vec::new())),
+            health,
+            clock,
         })
+    }
+
+    /// Whether the store can write, for people to see.
+    pub(crate) fn health(&self) -> &StorageHealth {
+        &self.health
     }
 
     /// The database file.
@@ -87,8 +109,18 @@ impl Db {
     {
         let (tx, rx) = oneshot::channel();
         self.writer.send(Work::job(f, tx))?;
-        rx.await
-            .map_err(|_| HubError::Internal("the storage writer stopped".into()))?
+        let result = rx
+            .await
+            .map_err(|_| HubError::Internal("the storage writer stopped".into()))?;
+        result.map_err(|e| match e {
+            HubError::DiskFull { .. } => {
+                self.health.report_full(self.clock.now());
+                HubError::DiskFull {
+                    dir: self.health.dir().to_string(),
+                }
+            }
+            e => e,
+        })
     }
 
     /// Queues a trace event without waiting for its commit. Events keep the

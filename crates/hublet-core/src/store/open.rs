@@ -2,7 +2,8 @@
 //!
 //! An existing file is first inspected read-only: if it is not SQLite, not
 //! Hublet's (`PRAGMA application_id`), or from a newer Hublet (`PRAGMA
-//! user_version`), the hub refuses to start and the file is left untouched.
+//! user_version`), or fails SQLite's quick check (a file cut short, a torn
+//! page), the hub refuses to start and the file is left untouched.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -10,6 +11,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
+use super::integrity::{self, CheckDepth};
 use super::migrations::{APPLICATION_ID, LATEST_VERSION};
 use super::writer::Durability;
 use crate::error::{HubError, HubResult};
@@ -32,6 +34,20 @@ pub(crate) fn check_existing(path: &Path) -> HubResult<()> {
     let bad = |why: String| {
         HubError::BadDatabase(format!("{} {why}; it was not modified", path.display()))
     };
+    let damaged = |problems: Vec<String>| {
+        let shown: Vec<&str> = problems.iter().take(3).map(String::as_str).collect();
+        HubError::BadDatabase(format!(
+            "{} is damaged ({}{}). {}",
+            path.display(),
+            shown.join("; "),
+            if problems.len() > 3 { "; …" } else { "" },
+            integrity::advice(path)
+        ))
+    };
+    let size = integrity::size_problems(path);
+    if !size.is_empty() {
+        return Err(damaged(size));
+    }
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -39,7 +55,10 @@ pub(crate) fn check_existing(path: &Path) -> HubResult<()> {
     .map_err(|e| bad(format!("cannot be opened as SQLite ({e})")))?;
     let app_id: i64 = conn
         .query_row("PRAGMA application_id", [], |r| r.get(0))
-        .map_err(|e| bad(format!("is not a SQLite database ({e})")))?;
+        .map_err(|e| match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseCorrupt) => damaged(vec![e.to_string()]),
+            _ => bad(format!("is not a SQLite database ({e})")),
+        })?;
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(|e| bad(format!("cannot be read ({e})")))?;
@@ -52,6 +71,10 @@ pub(crate) fn check_existing(path: &Path) -> HubResult<()> {
         return Err(bad(format!(
             "was written by a newer Hublet (schema version {version}; this Hublet knows up to {LATEST_VERSION}); upgrade Hublet"
         )));
+    }
+    let problems = integrity::run(&conn, CheckDepth::Quick);
+    if !problems.is_empty() {
+        return Err(damaged(problems));
     }
     Ok(())
 }

@@ -10,6 +10,7 @@ use tokio::sync::{broadcast, oneshot};
 
 use crate::clock::{SharedClock, Timestamp};
 use crate::error::{HubError, HubResult};
+use crate::store::StorageHealth;
 use crate::trace::{NewEvent, TraceEvent, table as trace_table};
 
 /// How hard a commit tries to reach the disk.
@@ -69,6 +70,8 @@ impl WriteCtx<'_> {
 pub(crate) trait Job: Send {
     /// Runs the closure; true when it succeeded.
     fn run(&mut self, ctx: &mut WriteCtx<'_>) -> bool;
+    /// The error of a failed run.
+    fn failure(&self) -> Option<&HubError>;
     /// Answers the caller once the group's fate is known.
     fn finish(self: Box<Self>, commit: Result<(), HubError>);
 }
@@ -89,6 +92,10 @@ where
         let ok = r.is_ok();
         self.out = Some(r);
         ok
+    }
+
+    fn failure(&self) -> Option<&HubError> {
+        self.out.as_ref().and_then(|r| r.as_ref().err())
     }
 
     fn finish(self: Box<Self>, commit: Result<(), HubError>) {
@@ -159,11 +166,12 @@ pub(crate) fn spawn(
     conn: Connection,
     clock: SharedClock,
     live: broadcast::Sender<Arc<TraceEvent>>,
+    health: Arc<StorageHealth>,
 ) -> HubResult<WriterHandle> {
     let (tx, rx) = channel();
     let thread = std::thread::Builder::new()
         .name("hublet-db-writer".into())
-        .spawn(move || run(conn, rx, clock, live))
+        .spawn(move || run(conn, rx, clock, live, health))
         .map_err(|e| HubError::Internal(format!("cannot start the storage writer: {e}")))?;
     Ok(WriterHandle {
         tx,
@@ -176,6 +184,7 @@ fn run(
     rx: Receiver<Work>,
     clock: SharedClock,
     live: broadcast::Sender<Arc<TraceEvent>>,
+    health: Arc<StorageHealth>,
 ) {
     let mut batch: Vec<Work> = Vec::with_capacity(MAX_GROUP);
     let mut stop_reply = None;
@@ -220,9 +229,16 @@ fn run(
             &traces,
             &mut events,
         );
-        if let Err(e) = &commit {
-            tracing::error!("group commit failed: {e}");
-            events.clear();
+        match &commit {
+            Err(HubError::DiskFull { .. }) => {
+                health.report_full(clock.now());
+                events.clear();
+            }
+            Err(e) => {
+                tracing::error!("group commit failed: {e}");
+                events.clear();
+            }
+            Ok(()) => health.committed(clock.now()),
         }
         for j in jobs {
             j.finish(commit.clone());
@@ -238,6 +254,12 @@ fn run(
         "storage writer stopped ({:.1} items per group commit)",
         items as f64 / groups.max(1) as f64
     );
+    // Fold the WAL into the database file, so that a stopped hub's hub.db
+    // is complete on its own (people copy it as a backup).
+    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
+        tracing::warn!("final checkpoint failed: {e}");
+    }
+    drop(conn);
     if let Some(reply) = stop_reply {
         let _ = reply.send(());
     }
@@ -247,6 +269,15 @@ fn run(
 enum Item {
     Job(usize),
     Trace(usize),
+}
+
+/// SQLite ends the whole transaction by itself on some errors (a full disk,
+/// an I/O error): then nothing in the group was stored, and every job in it
+/// is answered with the failing job's error.
+fn rolled_back(job: &dyn Job) -> HubError {
+    job.failure()
+        .cloned()
+        .unwrap_or_else(|| HubError::Internal("SQLite rolled back the transaction".into()))
 }
 
 /// Runs one group in one transaction.
@@ -284,6 +315,9 @@ fn run_group(
             match *item {
                 Item::Trace(i) => {
                     if let Err(e) = ctx.trace_ref(&traces[i]) {
+                        if tx.is_autocommit() {
+                            return Err(e);
+                        }
                         tracing::warn!("trace event not stored: {e}");
                     }
                 }
@@ -293,6 +327,9 @@ fn run_group(
                     if jobs[i].run(&mut ctx) {
                         tx.execute_batch("RELEASE job")?;
                     } else {
+                        if tx.is_autocommit() {
+                            return Err(rolled_back(jobs[i].as_ref()));
+                        }
                         tx.execute_batch("ROLLBACK TO job; RELEASE job")?;
                         ctx.events.truncate(mark);
                     }
@@ -301,6 +338,9 @@ fn run_group(
                     let before = tx.total_changes();
                     let mark = ctx.events.len();
                     if !jobs[i].run(&mut ctx) {
+                        if tx.is_autocommit() {
+                            return Err(rolled_back(jobs[i].as_ref()));
+                        }
                         if tx.total_changes() != before {
                             dirty_failure = true;
                             break;

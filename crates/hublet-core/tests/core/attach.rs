@@ -122,6 +122,83 @@ async fn bad_credentials_are_refused_with_401003_and_traced() {
     assert_eq!(fails.len(), 6);
 }
 
+/// Signs a token for `device` with `key`, as an SDK would.
+fn token_signed(t: &TestHub, device: &str, key: &str) -> String {
+    sas::create(
+        &format!("{}/devices/{device}", t.hub.settings().hub_name),
+        key,
+        None,
+        t.hub.now().unix_seconds() + 600,
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_refusal_does_not_tell_which_device_ids_exist() {
+    let t = TestHub::new().await;
+    t.device("real").await;
+    t.device("off").await;
+    t.hub
+        .registry()
+        .set_enabled("off", false, None)
+        .await
+        .unwrap();
+    let stranger_key = hublet_core::auth::generate_key();
+    let mut public = Vec::new();
+    for device in ["real", "off", "ghost"] {
+        let token = token_signed(&t, device, &stranger_key);
+        let over_mqtt = t
+            .hub
+            .attach(device, AttachRequest::sas("mqtt", None, token.clone()))
+            .await
+            .unwrap_err();
+        let over_http = t
+            .hub
+            .authenticate_device(device, &token, "http", None)
+            .await
+            .unwrap_err();
+        assert_eq!(over_mqtt.code().number(), 401003);
+        assert_eq!(over_mqtt.to_string(), over_http.to_string());
+        public.push(over_mqtt.to_string());
+    }
+    assert!(
+        public.iter().all(|m| m == &public[0]),
+        "unknown, disabled and wrong-key answers differ: {public:?}"
+    );
+    assert!(!public[0].contains("ghost") && !public[0].contains("real"));
+    // The owner still learns exactly why, from the trace.
+    t.hub.trace().flush().await.unwrap();
+    let reasons: Vec<String> = t
+        .hub
+        .trace()
+        .query(TraceQuery {
+            kinds: vec!["device.auth_failed".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| match e.detail {
+            hublet_core::TraceDetail::DeviceAuthFailed(d) => {
+                Some(format!("{} {}", d.via, d.reason))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reasons.len(), 6, "{reasons:?}");
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("signature does not match"))
+    );
+    assert!(reasons.iter().any(|r| r.contains("is disabled")));
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.starts_with("http ") && r.contains("not registered"))
+    );
+}
+
 #[tokio::test]
 async fn a_policy_token_with_device_connect_attaches_a_device() {
     let t = TestHub::new().await;

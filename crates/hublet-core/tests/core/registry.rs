@@ -211,7 +211,10 @@ async fn connection_strings_carry_the_hub_name_and_the_gateway() {
         se,
     )
     .unwrap();
-    t.hub.authenticate_device("d1", &token).await.unwrap();
+    t.hub
+        .authenticate_device("d1", &token, "http", None)
+        .await
+        .unwrap();
 
     let svc = t
         .hub

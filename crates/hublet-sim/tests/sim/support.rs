@@ -49,9 +49,14 @@ impl Lab {
             SecurityConfig::default(),
             ServerFacts::default(),
         );
-        let api = ApiServer::start(state, Some("127.0.0.1:0".parse().unwrap()), None)
-            .await
-            .unwrap();
+        let api = ApiServer::start(
+            state,
+            Some("127.0.0.1:0".parse().unwrap()),
+            None,
+            hublet_api::Limits::default(),
+        )
+        .await
+        .unwrap();
         let target = Target {
             mqtt: gw.tcp_addr().unwrap(),
             tls: None,

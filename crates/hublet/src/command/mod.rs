@@ -4,6 +4,7 @@ mod c2d;
 mod ca;
 mod completions;
 mod connection_string;
+mod db;
 mod device;
 mod duration;
 mod feedback;
@@ -107,6 +108,9 @@ pub enum Command {
         #[command(subcommand)]
         command: Option<settings::SettingsCommand>,
     },
+    /// The database file: check it for damage (read-only).
+    #[command(subcommand)]
+    Db(db::DbCommand),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions(completions::CompletionsArgs),
     /// Print or write the man pages.
@@ -132,6 +136,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::C2d(c) => c2d::run(g, c).await,
         Command::Sas(c) => sas::run(g, c).await,
         Command::Settings { command } => settings::run(g, command).await,
+        Command::Db(c) => db::run(g, c).await,
         Command::Completions(a) => completions::completions(a),
         Command::Man(a) => completions::man(a),
     }

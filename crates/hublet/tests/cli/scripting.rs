@@ -147,6 +147,40 @@ fn every_exit_code_in_the_table_is_what_the_cli_exits_with() {
     assert_eq!(out.status.code(), Some(6));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_error_doc(&v, 6);
+    // 10: the database is damaged (a copy of the running hub's, cut short);
+    // 0 for the healthy original, checked while the hub runs.
+    let (code, v) = one_doc(&s, &["db", "check"]);
+    assert_eq!((code, &v["ok"]), (0, &serde_json::json!(true)), "{v}");
+    let copy = tempfile::tempdir().unwrap();
+    let db = copy.path().join("hublet.db");
+    std::fs::copy(s.dir.path().join("hublet.db"), &db).unwrap();
+    let wal = s.dir.path().join("hublet.db-wal");
+    if wal.exists() {
+        std::fs::copy(&wal, copy.path().join("hublet.db-wal")).unwrap();
+    }
+    let len = std::fs::metadata(&db).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&db)
+        .unwrap()
+        .set_len(len - 5)
+        .unwrap();
+    let before = std::fs::read(&db).unwrap();
+    let out = assert_cmd::Command::new(bin())
+        .arg("--data-dir")
+        .arg(copy.path())
+        .args(["--json", "db", "check"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(10));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["ok"], false, "{v}");
+    assert!(v["advice"].as_str().unwrap().contains(".recover"), "{v}");
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        before,
+        "the check changed the file"
+    );
 }
 
 #[test]
