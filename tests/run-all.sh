@@ -7,6 +7,9 @@
 #      REST API, simulator, serial bridge on pseudo-terminals with the
 #      reference Arduino sketch compiled by the host's C++ compiler, the
 #      composition root, CLI against a real `hublet serve`).
+#      The fuzz targets (crates/hublet-fuzz) replay their saved corpus
+#      with random mutations in `cargo test`, then libFuzzer runs each,
+#      coverage-guided, for 10 s (tests/fuzz/run.sh).
 #   2. The TypeScript types generated from the API's DTOs must be committed
 #      and current.
 #   3. The UI: type check (svelte-check), lint (eslint), unit tests (Vitest),
@@ -24,6 +27,9 @@ cd "$(dirname "$0")/.."
 
 echo "==> Rust tests (workspace)"
 cargo test --workspace --locked
+
+echo "==> fuzzing: a short coverage-guided run of every target (libFuzzer, stable)"
+./tests/fuzz/run.sh all 10
 
 echo "==> generated TypeScript types are up to date"
 if [[ -n "$(git status --porcelain -- ui/src/lib/api/generated 2>/dev/null)" ]]; then

@@ -194,6 +194,11 @@ impl Hub {
                     }
                     policies = auth::table::load(ctx.conn)?;
                 }
+                // Connections of an earlier run are gone: their C2D locks too.
+                let released = crate::mailbox::ops::release_pushed(ctx, &settings)?;
+                if released > 0 {
+                    tracing::info!("released {released} C2D locks held by connections of the previous run");
+                }
                 Ok((settings, policies))
             })
             .await?;

@@ -29,6 +29,7 @@ pub struct Gateway {
     tls_addr: Option<SocketAddr>,
     cancel: CancellationToken,
     tracker: TaskTracker,
+    shared: Arc<Shared>,
 }
 
 impl Gateway {
@@ -73,7 +74,18 @@ impl Gateway {
             tls_addr,
             cancel,
             tracker,
+            shared,
         })
+    }
+
+    /// Serves one connection given as any byte stream (an in-memory pipe in
+    /// the fuzz targets and tests), exactly as an accepted TCP connection
+    /// is served; returns when it ends.
+    pub async fn serve_io<S>(&self, stream: S, remote: &str)
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send,
+    {
+        connection::serve(stream, remote.to_string(), "mqtt", self.shared.clone()).await;
     }
 
     /// The plain TCP listener's address.

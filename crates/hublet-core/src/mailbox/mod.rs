@@ -69,13 +69,16 @@ impl Mailbox<'_> {
     pub async fn receive(&self, device: &str) -> HubResult<Option<C2dMessage>> {
         let id = DeviceId::new(device)?;
         self.hub.touch(id.as_str());
-        self.lock_for_delivery(id.as_str(), "http").await
+        self.lock_for_delivery(id.as_str(), "http", false).await
     }
 
+    /// Locks the next message; `pushed` when it goes to an attached
+    /// device's connection rather than to an HTTP client.
     pub(crate) async fn lock_for_delivery(
         &self,
         device: &str,
         via: &str,
+        pushed: bool,
     ) -> HubResult<Option<C2dMessage>> {
         let settings = self.hub.settings();
         let dev = device.to_string();
@@ -86,7 +89,7 @@ impl Mailbox<'_> {
             .db
             .write(move |ctx| {
                 crate::registry::table::get_required(ctx.conn, &dev)?;
-                ops::lock_next(ctx, &dev, &settings, &via)
+                ops::lock_next(ctx, &dev, &settings, &via, pushed)
             })
             .await?;
         for t in &locked.released {

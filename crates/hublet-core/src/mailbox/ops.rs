@@ -87,12 +87,15 @@ pub(crate) struct Locked {
     pub released: Vec<String>,
 }
 
-/// Locks the oldest deliverable message of a device for `via` (the transport).
+/// Locks the oldest deliverable message of a device for `via` (the
+/// transport); `pushed` when it goes to an attached device's connection
+/// (whose locks end with the process), not to an HTTP client.
 pub(crate) fn lock_next(
     ctx: &mut WriteCtx<'_>,
     device: &str,
     settings: &HubSettings,
     via: &str,
+    pushed: bool,
 ) -> HubResult<Locked> {
     let released = super::expiry::expire_device(ctx, device, settings)?;
     let Some(mut m) = table::next_ready(ctx.conn, device, ctx.now)? else {
@@ -106,6 +109,7 @@ pub(crate) fn lock_next(
     m.lock_expiry = Some(ctx.now.plus(settings.lock_timeout()));
     m.attempts += 1;
     table::save_state(ctx.conn, &m)?;
+    table::mark_lock_holder(ctx.conn, device, m.sequence_number, pushed)?;
     let detail = TraceDetail::C2dDelivered(C2dDelivered {
         sequence_number: m.sequence_number,
         attempt: m.attempts,
@@ -244,6 +248,22 @@ pub(crate) fn release(
         table::save_state(ctx.conn, &m)?;
     }
     Ok(true)
+}
+
+/// Releases every lock held by a connection of an earlier run of the hub:
+/// that connection is gone (the process ended, perhaps killed), so the
+/// device will never acknowledge on it, and waiting out the lock would only
+/// delay the redelivery IoT Hub makes on reconnect. Locks given to HTTP
+/// clients are kept: such a client may still complete after the restart.
+pub(crate) fn release_pushed(ctx: &mut WriteCtx<'_>, settings: &HubSettings) -> HubResult<usize> {
+    let held = table::pushed_locks(ctx.conn)?;
+    let mut n = 0;
+    for (device, token) in &held {
+        if release(ctx, device, token, Release::Detached, settings)? {
+            n += 1;
+        }
+    }
+    Ok(n)
 }
 
 /// Removes every message of a device, with `Purged` feedback where asked.

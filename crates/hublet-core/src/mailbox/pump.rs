@@ -26,7 +26,7 @@ async fn run(hub: Hub, device: String, attachment: u64, via: String) {
         };
         let mut filled = true;
         for _ in 0..room {
-            match hub.mailbox().lock_for_delivery(&device, &via).await {
+            match hub.mailbox().lock_for_delivery(&device, &via, true).await {
                 Ok(Some(m)) => {
                     let token = m.lock_token.clone().unwrap_or_default();
                     if !hub.inner.presence.deliver_c2d(&device, attachment, m) {

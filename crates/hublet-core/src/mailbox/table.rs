@@ -13,6 +13,13 @@ use super::message::{AckMode, C2dMessage, MessageState};
 use crate::clock::Timestamp;
 use crate::error::{HubError, HubResult};
 
+/// Version 4: whether a lock is held by a connection (pushed to an attached
+/// device) rather than by a client that received it over HTTP. A
+/// connection's locks die with the process; see [`release_pushed`].
+pub(crate) const V4: &str = "
+ALTER TABLE c2d_messages ADD COLUMN lock_pushed INTEGER NOT NULL DEFAULT 0;
+";
+
 pub(crate) const V1: &str = "
 CREATE TABLE c2d_messages (
     seq              INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -177,6 +184,30 @@ pub(crate) fn save_state(conn: &Connection, m: &C2dMessage) -> HubResult<()> {
         m.attempts,
     ])?;
     Ok(())
+}
+
+/// Records who holds a message's new lock: a connection (`pushed`) or an
+/// HTTP client.
+pub(crate) fn mark_lock_holder(
+    conn: &Connection,
+    device: &str,
+    seq: i64,
+    pushed: bool,
+) -> HubResult<()> {
+    conn.prepare_cached("UPDATE c2d_messages SET lock_pushed = ?3 WHERE seq = ?2 AND device_id = ?1")?
+        .execute(rusqlite::params![device, seq, pushed])?;
+    Ok(())
+}
+
+/// Messages locked by a connection: (device, lock token).
+pub(crate) fn pushed_locks(conn: &Connection) -> HubResult<Vec<(String, String)>> {
+    let mut st = conn.prepare(
+        "SELECT device_id, lock_token FROM c2d_messages WHERE state = 1 AND lock_pushed = 1 AND lock_token IS NOT NULL",
+    )?;
+    let rows = st
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
 }
 
 pub(crate) fn delete(conn: &Connection, device: &str, seq: i64) -> HubResult<()> {

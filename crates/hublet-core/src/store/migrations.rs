@@ -26,6 +26,8 @@ pub(crate) const MIGRATIONS: &[&[&str]] = &[
     &[crate::adapter::table::V2],
     // 3: method request ids unique for the data directory's life.
     &[crate::methods::request_ids::V3],
+    // 4: C2D locks held by a connection (released when the hub starts).
+    &[crate::mailbox::table::V4],
 ];
 
 /// The schema version this build writes.

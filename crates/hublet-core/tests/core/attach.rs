@@ -530,3 +530,56 @@ async fn a_device_in_a_reconnect_loop_leaves_nothing_behind() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn after_a_crash_messages_a_connection_held_are_ready_at_once_but_http_locks_stay() {
+    let t = TestHub::new().await;
+    t.device("d1").await;
+    t.device("d2").await;
+    for (d, id) in [("d1", "pushed"), ("d2", "over-http")] {
+        let m = NewMessage {
+            message_id: Some(id.into()),
+            ..NewMessage::text("x")
+        };
+        t.hub.mailbox().send(d, m).await.unwrap();
+    }
+    let (att, mut rx) = t.hub.attach("d1", trusted()).await.unwrap();
+    att.subscribe_c2d(1).unwrap();
+    assert_eq!(next_c2d(&mut rx).await.message_id, "pushed");
+    let http = t.hub.mailbox().receive("d2").await.unwrap().unwrap();
+    // A crash: the files as they are now, opened by a new process.
+    t.hub.trace().flush().await.unwrap();
+    let copy = tempfile::tempdir().unwrap();
+    let db = copy.path().join("hublet.db");
+    std::fs::copy(t.hub.db_path(), &db).unwrap();
+    let mut wal = t.hub.db_path().as_os_str().to_owned();
+    wal.push("-wal");
+    std::fs::copy(std::path::PathBuf::from(wal), copy.path().join("hublet.db-wal")).unwrap();
+    let hub = hublet_core::Hub::open(
+        hublet_core::HubOptions::new(&db)
+            .clock(t.clock.shared())
+            .background_tasks(false),
+    )
+    .await
+    .unwrap();
+    let d1 = hub.mailbox().list("d1").await.unwrap();
+    assert_eq!(d1[0].state, MessageState::Enqueued, "no need to wait out the lock");
+    assert_eq!(d1[0].delivery_count, 0);
+    let d2 = hub.mailbox().list("d2").await.unwrap();
+    assert_eq!(d2[0].state, MessageState::Invisible, "an HTTP client may still complete");
+    hub.mailbox()
+        .complete("d2", http.lock_token.as_deref().unwrap())
+        .await
+        .unwrap();
+    hub.trace().flush().await.unwrap();
+    let released = hub
+        .trace()
+        .query(TraceQuery {
+            kinds: vec!["c2d.lock_released".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(released.len(), 1);
+    assert_eq!(released[0].device_id.as_deref(), Some("d1"));
+}
