@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Compatibility tests with the real Azure IoT Python SDKs (device and service).
+# Compatibility tests with the real Azure IoT SDKs: Python (device and
+# service) and the Node service SDK (AMQP C2D send and feedback).
 #
 # Creates (or reuses) a virtual environment with the pinned SDKs, builds the
 # `hublet` binary, and runs pytest. Each test starts its own `hublet serve`.
@@ -19,6 +20,11 @@ if ! cmp -s tests/compat/requirements.txt "$stamp" 2>/dev/null || ! "$venv/bin/p
   "$venv/bin/pip" install --quiet --upgrade pip
   "$venv/bin/pip" install --quiet -r tests/compat/requirements.txt
   cp tests/compat/requirements.txt "$stamp"
+fi
+
+# The Node service SDK (azure-iothub), pinned by its lock file.
+if [[ ! -d tests/compat/node/node_modules/azure-iothub ]]; then
+  npm ci --prefix tests/compat/node --no-audit --no-fund
 fi
 
 cargo build --locked -p hublet

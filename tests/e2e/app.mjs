@@ -38,7 +38,7 @@ export async function launchApp({ app, driver, args = [] }) {
     capabilities: {
       "tauri:options": {
         application: app,
-        args: ["--data-dir", dataDir, "--mqtt", "127.0.0.1:0", "--mqtts", "127.0.0.1:0", "--api", "127.0.0.1:0", "--https", "127.0.0.1:0", ...args],
+        args: ["--data-dir", dataDir, "--mqtt", "127.0.0.1:0", "--mqtts", "127.0.0.1:0", "--api", "127.0.0.1:0", "--https", "127.0.0.1:0", "--amqps", "127.0.0.1:0", ...args],
       },
     },
   });

@@ -10,7 +10,7 @@ export const ROOT = new URL("../..", import.meta.url).pathname;
 /** Resolves when the banner printed the UI link. */
 export async function startHub({ bin, demo = true, ui = join(ROOT, "ui/dist") }) {
   const dataDir = mkdtempSync(join(tmpdir(), "hublet-e2e-"));
-  const args = ["--data-dir", dataDir, "serve", "--mqtt", "127.0.0.1:0", "--mqtts", "127.0.0.1:0", "--api", "127.0.0.1:0", "--https", "127.0.0.1:0", "--ui", ui];
+  const args = ["--data-dir", dataDir, "serve", "--mqtt", "127.0.0.1:0", "--mqtts", "127.0.0.1:0", "--api", "127.0.0.1:0", "--https", "127.0.0.1:0", "--amqps", "127.0.0.1:0", "--ui", ui];
   if (demo) args.push("--demo");
   const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";

@@ -404,6 +404,9 @@ pub struct ListenersDto {
     pub mqtt: Option<String>,
     /// MQTT over TLS.
     pub mqtts: Option<String>,
+    /// IoT Hub's AMQP service endpoint (C2D send, feedback), e.g. `127.0.0.1:5671`.
+    #[serde(default)]
+    pub amqps: Option<String>,
 }
 
 /// Counts.

@@ -59,6 +59,9 @@ pub struct AppState {
     pub serial: Option<hublet_serial::SerialBridge>,
     /// The built UI (`ui/dist`) to serve at `/`, when given.
     pub ui_dir: Option<std::path::PathBuf>,
+    /// The AMQP endpoint, which also takes AMQP connections arriving on the
+    /// HTTPS port (Node's service SDK dials the port in its `HostName`).
+    pub amqp: Option<hublet_amqp::AmqpServer>,
 }
 
 /// What the API reports about the running hub.
@@ -85,7 +88,14 @@ impl AppState {
             sim: None,
             serial: None,
             ui_dir: None,
+            amqp: None,
         }
+    }
+
+    /// The same state with the AMQP endpoint.
+    pub fn with_amqp(mut self, amqp: hublet_amqp::AmqpServer) -> AppState {
+        self.amqp = Some(amqp);
+        self
     }
 
     /// The same state with a simulator.

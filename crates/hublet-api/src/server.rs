@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::ConnectInfo;
 use http_body_util::BodyExt;
-use hublet_net::{Acceptor, Incoming};
+use hublet_net::{Acceptor, Incoming, Peeked};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
@@ -78,6 +78,7 @@ struct Ctx {
     app: axum::Router,
     limits: Limits,
     cancel: CancellationToken,
+    amqp: Option<hublet_amqp::AmqpServer>,
 }
 
 impl ApiServer {
@@ -90,6 +91,7 @@ impl ApiServer {
     ) -> std::io::Result<ApiServer> {
         let cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
+        let amqp = state.amqp.clone();
         let app = crate::router(state).layer(axum::middleware::from_fn_with_state(
             limits.body,
             crate::body_limits::guard,
@@ -98,6 +100,7 @@ impl ApiServer {
             app,
             limits,
             cancel: cancel.clone(),
+            amqp,
         };
         let mut http_addr = None;
         if let Some(a) = http {
@@ -171,7 +174,7 @@ async fn accept_loop(
                         Some(acceptor) => {
                             let handshake = acceptor.accept(stream);
                             match tokio::time::timeout(ctx.limits.handshake, handshake).await {
-                                Ok(Ok(s)) => serve_connection(s, peer, ctx).await,
+                                Ok(Ok(s)) => serve_tls(s, peer, ctx).await,
                                 _ => tracing::debug!(%peer, "HTTPS handshake failed"),
                             }
                         }
@@ -180,6 +183,23 @@ async fn accept_loop(
                 });
             }
         }
+    }
+}
+
+/// An HTTPS connection, or AMQP on the HTTPS port: IoT Hub serves both on
+/// 443, and Node's service SDK dials AMQP on the port of its `HostName`
+/// (`localhost:8443` in Hublet's service connection string).
+async fn serve_tls<S>(stream: S, peer: SocketAddr, ctx: Ctx)
+where
+    S: AsyncRead + AsyncWrite + std::fmt::Debug + Unpin + Send + 'static,
+{
+    let peeked = match tokio::time::timeout(ctx.limits.headers, Peeked::read(stream, 4)).await {
+        Ok(Ok(p)) => p,
+        _ => return,
+    };
+    match &ctx.amqp {
+        Some(amqp) if peeked.head() == b"AMQP" => amqp.serve_peeked(peeked, peer.to_string()).await,
+        _ => serve_connection(peeked, peer, ctx).await,
     }
 }
 

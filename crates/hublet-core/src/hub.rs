@@ -197,7 +197,9 @@ impl Hub {
                 // Connections of an earlier run are gone: their C2D locks too.
                 let released = crate::mailbox::ops::release_pushed(ctx, &settings)?;
                 if released > 0 {
-                    tracing::info!("released {released} C2D locks held by connections of the previous run");
+                    tracing::info!(
+                        "released {released} C2D locks held by connections of the previous run"
+                    );
                 }
                 Ok((settings, policies))
             })

@@ -4,7 +4,6 @@
 //! (see docs/reliability.md).
 #![allow(clippy::unwrap_used, missing_docs)]
 
-
 use std::path::PathBuf;
 
 use rand::{Rng, SeedableRng};
@@ -59,7 +58,9 @@ fn mutate(rng: &mut impl Rng, seed: &[u8], others: &[Vec<u8>]) -> Vec<u8> {
                 }
             }
             _ => {
-                let special: &[u8] = &[0, 0xff, b'%', b'&', b'=', b'/', b'#', b'+', b'"', b'{', b'['];
+                let special: &[u8] = &[
+                    0, 0xff, b'%', b'&', b'=', b'/', b'#', b'+', b'"', b'{', b'[',
+                ];
                 let i = rng.random_range(0..=v.len());
                 v.insert(i, special[rng.random_range(0..special.len())]);
             }
@@ -121,5 +122,128 @@ fn the_mqtt_corpus_reaches_the_engine() {
     });
     for k in ["device.attached", "telemetry.received", "device.detached"] {
         assert!(kinds.iter().any(|x| x == k), "no {k} in {kinds:?}");
+    }
+}
+
+/// Writes the AMQP seed corpus: what fe2o3-amqp's client sends to the real
+/// endpoint for a connection without SASL, with SASL PLAIN, and one that
+/// attaches links and sends a message. Run by hand when the protocol code
+/// changes: `cargo test -p hublet-fuzz --test replay -- --ignored record_amqp_seeds`.
+#[test]
+#[ignore]
+fn record_amqp_seeds() {
+    use fe2o3_amqp::types::messaging::{Message, Properties};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fuzz/corpus/amqp_session");
+    std::fs::create_dir_all(&dir).unwrap();
+    let hub = hublet_fuzz::hub().clone();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for (name, sasl, links) in [
+        ("open", false, false),
+        ("sasl_plain", true, false),
+        ("links", false, true),
+    ] {
+        let hub = hub.clone();
+        let bytes = rt.block_on(async move {
+            // client <-> proxy (records what the client sends) <-> hub
+            let (client, proxy_client_side) = tokio::io::duplex(1 << 20);
+            let (proxy_hub_side, hub_side) = tokio::io::duplex(1 << 20);
+            let cancel = tokio_util::sync::CancellationToken::new();
+            tokio::spawn(hublet_amqp::connection::serve(
+                hub,
+                hub_side,
+                "seed".into(),
+                "amqp",
+                cancel,
+            ));
+            let (mut from_client, mut to_client) = tokio::io::split(proxy_client_side);
+            let (mut from_hub, mut to_hub) = tokio::io::split(proxy_hub_side);
+            let recorded = tokio::spawn(async move {
+                let mut seen = Vec::new();
+                let mut buf = [0u8; 4096];
+                loop {
+                    let n = from_client.read(&mut buf).await.unwrap_or(0);
+                    if n == 0 {
+                        break;
+                    }
+                    seen.extend_from_slice(&buf[..n]);
+                    if to_hub.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+                seen
+            });
+            tokio::spawn(async move {
+                let _ = tokio::io::copy(&mut from_hub, &mut to_client).await;
+            });
+            let mut b = fe2o3_amqp::Connection::builder()
+                .container_id("seed")
+                .hostname("localhost");
+            if sasl {
+                b = b.sasl_profile(fe2o3_amqp::sasl_profile::SaslProfile::Plain {
+                    username: "iothubowner@sas.root.localhost".into(),
+                    password: "SharedAccessSignature sr=localhost&sig=AAAA&se=1&skn=iothubowner"
+                        .into(),
+                });
+            }
+            let work = async {
+                let mut conn = b.open_with_stream(client).await.ok()?;
+                if links {
+                    let mut s = fe2o3_amqp::Session::begin(&mut conn).await.ok()?;
+                    if let Ok(mut tx) =
+                        fe2o3_amqp::Sender::attach(&mut s, "s", "/messages/devicebound").await
+                    {
+                        let m = Message::builder()
+                            .properties(Properties {
+                                to: Some("/devices/d1/messages/devicebound".into()),
+                                ..Default::default()
+                            })
+                            .value("hello")
+                            .build();
+                        let _ = tx.send(m).await;
+                    }
+                    let _ = fe2o3_amqp::Receiver::attach(
+                        &mut s,
+                        "r",
+                        "/messages/serviceBound/feedback",
+                    )
+                    .await;
+                    let _ = s.end().await;
+                }
+                let _ = conn.close().await;
+                Some(())
+            };
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), work).await;
+            tokio::time::timeout(std::time::Duration::from_secs(5), recorded)
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or_default()
+        });
+        assert!(bytes.len() >= 8, "{name}: nothing recorded");
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
+}
+
+#[test]
+#[ignore]
+fn amqp_memory_probe() {
+    let seeds = corpus("amqp_session");
+    let rss = || {
+        std::fs::read_to_string("/proc/self/status")
+            .unwrap()
+            .lines()
+            .find(|l| l.starts_with("VmRSS"))
+            .unwrap()
+            .to_string()
+    };
+    for round in 0..10 {
+        for _ in 0..100 {
+            for s in &seeds {
+                hublet_fuzz::amqp_session(s);
+            }
+        }
+        println!("round {round}: {}", rss());
     }
 }

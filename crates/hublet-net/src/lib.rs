@@ -19,6 +19,8 @@
 
 pub mod accept;
 pub mod fd;
+pub mod peek;
 
 pub use accept::{Acceptor, Incoming};
 pub use fd::{Budget, Share};
+pub use peek::Peeked;

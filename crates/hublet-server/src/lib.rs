@@ -15,6 +15,7 @@ pub use hublet_mqtt::{C2D_INFLIGHT_RANGE, DEFAULT_C2D_INFLIGHT};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use hublet_amqp::{AmqpConfig, AmqpServer};
 use hublet_api::dto::ListenersDto;
 use hublet_api::{ApiServer, AppState, SecurityConfig, ServerFacts};
 use hublet_core::{Durability, Hub, HubError, HubOptions, HubSettings};
@@ -145,8 +146,10 @@ pub struct ServeConfig {
     pub mqtts: Option<SocketAddr>,
     /// The REST API over HTTP.
     pub api: Option<SocketAddr>,
-    /// The REST API over HTTPS.
+    /// The REST API over HTTPS (which also takes AMQP connections).
     pub https: Option<SocketAddr>,
+    /// IoT Hub's AMQP service endpoint over TLS (C2D send, feedback).
+    pub amqps: Option<SocketAddr>,
     /// When an API address is taken, listen on any free port instead (the
     /// desktop app does: the UI finds the API wherever it is).
     pub api_port_fallback: bool,
@@ -182,6 +185,7 @@ impl ServeConfig {
             mqtts: any(8883),
             api: lo(8480),
             https: lo(8443),
+            amqps: lo(5671),
             api_port_fallback: false,
             hub_name: None,
             host_aliases: Vec::new(),
@@ -233,6 +237,7 @@ pub struct RunningHub {
     pub serial: SerialBridge,
     gateway: Gateway,
     api_server: ApiServer,
+    amqp: AmqpServer,
     demo_board: Option<Emulator>,
 }
 
@@ -265,6 +270,7 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningHub, ServerError> {
         hub: hub.clone(),
         gateway: None,
         api_server: None,
+        amqp: None,
         sim: None,
         serial: None,
         demo_board: None,
@@ -284,6 +290,7 @@ struct Parts {
     hub: Hub,
     gateway: Option<Gateway>,
     api_server: Option<ApiServer>,
+    amqp: Option<AmqpServer>,
     sim: Option<Simulator>,
     serial: Option<SerialBridge>,
     demo_board: Option<Emulator>,
@@ -304,6 +311,9 @@ impl Parts {
         if let Some(a) = self.api_server {
             a.shutdown().await;
         }
+        if let Some(a) = self.amqp {
+            a.shutdown().await;
+        }
         let _ = self.hub.close().await;
     }
 }
@@ -314,7 +324,7 @@ async fn assemble(cfg: &ServeConfig, parts: &mut Parts) -> Result<RunningHub, Se
     apply_settings(&hub, cfg).await?;
     let settings = hub.settings();
 
-    let pki = if cfg.mqtts.is_some() || cfg.https.is_some() {
+    let pki = if cfg.mqtts.is_some() || cfg.https.is_some() || cfg.amqps.is_some() {
         let mut names = vec![settings.hub_name.clone()];
         names.extend(settings.host_aliases.iter().cloned());
         let names: Vec<String> = names.into_iter().map(|n| strip_port(&n)).collect();
@@ -356,6 +366,31 @@ async fn assemble(cfg: &ServeConfig, parts: &mut Parts) -> Result<RunningHub, Se
         .map_err(|e| listen_error(&[("mqtt", cfg.mqtt), ("mqtts", cfg.mqtts)], e))?,
     );
     let (gw_tcp, gw_tls) = (gateway.tcp_addr(), gateway.tls_addr());
+    let mut amqp_warning = None;
+    let amqp = match (cfg.amqps, &tls_config) {
+        (Some(addr), Some(tls)) => {
+            let config = AmqpConfig {
+                addr,
+                tls: tls.clone(),
+                max_connections: budget.cap(hublet_net::Share::AMQP, 1, 1_000),
+            };
+            match AmqpServer::start(hub.clone(), config).await {
+                Ok(a) => a,
+                // The desktop app starts anyway: AMQP still works on the
+                // HTTPS port, for the SDKs that dial the connection string's port.
+                Err(e) if cfg.api_port_fallback && e.kind() == std::io::ErrorKind::AddrInUse => {
+                    amqp_warning = Some(format!(
+                        "AMQP port {addr} is taken ({e}); AMQP is served on the HTTPS port only"
+                    ));
+                    AmqpServer::detached(hub.clone())
+                }
+                Err(e) => return Err(listen_error(&[("amqps", cfg.amqps)], e)),
+            }
+        }
+        // No listener of its own: it still serves AMQP on the HTTPS port.
+        _ => AmqpServer::detached(hub.clone()),
+    };
+    let amqp = parts.amqp.insert(amqp).clone();
 
     let token = hubfile::token(&dir, true)
         .map_err(io("cannot read or create the API token"))?
@@ -383,6 +418,7 @@ async fn assemble(cfg: &ServeConfig, parts: &mut Parts) -> Result<RunningHub, Se
     if let Some(s) = &parts.sim {
         state = state.with_sim(s.clone());
     }
+    state = state.with_amqp(amqp.clone());
     let api_server = parts
         .api_server
         .insert(start_api(&state, cfg, tls_config, budget).await?);
@@ -391,6 +427,7 @@ async fn assemble(cfg: &ServeConfig, parts: &mut Parts) -> Result<RunningHub, Se
         https: api_server.https_addr().map(|a| a.to_string()),
         mqtt: gw_tcp.map(|a| a.to_string()),
         mqtts: gw_tls.map(|a| a.to_string()),
+        amqps: amqp.addr().map(|a| a.to_string()),
     };
     state
         .info
@@ -415,6 +452,7 @@ async fn assemble(cfg: &ServeConfig, parts: &mut Parts) -> Result<RunningHub, Se
     .map_err(io("cannot write hub.json"))?;
 
     let mut report = StartReport::default();
+    report.warnings.extend(amqp_warning);
     let devices = async {
         if let Some(s) = &parts.sim {
             s.set_http(api_url.clone());
@@ -435,7 +473,11 @@ async fn assemble(cfg: &ServeConfig, parts: &mut Parts) -> Result<RunningHub, Se
             return Err(e);
         }
     };
-    let (Some(gateway), Some(api_server)) = (parts.gateway.take(), parts.api_server.take()) else {
+    let (Some(gateway), Some(api_server), Some(amqp)) = (
+        parts.gateway.take(),
+        parts.api_server.take(),
+        parts.amqp.take(),
+    ) else {
         return Err(ServerError::Config(
             "the listeners vanished while starting".into(),
         ));
@@ -452,6 +494,7 @@ async fn assemble(cfg: &ServeConfig, parts: &mut Parts) -> Result<RunningHub, Se
         serial,
         gateway,
         api_server,
+        amqp,
         demo_board: parts.demo_board.take(),
     })
 }
@@ -477,6 +520,7 @@ impl RunningHub {
         self.serial.shutdown().await;
         self.gateway.shutdown().await;
         self.api_server.shutdown().await;
+        self.amqp.shutdown().await;
         self.hub.close().await?;
         let _ = std::fs::remove_file(hubfile::hub_file(&self.data_dir));
         Ok(())

@@ -12,6 +12,7 @@ fn loopback_config(dir: &std::path::Path) -> ServeConfig {
         mqtts: lo,
         api: lo,
         https: lo,
+        amqps: lo,
         ..ServeConfig::new(dir.to_path_buf())
     }
 }
@@ -54,6 +55,7 @@ async fn a_taken_api_port_moves_only_when_fallback_is_allowed() {
         api: Some(port),
         https: None,
         mqtts: None,
+        amqps: None,
         ..loopback_config(dir.path())
     };
     let err = hublet_server::start(strict.clone())

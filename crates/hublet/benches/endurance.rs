@@ -67,7 +67,9 @@ impl HubProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_hublet"))
             .arg("--data-dir")
             .arg(&self.dir)
-            .args(["--json", "serve", "--mqtts", "off", "--https", "off"])
+            .args([
+                "--json", "serve", "--mqtts", "off", "--https", "off", "--amqps", "off",
+            ])
             .args(["--mqtt", &format!("127.0.0.1:{}", self.mqtt)])
             .args(["--api", &format!("127.0.0.1:{}", self.api)])
             .env("RUST_LOG", "error")
@@ -370,7 +372,9 @@ fn main() {
         }
     } else {
         let rounds = arg("--rounds", 100);
-        println!("crash: {rounds} rounds, {devices} devices completing over MQTT, {senders} REST senders");
+        println!(
+            "crash: {rounds} rounds, {devices} devices completing over MQTT, {senders} REST senders"
+        );
         let mut rng = rand::rng();
         for round in 1..=rounds {
             std::thread::sleep(Duration::from_millis(rng.random_range(500..3000)));
@@ -392,8 +396,15 @@ fn main() {
     let unique = l.received.lock().unwrap().len();
     let deliveries = l.deliveries.load(Ordering::Relaxed);
     restarts.sort();
-    println!("\nresult ({mode}, {:.0} s):", started.elapsed().as_secs_f64());
-    println!("  hub starts:            {} ({} SIGKILLs)", hub.starts, restarts.len());
+    println!(
+        "\nresult ({mode}, {:.0} s):",
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "  hub starts:            {} ({} SIGKILLs)",
+        hub.starts,
+        restarts.len()
+    );
     if !restarts.is_empty() {
         println!(
             "  restart to ready:      median {:.0} ms, max {:.0} ms",
@@ -402,8 +413,14 @@ fn main() {
         );
     }
     println!("  acknowledged sends:    {acked}");
-    println!("  refused (queue full):  {}", l.refused.load(Ordering::Relaxed));
-    println!("  delivered:             {deliveries} ({unique} distinct, {} again after a crash)", deliveries.saturating_sub(unique as u64));
+    println!(
+        "  refused (queue full):  {}",
+        l.refused.load(Ordering::Relaxed)
+    );
+    println!(
+        "  delivered:             {deliveries} ({unique} distinct, {} again after a crash)",
+        deliveries.saturating_sub(unique as u64)
+    );
     println!("  drained in:            {:.1} s", drained.as_secs_f64());
     println!("  LOST:                  {}", lost.len());
     if !lost.is_empty() {

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::devices::{new_device, parse_status};
 use super::{REGISTRY_READ, REGISTRY_WRITE, SERVICE_CONNECT, Service, if_match};
 use crate::AppState;
-use crate::dto::{DeviceDto, FeedbackRecordDto, InvokeRequest, NewDeviceRequest, PurgeResultDto};
+use crate::dto::{DeviceDto, InvokeRequest, NewDeviceRequest, PurgeResultDto};
 use crate::error::{ApiError, IotHubError};
 use crate::extract::{IotHubJson, QueryParams};
 
@@ -148,10 +148,7 @@ pub async fn receive_feedback(
     let Some(m) = s.hub.feedback().receive().await? else {
         return Ok(StatusCode::NO_CONTENT.into_response());
     };
-    let records: Vec<FeedbackRecordDto> =
-        m.records.into_iter().map(FeedbackRecordDto::from).collect();
-    let body =
-        serde_json::to_vec(&records).map_err(|e| ApiError::from(hublet_core::HubError::from(e)))?;
+    let body = m.body()?;
     let mut r = Response::new(Body::from(body));
     let h = r.headers_mut();
     h.insert(

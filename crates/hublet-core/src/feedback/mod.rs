@@ -118,6 +118,15 @@ pub struct FeedbackMessage {
     pub records: Vec<FeedbackRecord>,
 }
 
+impl FeedbackMessage {
+    /// The body as IoT Hub sends it over HTTPS and AMQP alike: the records
+    /// as a JSON array (`originalMessageId`, `deviceId`,
+    /// `deviceGenerationId`, `statusCode`, `description`, `enqueuedTimeUtc`).
+    pub fn body(&self) -> HubResult<Vec<u8>> {
+        Ok(serde_json::to_vec(&self.records)?)
+    }
+}
+
 /// The content type of a feedback message body.
 pub const FEEDBACK_CONTENT_TYPE: &str = "application/vnd.microsoft.iothub.feedback.json";
 
@@ -162,6 +171,17 @@ impl Feedback<'_> {
             .inner
             .db
             .write(move |ctx| queue::abandon(ctx, &token, &settings))
+            .await
+    }
+
+    /// Rejects a received feedback message: it is dropped for good (IoT
+    /// Hub dead-letters it). 412002 if the lock is unknown or expired.
+    pub async fn reject(&self, lock_token: &str) -> HubResult<()> {
+        let token = lock_token.to_string();
+        self.hub
+            .inner
+            .db
+            .write(move |ctx| queue::reject(ctx, &token))
             .await
     }
 

@@ -213,3 +213,19 @@ pub(crate) fn abandon(
     b.lock_until = None;
     table::save_batch(ctx.conn, &b)
 }
+
+/// Rejects a locked feedback message: it is dropped (IoT Hub dead-letters
+/// it), as a receiver says it can never process it.
+pub(crate) fn reject(ctx: &mut WriteCtx<'_>, token: &str) -> HubResult<()> {
+    let b = locked(ctx, token)?;
+    let n = table::batch_records(ctx.conn, b.id)?.len();
+    table::delete_batch(ctx.conn, b.id)?;
+    ctx.trace(
+        NewEvent::hub(TraceDetail::FeedbackDropped(FeedbackDropped {
+            batch_id: b.id,
+            records: n,
+            reason: FeedbackDropReason::Rejected,
+        }))
+        .lock(token),
+    )
+}

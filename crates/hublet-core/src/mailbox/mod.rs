@@ -47,6 +47,20 @@ impl Mailbox<'_> {
         msg: NewMessage,
         via: Option<&str>,
     ) -> HubResult<C2dMessage> {
+        self.submit_via(device, msg, via)?.await
+    }
+
+    /// Validates and queues a send now; the returned future resolves once
+    /// it is committed (or refused). Sends queued one after another are
+    /// stored in that order, so a sender with many messages in flight (an
+    /// AMQP link) keeps each device's order without waiting for each commit.
+    pub fn submit_via(
+        &self,
+        device: &str,
+        msg: NewMessage,
+        via: Option<&str>,
+    ) -> HubResult<impl std::future::Future<Output = HubResult<C2dMessage>> + Send + 'static + use<>>
+    {
         let id = DeviceId::new(device)?;
         let via = via.map(str::to_string);
         let settings = self.hub.settings();
@@ -54,14 +68,17 @@ impl Mailbox<'_> {
         let m = message::validate(msg, id.as_str(), now, &settings, || {
             Uuid::new_v4().to_string()
         })?;
-        let m = self
+        let committed = self
             .hub
             .inner
             .db
-            .write(move |ctx| ops::enqueue(ctx, m.clone(), &settings, via.as_deref()))
-            .await?;
-        self.hub.inner.presence.wake_c2d(id.as_str());
-        Ok(m)
+            .submit(move |ctx| ops::enqueue(ctx, m.clone(), &settings, via.as_deref()))?;
+        let hub = self.hub.clone();
+        Ok(async move {
+            let m = committed.await?;
+            hub.inner.presence.wake_c2d(id.as_str());
+            Ok(m)
+        })
     }
 
     /// Pull delivery (the HTTP device endpoint): locks and returns the

@@ -194,8 +194,10 @@ pub(crate) fn mark_lock_holder(
     seq: i64,
     pushed: bool,
 ) -> HubResult<()> {
-    conn.prepare_cached("UPDATE c2d_messages SET lock_pushed = ?3 WHERE seq = ?2 AND device_id = ?1")?
-        .execute(rusqlite::params![device, seq, pushed])?;
+    conn.prepare_cached(
+        "UPDATE c2d_messages SET lock_pushed = ?3 WHERE seq = ?2 AND device_id = ?1",
+    )?
+    .execute(rusqlite::params![device, seq, pushed])?;
     Ok(())
 }
 

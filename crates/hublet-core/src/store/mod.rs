@@ -107,19 +107,38 @@ impl Db {
         T: Send + 'static,
         F: Fn(&mut WriteCtx<'_>) -> HubResult<T> + Send + 'static,
     {
+        self.submit(f)?.await
+    }
+
+    /// Queues `f` for the writer now and returns a future of its committed
+    /// result. Jobs commit in the order they were queued, so a caller that
+    /// must keep an order (a link's deliveries) queues in that order and
+    /// awaits the results later, with many in flight.
+    pub(crate) fn submit<T, F>(
+        &self,
+        f: F,
+    ) -> HubResult<impl std::future::Future<Output = HubResult<T>> + Send + 'static + use<T, F>>
+    where
+        T: Send + 'static,
+        F: Fn(&mut WriteCtx<'_>) -> HubResult<T> + Send + 'static,
+    {
         let (tx, rx) = oneshot::channel();
         self.writer.send(Work::job(f, tx))?;
-        let result = rx
-            .await
-            .map_err(|_| HubError::Internal("the storage writer stopped".into()))?;
-        result.map_err(|e| match e {
-            HubError::DiskFull { .. } => {
-                self.health.report_full(self.clock.now());
-                HubError::DiskFull {
-                    dir: self.health.dir().to_string(),
+        let health = self.health.clone();
+        let clock = self.clock.clone();
+        Ok(async move {
+            let result = rx
+                .await
+                .map_err(|_| HubError::Internal("the storage writer stopped".into()))?;
+            result.map_err(|e| match e {
+                HubError::DiskFull { .. } => {
+                    health.report_full(clock.now());
+                    HubError::DiskFull {
+                        dir: health.dir().to_string(),
+                    }
                 }
-            }
-            e => e,
+                e => e,
+            })
         })
     }
 

@@ -476,6 +476,8 @@ pub enum FeedbackDropReason {
     Expired,
     /// It was abandoned the maximum number of times.
     DeliveryCountExceeded,
+    /// Its receiver rejected it (dead-lettered, over AMQP).
+    Rejected,
 }
 
 /// `feedback.dropped`.
@@ -704,6 +706,99 @@ pub struct SerialPortEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub firmware: Option<String>,
+}
+
+// ---------------------------------------------------------------------------
+// Service clients (back ends over AMQP)
+
+/// `service.connected`: a back end opened a connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct ServiceConnected {
+    /// The transport (`amqps`, `amqp-https` for AMQP on the HTTPS port).
+    pub via: String,
+    /// Where it came from.
+    pub remote: String,
+    /// The SASL mechanism (`MSSBCBS`, `PLAIN`, `ANONYMOUS`), or none.
+    #[serde(default)]
+    pub mechanism: Option<String>,
+    /// The client's AMQP container id.
+    #[serde(default)]
+    pub container_id: Option<String>,
+}
+
+/// `service.authorized`: a back end proved a shared access policy (a CBS
+/// put-token or SASL PLAIN).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct ServiceAuthorized {
+    /// The transport.
+    pub via: String,
+    /// Where it came from.
+    pub remote: String,
+    /// The policy (`iothubowner`, `service`, ...).
+    pub policy: String,
+    /// When the token expires.
+    pub expiry: Timestamp,
+}
+
+/// `service.auth_failed`: a back end's credentials were refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct ServiceAuthFailed {
+    /// The transport.
+    pub via: String,
+    /// Where it came from.
+    pub remote: String,
+    /// IoT Hub's error code (401003).
+    pub code: u32,
+    /// Why.
+    pub reason: String,
+}
+
+/// Which way a link carries messages, from the hub's side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum LinkDirection {
+    /// The back end sends to the hub (C2D messages, CBS requests).
+    ToHub,
+    /// The hub sends to the back end (feedback, CBS replies).
+    FromHub,
+}
+
+/// `service.link_attached` and `service.link_detached`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct ServiceLink {
+    /// The transport.
+    pub via: String,
+    /// Where it came from.
+    pub remote: String,
+    /// The node, as the client named it (`/messages/devicebound`, `$cbs`, ...).
+    pub address: String,
+    /// Which way it carries messages.
+    pub direction: LinkDirection,
+    /// Why it ended or was refused (an AMQP error condition and text).
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// `service.disconnected`: a back end's connection ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct ServiceDisconnected {
+    /// The transport.
+    pub via: String,
+    /// Where it came from.
+    pub remote: String,
+    /// Why, when it was not a clean close.
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 // ---------------------------------------------------------------------------
@@ -1012,6 +1107,18 @@ trace_kinds! {
     SerialPort = "serial.port" => SerialPortEvent,
     /// Something a simulated device did on its own.
     SimAction = "sim.action" => SimAction,
+    /// A back end connected over AMQP.
+    ServiceConnected = "service.connected" => ServiceConnected,
+    /// A back end proved a shared access policy.
+    ServiceAuthorized = "service.authorized" => ServiceAuthorized,
+    /// A back end's credentials were refused.
+    ServiceAuthFailed = "service.auth_failed" => ServiceAuthFailed,
+    /// A back end attached a link (C2D sender, feedback receiver, CBS).
+    ServiceLinkAttached = "service.link_attached" => ServiceLink,
+    /// A back end's link ended, or was refused.
+    ServiceLinkDetached = "service.link_detached" => ServiceLink,
+    /// A back end's connection ended.
+    ServiceDisconnected = "service.disconnected" => ServiceDisconnected,
     /// Hub settings changed.
     SettingsChanged = "settings.changed" => SettingsChanged,
 }

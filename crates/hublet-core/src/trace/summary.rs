@@ -122,6 +122,7 @@ impl TraceDetail {
                     super::detail::FeedbackDropReason::Expired => "expired unread",
                     super::detail::FeedbackDropReason::DeliveryCountExceeded =>
                         "abandoned too often",
+                    super::detail::FeedbackDropReason::Rejected => "rejected by its receiver",
                 }
             ),
             T::MethodInvoked(d) => {
@@ -206,8 +207,56 @@ impl TraceDetail {
                 let names: Vec<&str> = d.changes.keys().map(String::as_str).collect();
                 format!("settings changed: {}", names.join(", "))
             }
+            T::ServiceConnected(d) => format!(
+                "back end connected over {} from {}{}",
+                d.via,
+                d.remote,
+                d.mechanism
+                    .as_deref()
+                    .map(|m| format!(" (SASL {m})"))
+                    .unwrap_or_default()
+            ),
+            T::ServiceAuthorized(d) => format!(
+                "back end authorized as {} until {}",
+                d.policy,
+                d.expiry.to_rfc3339()
+            ),
+            T::ServiceAuthFailed(d) => {
+                format!(
+                    "back end refused ({} from {}): {}",
+                    d.code, d.remote, d.reason
+                )
+            }
+            T::ServiceLinkAttached(d) => format!(
+                "back end attached {} ({})",
+                d.address,
+                direction(d.direction)
+            ),
+            T::ServiceLinkDetached(d) => format!(
+                "back end link {} ended{}",
+                d.address,
+                d.reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
+            ),
+            T::ServiceDisconnected(d) => format!(
+                "back end from {} disconnected{}",
+                d.remote,
+                d.reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
+            ),
             T::Unknown(u) => format!("(not understood by this Hublet) {}", u.raw),
         }
+    }
+}
+
+fn direction(d: super::detail::LinkDirection) -> &'static str {
+    match d {
+        super::detail::LinkDirection::ToHub => "to the hub",
+        super::detail::LinkDirection::FromHub => "from the hub",
     }
 }
 

@@ -554,7 +554,11 @@ async fn after_a_crash_messages_a_connection_held_are_ready_at_once_but_http_loc
     std::fs::copy(t.hub.db_path(), &db).unwrap();
     let mut wal = t.hub.db_path().as_os_str().to_owned();
     wal.push("-wal");
-    std::fs::copy(std::path::PathBuf::from(wal), copy.path().join("hublet.db-wal")).unwrap();
+    std::fs::copy(
+        std::path::PathBuf::from(wal),
+        copy.path().join("hublet.db-wal"),
+    )
+    .unwrap();
     let hub = hublet_core::Hub::open(
         hublet_core::HubOptions::new(&db)
             .clock(t.clock.shared())
@@ -563,10 +567,18 @@ async fn after_a_crash_messages_a_connection_held_are_ready_at_once_but_http_loc
     .await
     .unwrap();
     let d1 = hub.mailbox().list("d1").await.unwrap();
-    assert_eq!(d1[0].state, MessageState::Enqueued, "no need to wait out the lock");
+    assert_eq!(
+        d1[0].state,
+        MessageState::Enqueued,
+        "no need to wait out the lock"
+    );
     assert_eq!(d1[0].delivery_count, 0);
     let d2 = hub.mailbox().list("d2").await.unwrap();
-    assert_eq!(d2[0].state, MessageState::Invisible, "an HTTP client may still complete");
+    assert_eq!(
+        d2[0].state,
+        MessageState::Invisible,
+        "an HTTP client may still complete"
+    );
     hub.mailbox()
         .complete("d2", http.lock_token.as_deref().unwrap())
         .await

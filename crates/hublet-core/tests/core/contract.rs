@@ -16,8 +16,9 @@ use std::time::Duration;
 
 use hublet_core::auth::sas;
 use hublet_core::trace::detail::{
-    DeviceProtocol, SerialLine, SerialPortChange, SerialPortEvent, SerialSent, SimAction,
-    SimActionKind,
+    DeviceProtocol, LinkDirection, SerialLine, SerialPortChange, SerialPortEvent, SerialSent,
+    ServiceAuthFailed, ServiceAuthorized, ServiceConnected, ServiceDisconnected, ServiceLink,
+    SimAction, SimActionKind,
 };
 use hublet_core::{
     AckMode, AttachRequest, EventKind, HubSettings, MethodCall, NewDevice, NewEvent, NewMessage,
@@ -318,6 +319,44 @@ async fn every_kind_of_event_is_produced_and_written_to_the_ui_fixture() {
             },
         }),
     ));
+    // What the AMQP service endpoint appends.
+    let svc = |d: TraceDetail| hub.trace().append(NewEvent::hub(d));
+    let (via, remote) = ("amqp".to_string(), "127.0.0.1:50412".to_string());
+    svc(TraceDetail::ServiceConnected(ServiceConnected {
+        via: via.clone(),
+        remote: remote.clone(),
+        mechanism: Some("MSSBCBS".into()),
+        container_id: None,
+    }));
+    svc(TraceDetail::ServiceAuthFailed(ServiceAuthFailed {
+        via: via.clone(),
+        remote: remote.clone(),
+        code: 401003,
+        reason: "the signature does not match the key (wrong or rotated key?)".into(),
+    }));
+    svc(TraceDetail::ServiceAuthorized(ServiceAuthorized {
+        via: via.clone(),
+        remote: remote.clone(),
+        policy: "iothubowner".into(),
+        expiry: at.plus(Duration::from_secs(3600)),
+    }));
+    let link = ServiceLink {
+        via: via.clone(),
+        remote: remote.clone(),
+        address: "/messages/devicebound".into(),
+        direction: LinkDirection::ToHub,
+        reason: None,
+    };
+    svc(TraceDetail::ServiceLinkAttached(link.clone()));
+    svc(TraceDetail::ServiceLinkDetached(ServiceLink {
+        reason: Some("amqp:unauthorized-access: Token Invalid.".into()),
+        ..link
+    }));
+    svc(TraceDetail::ServiceDisconnected(ServiceDisconnected {
+        via,
+        remote,
+        reason: None,
+    }));
     hub.registry().delete("spare", None).await.unwrap();
     hub.trace().flush().await.unwrap();
 

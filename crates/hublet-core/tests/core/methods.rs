@@ -476,7 +476,8 @@ async fn request_ids_continue_past_those_an_older_hublet_left_in_the_trace() {
         // Roll the file back to Hublet 0.1's schema, with its calls 1..=57.
         let c = rusqlite::Connection::open(&path).unwrap();
         c.execute_batch(
-            "DROP TABLE method_request_ids; PRAGMA user_version = 2;
+            "DROP TABLE method_request_ids; ALTER TABLE c2d_messages DROP COLUMN lock_pushed;
+             PRAGMA user_version = 2;
              INSERT INTO trace_events (ts_ms, mono_us, kind, device_id, request_id, detail)
              VALUES (0, 0, 'method.invoked', 'd1', '57', '{}'), (0, 0, 'method.invoked', 'd1', '9', '{}');",
         )

@@ -39,8 +39,13 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR|off", default_value = "127.0.0.1:8480")]
     pub api: String,
     /// The REST API over HTTPS with the hub's CA (IoT Hub's service paths for the Azure service SDK).
+    /// AMQP connections arriving on this port are served too.
     #[arg(long, value_name = "ADDR|off", default_value = "127.0.0.1:8443")]
     pub https: String,
+    /// IoT Hub's AMQP service endpoint over TLS (C2D send and feedback from
+    /// the Azure service SDKs). Loopback by default, like the API.
+    #[arg(long, value_name = "ADDR|off", default_value = "127.0.0.1:5671")]
+    pub amqps: String,
     /// The HostName written into connection strings (stored; kept for later runs).
     #[arg(long, value_name = "NAME")]
     pub hub_name: Option<String>,
@@ -110,6 +115,7 @@ fn config(dir: PathBuf, a: &ServeArgs) -> anyhow::Result<ServeConfig> {
         mqtts: addr("mqtts", &a.mqtts)?,
         api: addr("api", &a.api)?,
         https: addr("https", &a.https)?,
+        amqps: addr("amqps", &a.amqps)?,
         hub_name: a.hub_name.clone(),
         host_aliases: a.host_aliases.clone(),
         allow_hosts: a.allow_hosts.clone(),
@@ -212,7 +218,12 @@ fn print_banner(r: &RunningHub, a: &ServeArgs) {
     show(
         "https",
         &l.https,
-        "REST API over TLS (Azure IoT service SDK)",
+        "REST API over TLS (Azure IoT service SDKs; AMQP too)",
+    );
+    show(
+        "amqps",
+        &l.amqps,
+        "AMQP over TLS (C2D send and feedback from the service SDKs)",
     );
     if let Some(p) = &r.pki {
         println!("  CA         {}", p.ca_path().display());

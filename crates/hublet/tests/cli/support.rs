@@ -101,6 +101,8 @@ pub fn serve(dir: &Path) -> Command {
             "127.0.0.1:0",
             "--https",
             "127.0.0.1:0",
+            "--amqps",
+            "127.0.0.1:0",
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

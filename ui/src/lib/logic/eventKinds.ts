@@ -42,6 +42,12 @@ const KINDS: Record<EventKind, true> = {
   "serial.sent": true,
   "serial.port": true,
   "sim.action": true,
+  "service.connected": true,
+  "service.authorized": true,
+  "service.auth_failed": true,
+  "service.link_attached": true,
+  "service.link_detached": true,
+  "service.disconnected": true,
   "settings.changed": true,
 };
 

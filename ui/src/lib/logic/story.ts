@@ -5,6 +5,7 @@
 
 import type { BodyPreview } from "../api/generated/BodyPreview";
 import type { TraceEventDto } from "../api/generated/TraceEventDto";
+import type { FeedbackDropReason } from "../api/generated/FeedbackDropReason";
 import { type EventOf, eventKind, unreachable } from "./eventKinds";
 
 export type Tone = "ok" | "bad" | "warn" | "wait" | "info";
@@ -147,7 +148,7 @@ export function describe(e: TraceEventDto): { label: string; tone: Tone } {
     case "feedback.abandoned":
       return { label: `feedback abandoned by the service (delivery count ${e.detail.deliveryCount})`, tone: "warn" };
     case "feedback.dropped":
-      return { label: `feedback dropped unread (${e.detail.reason === "expired" ? "expired" : "abandoned too often"})`, tone: "bad" };
+      return { label: `feedback dropped (${dropWords(e.detail.reason)})`, tone: "bad" };
     case "method.invoked":
       return { label: `invoked ${e.detail.methodName}`, tone: "info" };
     case "method.delivered":
@@ -175,12 +176,37 @@ export function describe(e: TraceEventDto): { label: string; tone: Tone } {
     }
     case "sim.action":
       return { label: `${simWords(e.detail)} (${e.detail.profile})`, tone: "info" };
+    case "service.connected":
+      return { label: `back end connected over ${e.detail.via} from ${e.detail.remote}${e.detail.mechanism ? ` (SASL ${e.detail.mechanism})` : ""}`, tone: "info" };
+    case "service.authorized":
+      return { label: `back end authorized as ${e.detail.policy}`, tone: "ok" };
+    case "service.auth_failed":
+      return { label: `back end refused (${e.detail.code}): ${e.detail.reason}`, tone: "bad" };
+    case "service.link_attached":
+      return { label: `back end attached ${e.detail.address}`, tone: "info" };
+    case "service.link_detached":
+      return { label: `back end link ${e.detail.address} ended${e.detail.reason ? `: ${e.detail.reason}` : ""}`, tone: e.detail.reason ? "warn" : "info" };
+    case "service.disconnected":
+      return { label: `back end disconnected${e.detail.reason ? `: ${e.detail.reason}` : ""}`, tone: e.detail.reason ? "warn" : "info" };
     case "settings.changed":
       return { label: `settings changed: ${Object.keys(e.detail.changes).join(", ")}`, tone: "info" };
     case "unknown":
       return { label: `${e.detail.kind} (not understood by this Hublet; shown as stored)`, tone: "info" };
     default:
       return unreachable(e);
+  }
+}
+
+function dropWords(reason: FeedbackDropReason): string {
+  switch (reason) {
+    case "expired":
+      return "expired unread";
+    case "deliveryCountExceeded":
+      return "abandoned too often";
+    case "rejected":
+      return "rejected by its receiver";
+    default:
+      return unreachable(reason);
   }
 }
 

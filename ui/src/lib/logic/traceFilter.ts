@@ -27,6 +27,7 @@ export const FAMILIES: { family: string; label: string }[] = [
   { family: "method", label: "Direct methods" },
   { family: "telemetry", label: "Telemetry" },
   { family: "device", label: "Devices & connections" },
+  { family: "service", label: "Back ends (AMQP)" },
   { family: "serial", label: "Serial lines" },
   { family: "sim", label: "Simulator" },
   { family: "settings", label: "Settings" },

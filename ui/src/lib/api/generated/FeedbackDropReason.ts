@@ -3,4 +3,4 @@
 /**
  * Why a feedback message was dropped unread.
  */
-export type FeedbackDropReason = "expired" | "deliveryCountExceeded";
+export type FeedbackDropReason = "expired" | "deliveryCountExceeded" | "rejected";

@@ -19,4 +19,8 @@ mqtt: string | null,
 /**
  * MQTT over TLS.
  */
-mqtts: string | null, };
+mqtts: string | null, 
+/**
+ * IoT Hub's AMQP service endpoint (C2D send, feedback), e.g. `127.0.0.1:5671`.
+ */
+amqps: string | null, };

@@ -1,0 +1,123 @@
+//! The `amqps` listener (IoT Hub's port 5671): TLS from the first byte,
+//! then one task per connection. Its connection cap comes from the
+//! descriptor budget shared with the other listeners (`hublet-net`).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hublet_core::Hub;
+use hublet_net::{Acceptor, Incoming};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::ServerConfig;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::auth::ConnAuth;
+use hublet_net::Peeked;
+
+/// How long a TLS handshake may take.
+const TLS_HANDSHAKE: Duration = Duration::from_secs(10);
+
+/// Where and how to listen.
+#[derive(Clone)]
+pub struct AmqpConfig {
+    /// The listener's address (IoT Hub's is port 5671).
+    pub addr: SocketAddr,
+    /// The hub's TLS settings.
+    pub tls: Arc<ServerConfig>,
+    /// Most connections at once.
+    pub max_connections: usize,
+}
+
+/// A running AMQP endpoint. Cloning shares it (the HTTPS listener hands
+/// it the AMQP connections that arrive on its port).
+#[derive(Clone)]
+pub struct AmqpServer {
+    hub: Hub,
+    addr: Option<SocketAddr>,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+}
+
+impl AmqpServer {
+    /// An endpoint with no listener of its own, serving only connections
+    /// handed to it ([`AmqpServer::serve_peeked`]).
+    pub fn detached(hub: Hub) -> AmqpServer {
+        AmqpServer {
+            hub,
+            addr: None,
+            cancel: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+        }
+    }
+
+    /// Binds and starts accepting.
+    pub async fn start(hub: Hub, config: AmqpConfig) -> std::io::Result<AmqpServer> {
+        let listener = TcpListener::bind(config.addr).await?;
+        let mut server = AmqpServer::detached(hub);
+        server.addr = Some(listener.local_addr()?);
+        let acceptor = Acceptor::new(listener, config.max_connections, "amqps");
+        let tls = TlsAcceptor::from(config.tls);
+        let s = server.clone();
+        server
+            .tracker
+            .spawn(async move { s.accept_loop(acceptor, tls).await });
+        Ok(server)
+    }
+
+    async fn accept_loop(self, mut listener: Acceptor, tls: TlsAcceptor) {
+        while let Some(incoming) = listener.next(&self.cancel).await {
+            let Incoming::Admitted {
+                stream,
+                peer,
+                permit,
+            } = incoming
+            else {
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            let (tls, me) = (tls.clone(), self.clone());
+            self.tracker.spawn(async move {
+                match tokio::time::timeout(TLS_HANDSHAKE, tls.accept(stream)).await {
+                    Ok(Ok(s)) => {
+                        crate::connection::serve(
+                            me.hub.clone(),
+                            s,
+                            peer.to_string(),
+                            "amqp",
+                            me.cancel.clone(),
+                        )
+                        .await
+                    }
+                    _ => tracing::debug!(%peer, "AMQP TLS handshake failed"),
+                }
+                drop(permit);
+            });
+        }
+    }
+
+    /// The listener's address, if it has one.
+    pub fn addr(&self) -> Option<SocketAddr> {
+        self.addr
+    }
+
+    /// Serves a connection that arrived elsewhere (AMQP on the HTTPS port),
+    /// whose first bytes were already read.
+    pub async fn serve_peeked<S>(&self, io: Peeked<S>, remote: String)
+    where
+        S: AsyncRead + AsyncWrite + std::fmt::Debug + Send + Unpin + 'static,
+    {
+        let auth = Arc::new(ConnAuth::new(self.hub.clone(), "amqp", remote));
+        crate::connection::serve_peeked(self.hub.clone(), io, auth, self.cancel.clone()).await;
+    }
+
+    /// Closes every connection and stops accepting.
+    pub async fn shutdown(&self) {
+        self.cancel.cancel();
+        self.tracker.close();
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.tracker.wait()).await;
+    }
+}
