@@ -27,6 +27,11 @@ cd "$(dirname "$0")/.."
 
 echo "==> Rust tests (workspace)"
 cargo test --workspace --locked
+# The CLI's integration tests made cargo build the hublet binary with the
+# workspace's features; the later steps use that one rather than building
+# the dependencies again for `-p hublet` alone.
+export HUBLET_BIN="$PWD/target/debug/hublet"
+test -x "$HUBLET_BIN"
 
 echo "==> fuzzing: a short coverage-guided run of every target (libFuzzer, stable)"
 ./tests/fuzz/run.sh all 10
@@ -48,8 +53,7 @@ echo "==> compatibility with the Azure IoT Python SDKs"
 ./tests/compat/run.sh
 
 echo "==> end to end: headless Chromium against hublet serve --ui"
-cargo build -p hublet --locked
-node tests/e2e/browser.mjs --hublet target/debug/hublet
+node tests/e2e/browser.mjs --hublet "$HUBLET_BIN"
 
 echo "==> end to end: the desktop app (tauri-driver, WebKitWebDriver, Xvfb)"
 cargo build -p hublet-desktop --features custom-protocol --locked

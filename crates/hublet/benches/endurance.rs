@@ -9,8 +9,10 @@
 //!
 //! Both modes run the hub as a child process on loopback and, in this
 //! process, MQTT devices (rumqttc, SAS tokens) that receive C2D messages and
-//! complete them with PUBACK, and REST senders that record every message the
-//! hub acknowledged (201). At the end the senders stop, the hub runs
+//! complete them with PUBACK, REST senders that record every message the hub
+//! acknowledged (201), and AMQP senders (fe2o3-amqp, as the service SDKs:
+//! TLS, CBS put-token, a link to `/messages/devicebound`) that record every
+//! message the hub accepted. At the end the senders stop, the hub runs
 //! undisturbed, and every acknowledged message must reach a device at least
 //! once: an acknowledged message that never arrives is **lost**. Duplicates
 //! (a message delivered again because the hub died before its PUBACK was
@@ -57,6 +59,7 @@ struct HubProcess {
     dir: PathBuf,
     mqtt: u16,
     api: u16,
+    amqp: u16,
     child: Option<Child>,
     starts: u32,
 }
@@ -67,9 +70,8 @@ impl HubProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_hublet"))
             .arg("--data-dir")
             .arg(&self.dir)
-            .args([
-                "--json", "serve", "--mqtts", "off", "--https", "off", "--amqps", "off",
-            ])
+            .args(["--json", "serve", "--mqtts", "off", "--https", "off"])
+            .args(["--amqps", &format!("127.0.0.1:{}", self.amqp)])
             .args(["--mqtt", &format!("127.0.0.1:{}", self.mqtt)])
             .args(["--api", &format!("127.0.0.1:{}", self.api)])
             .env("RUST_LOG", "error")
@@ -141,6 +143,8 @@ struct Load {
     api: String,
     token: String,
     mqtt: u16,
+    amqp: u16,
+    dir: PathBuf,
     stop_senders: AtomicBool,
     ledger: Ledger,
     soak: bool,
@@ -260,6 +264,103 @@ async fn sender(load: Arc<Load>, n: u64, devices: u64) {
     }
 }
 
+/// One AMQP sender: a connection as the service SDKs open one, a window of
+/// deliveries in flight, reconnecting whenever the hub goes away.
+async fn amqp_sender(load: Arc<Load>, n: u64, devices: u64) {
+    let mut i = 0u64;
+    while !load.stop_senders.load(Ordering::Relaxed) {
+        // A kill ends the session with an error; wait a moment and dial again.
+        if amqp_session(&load, n, devices, &mut i).await.is_err() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+async fn amqp_session(load: &Load, n: u64, devices: u64, i: &mut u64) -> Result<(), String> {
+    use fe2o3_amqp::types::messaging::{Message, Outcome, Properties};
+    let e = |e: &dyn std::fmt::Display| e.to_string();
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    let ca = CertificateDer::from_pem_file(load.dir.join("tls").join("ca.pem")).map_err(|x| e(&x))?;
+    roots.add(ca).map_err(|x| e(&x))?;
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", load.amqp)).await.map_err(|x| e(&x))?;
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(rustls::pki_types::ServerName::try_from("localhost").map_err(|x| e(&x))?, tcp)
+        .await
+        .map_err(|x| e(&x))?;
+    let mut conn = fe2o3_amqp::Connection::builder()
+        .container_id(format!("endurance-{n}"))
+        .hostname("localhost")
+        .open_with_stream(tls)
+        .await
+        .map_err(|x| e(&x))?;
+    let mut session = fe2o3_amqp::Session::begin(&mut conn).await.map_err(|x| e(&x))?;
+    let key = {
+        let v: serde_json::Value = reqwest::Client::new()
+            .get(format!("{}/api/connection-string/service", load.api))
+            .bearer_auth(&load.token)
+            .send()
+            .await
+            .map_err(|x| e(&x))?
+            .json()
+            .await
+            .map_err(|x| e(&x))?;
+        let cs = v["connectionString"].as_str().unwrap_or_default().to_string();
+        cs.split(';')
+            .find_map(|kv| kv.strip_prefix("SharedAccessKey="))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let token = sas::create("localhost", &key, Some("iothubowner"), 4_102_444_800).map_err(|x| e(&x))?;
+    let mut cbs = fe2o3_amqp_cbs::client::CbsClient::attach(&mut session).await.map_err(|x| e(&x))?;
+    // fe2o3's CBS client expects Service Bus's 202; IoT Hub answers 200.
+    let _ = cbs
+        .put_token(
+            "https://localhost",
+            fe2o3_amqp_cbs::token::CbsToken::new(token, "servicebus.windows.net:sastoken", None),
+        )
+        .await;
+    let mut tx = fe2o3_amqp::Sender::attach(&mut session, format!("e{n}"), "/messages/devicebound")
+        .await
+        .map_err(|x| e(&x))?;
+    let mut window = std::collections::VecDeque::new();
+    while !load.stop_senders.load(Ordering::Relaxed) {
+        let mid = format!("a{n}-{i}");
+        let m = Message::builder()
+            .properties(Properties {
+                to: Some(format!("/devices/e{}/messages/devicebound", (*i + n) % devices)),
+                message_id: Some(mid.clone().into()),
+                ..Default::default()
+            })
+            .value("endurance")
+            .build();
+        *i += 1;
+        window.push_back((mid, tx.send_batchable(m).await.map_err(|x| e(&x))?));
+        if window.len() >= 20 {
+            let (mid, fut) = window.pop_front().ok_or("empty")?;
+            match fut.await.map_err(|x| e(&x))? {
+                Outcome::Accepted(_) => {
+                    load.ledger.acked.lock().unwrap().insert(mid);
+                }
+                _ => {
+                    load.ledger.refused.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+    while let Some((mid, fut)) = window.pop_front() {
+        if let Ok(Outcome::Accepted(_)) = fut.await {
+            load.ledger.acked.lock().unwrap().insert(mid);
+        }
+    }
+    let _ = conn.close().await;
+    Ok(())
+}
+
 fn proc_status(pid: u32, field: &str) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
@@ -315,6 +416,7 @@ fn main() {
         dir: dir.path().to_path_buf(),
         mqtt: free_port(),
         api: free_port(),
+        amqp: free_port(),
         child: None,
         starts: 0,
     };
@@ -323,6 +425,8 @@ fn main() {
         api: format!("http://127.0.0.1:{}", hub.api),
         token: hub.token(),
         mqtt: hub.mqtt,
+        amqp: hub.amqp,
+        dir: hub.dir.clone(),
         stop_senders: AtomicBool::new(false),
         ledger: Ledger::default(),
         soak,
@@ -333,6 +437,9 @@ fn main() {
     }
     for n in 0..senders {
         rt.spawn(sender(load.clone(), n, devices));
+    }
+    for n in 0..arg("--amqp-senders", 2) {
+        rt.spawn(amqp_sender(load.clone(), 1000 + n, devices));
     }
     let started = Instant::now();
     let mut restarts = Vec::new();
@@ -373,7 +480,8 @@ fn main() {
     } else {
         let rounds = arg("--rounds", 100);
         println!(
-            "crash: {rounds} rounds, {devices} devices completing over MQTT, {senders} REST senders"
+            "crash: {rounds} rounds, {devices} devices completing over MQTT, {senders} REST senders, {} AMQP senders",
+            arg("--amqp-senders", 2)
         );
         let mut rng = rand::rng();
         for round in 1..=rounds {
@@ -412,7 +520,11 @@ fn main() {
             restarts[restarts.len() - 1].as_secs_f64() * 1e3
         );
     }
-    println!("  acknowledged sends:    {acked}");
+    let over_amqp = l.acked.lock().unwrap().iter().filter(|m| m.starts_with('a')).count();
+    println!(
+        "  acknowledged sends:    {acked} ({} over REST, {over_amqp} over AMQP)",
+        acked - over_amqp
+    );
     println!(
         "  refused (queue full):  {}",
         l.refused.load(Ordering::Relaxed)
