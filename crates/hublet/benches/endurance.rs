@@ -282,14 +282,20 @@ async fn amqp_session(load: &Load, n: u64, devices: u64, i: &mut u64) -> Result<
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
-    let ca = CertificateDer::from_pem_file(load.dir.join("tls").join("ca.pem")).map_err(|x| e(&x))?;
+    let ca =
+        CertificateDer::from_pem_file(load.dir.join("tls").join("ca.pem")).map_err(|x| e(&x))?;
     roots.add(ca).map_err(|x| e(&x))?;
     let config = rustls::ClientConfig::builder()
         .with_root_certificates(roots)
         .with_no_client_auth();
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", load.amqp)).await.map_err(|x| e(&x))?;
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", load.amqp))
+        .await
+        .map_err(|x| e(&x))?;
     let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(rustls::pki_types::ServerName::try_from("localhost").map_err(|x| e(&x))?, tcp)
+        .connect(
+            rustls::pki_types::ServerName::try_from("localhost").map_err(|x| e(&x))?,
+            tcp,
+        )
         .await
         .map_err(|x| e(&x))?;
     let mut conn = fe2o3_amqp::Connection::builder()
@@ -298,7 +304,9 @@ async fn amqp_session(load: &Load, n: u64, devices: u64, i: &mut u64) -> Result<
         .open_with_stream(tls)
         .await
         .map_err(|x| e(&x))?;
-    let mut session = fe2o3_amqp::Session::begin(&mut conn).await.map_err(|x| e(&x))?;
+    let mut session = fe2o3_amqp::Session::begin(&mut conn)
+        .await
+        .map_err(|x| e(&x))?;
     let key = {
         let v: serde_json::Value = reqwest::Client::new()
             .get(format!("{}/api/connection-string/service", load.api))
@@ -309,14 +317,20 @@ async fn amqp_session(load: &Load, n: u64, devices: u64, i: &mut u64) -> Result<
             .json()
             .await
             .map_err(|x| e(&x))?;
-        let cs = v["connectionString"].as_str().unwrap_or_default().to_string();
+        let cs = v["connectionString"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         cs.split(';')
             .find_map(|kv| kv.strip_prefix("SharedAccessKey="))
             .unwrap_or_default()
             .to_string()
     };
-    let token = sas::create("localhost", &key, Some("iothubowner"), 4_102_444_800).map_err(|x| e(&x))?;
-    let mut cbs = fe2o3_amqp_cbs::client::CbsClient::attach(&mut session).await.map_err(|x| e(&x))?;
+    let token =
+        sas::create("localhost", &key, Some("iothubowner"), 4_102_444_800).map_err(|x| e(&x))?;
+    let mut cbs = fe2o3_amqp_cbs::client::CbsClient::attach(&mut session)
+        .await
+        .map_err(|x| e(&x))?;
     // fe2o3's CBS client expects Service Bus's 202; IoT Hub answers 200.
     let _ = cbs
         .put_token(
@@ -332,7 +346,10 @@ async fn amqp_session(load: &Load, n: u64, devices: u64, i: &mut u64) -> Result<
         let mid = format!("a{n}-{i}");
         let m = Message::builder()
             .properties(Properties {
-                to: Some(format!("/devices/e{}/messages/devicebound", (*i + n) % devices)),
+                to: Some(format!(
+                    "/devices/e{}/messages/devicebound",
+                    (*i + n) % devices
+                )),
                 message_id: Some(mid.clone().into()),
                 ..Default::default()
             })
@@ -520,7 +537,13 @@ fn main() {
             restarts[restarts.len() - 1].as_secs_f64() * 1e3
         );
     }
-    let over_amqp = l.acked.lock().unwrap().iter().filter(|m| m.starts_with('a')).count();
+    let over_amqp = l
+        .acked
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|m| m.starts_with('a'))
+        .count();
     println!(
         "  acknowledged sends:    {acked} ({} over REST, {over_amqp} over AMQP)",
         acked - over_amqp
