@@ -45,9 +45,13 @@ struct Args {
     /// The REST API the UI uses (a free port is taken if this one is busy).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8480")]
     api: String,
-    /// The REST API over HTTPS (`off` to disable); AMQP is served there too.
-    #[arg(long, value_name = "ADDR|off", default_value = "127.0.0.1:8443")]
+    /// The REST API over HTTPS (`off` to disable), on IoT Hub's port 443 so that
+    /// connection strings name no port; AMQP is served there too.
+    #[arg(long, value_name = "ADDR|off", default_value = "127.0.0.1:443")]
     https: String,
+    /// Where HTTPS listens when this user may not bind --https's privileged port.
+    #[arg(long, value_name = "ADDR|off", default_value = "127.0.0.1:8443")]
+    https_fallback: String,
     /// IoT Hub's AMQP service endpoint over TLS (`off` to disable).
     #[arg(long, value_name = "ADDR|off", default_value = "127.0.0.1:5671")]
     amqps: String,
@@ -62,6 +66,7 @@ fn config(a: &Args) -> anyhow::Result<ServeConfig> {
         mqtts: listen_addr("mqtts", &a.mqtts)?,
         api: listen_addr("api", &a.api)?,
         https: listen_addr("https", &a.https)?,
+        https_fallback: listen_addr("https-fallback", &a.https_fallback)?,
         amqps: listen_addr("amqps", &a.amqps)?,
         api_port_fallback: true,
         demo: a.demo,

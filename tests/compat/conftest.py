@@ -52,13 +52,43 @@ class Hub:
         raise AssertionError(f"no trace events for {params}")
 
 
+def may_bind_443():
+    import socket
+    s = socket.socket()
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", 443))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
 @pytest.fixture
 def hub():
+    """A hub named like a real IoT hub, HTTPS on a port of its own (what
+    connection strings look like when 443 may not be bound)."""
+    yield from serve(["--hub-name", HUB_NAME, "--mqtt", "off", "--mqtts", "127.0.0.1:8883",
+                      "--api", "127.0.0.1:0", "--https", "127.0.0.1:0"])
+
+
+@pytest.fixture
+def standard_hub():
+    """A hub on IoT Hub's standard ports (HTTPS 443, MQTT/TLS 8883, AMQP/TLS
+    5671) with its default name, as `hublet serve` starts when it may bind
+    443 (CI runs as root)."""
+    if not may_bind_443():
+        pytest.skip("this user may not bind port 443 (see docs/connecting-azure-sdk.md: setcap)")
+    yield from serve(["--mqtt", "off", "--mqtts", "127.0.0.1:8883", "--api", "127.0.0.1:0",
+                      "--https", "127.0.0.1:443", "--amqps", "127.0.0.1:5671"])
+
+
+def serve(args):
     binary = os.environ["HUBLET_BIN"]
     with tempfile.TemporaryDirectory() as data_dir:
         proc = subprocess.Popen(
-            [binary, "--data-dir", data_dir, "serve", "--hub-name", HUB_NAME,
-             "--mqtt", "off", "--mqtts", "127.0.0.1:8883", "--api", "127.0.0.1:0", "--https", "127.0.0.1:0"],
+            [binary, "--data-dir", data_dir, "serve", *args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         deadline = time.time() + 30
         while not os.path.exists(os.path.join(data_dir, "hub.json")):

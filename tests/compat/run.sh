@@ -22,9 +22,12 @@ if ! cmp -s tests/compat/requirements.txt "$stamp" 2>/dev/null || ! "$venv/bin/p
   cp tests/compat/requirements.txt "$stamp"
 fi
 
-# The Node service SDK (azure-iothub), pinned by its lock file.
-if [[ ! -d tests/compat/node/node_modules/azure-iothub ]]; then
+# The Node SDKs (azure-iothub, azure-iot-device and its HTTP and MQTT
+# transports), pinned by the lock file; installed again when it changes.
+node_stamp=tests/compat/node/node_modules/.hublet-lock
+if ! cmp -s tests/compat/node/package-lock.json "$node_stamp" 2>/dev/null; then
   npm ci --prefix tests/compat/node --no-audit --no-fund
+  cp tests/compat/node/package-lock.json "$node_stamp"
 fi
 
 # tests/run-all.sh passes the binary its `cargo test` built (a second

@@ -105,7 +105,8 @@ def test_python_send_to_an_unknown_device_fails_and_enqueues_nothing(hub, uamqp_
 
 @pytest.fixture
 def node_sdk():
-    if not os.path.isdir(os.path.join(NODE_DIR, "node_modules", "azure-iothub")):
+    if not all(os.path.isdir(os.path.join(NODE_DIR, "node_modules", p))
+               for p in ("azure-iothub", "azure-iot-device", "azure-iot-device-http", "azure-iot-device-mqtt")):
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True)
     return NODE_DIR
 

@@ -66,12 +66,13 @@ def test_every_no_run_marker_gives_a_reason_and_precedes_a_block():
 
 @pytest.fixture
 def standard_hub():
-    """A hub on the documented default ports, its data directory in HUBLET_DATA_DIR."""
+    """A hub on the documented default ports (HTTPS on 443 where this user
+    may bind it, else 8443), its data directory in HUBLET_DATA_DIR."""
     binary = os.environ["HUBLET_BIN"]
     data_dir = tempfile.mkdtemp(prefix="hublet-docs-")
     proc = subprocess.Popen(
         [binary, "--data-dir", data_dir, "serve", "--mqtt", "127.0.0.1:1883", "--mqtts", "127.0.0.1:8883",
-         "--api", "127.0.0.1:8480", "--https", "127.0.0.1:8443"],
+         "--api", "127.0.0.1:8480"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 30
     while not os.path.exists(os.path.join(data_dir, "hub.json")):

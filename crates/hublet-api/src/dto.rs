@@ -407,6 +407,27 @@ pub struct ListenersDto {
     /// IoT Hub's AMQP service endpoint (C2D send, feedback), e.g. `127.0.0.1:5671`.
     #[serde(default)]
     pub amqps: Option<String>,
+    /// Whether HTTPS is on IoT Hub's port, so connection strings name no port.
+    #[serde(default)]
+    pub ports: PortsMode,
+}
+
+/// Which ports the hub serves HTTPS on, and so what its connection strings say.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub enum PortsMode {
+    /// IoT Hub's ports (HTTPS 443): connection strings name no port and
+    /// every SDK dials its defaults.
+    Standard,
+    /// 443 was asked for but this user may not bind it: HTTPS is on another
+    /// port, which connection strings name.
+    Fallback,
+    /// HTTPS on a port the user chose.
+    #[default]
+    Custom,
+    /// No HTTPS listener.
+    NoHttps,
 }
 
 /// Counts.

@@ -109,6 +109,10 @@ pub fn router(state: AppState) -> Router {
         )
         // IoT Hub HTTP device endpoints.
         .route(
+            "/devices/{id}/messages/events",
+            post(device_http::send_event),
+        )
+        .route(
             "/devices/{id}/messages/deviceBound",
             get(device_http::receive),
         )
@@ -120,13 +124,14 @@ pub fn router(state: AppState) -> Router {
             "/devices/{id}/messages/deviceBound/{etag}/abandon",
             post(device_http::abandon),
         );
-    // The UI, when this hub serves it (`hublet serve --ui`): static files,
-    // no token needed to load them (the UI asks for one to call the API).
-    let root = match state.ui_dir.as_deref() {
-        Some(dir) => root.fallback_service(ServeDir::new(dir)),
-        None => root.fallback(not_found),
-    };
+    // Anything else: IoT Hub's 404 under IoT Hub's roots; otherwise the
+    // UI, when this hub serves it (`hublet serve --ui`): static files, no
+    // token needed to load them (the UI asks for one to call the API).
     let inner = root
+        .fallback(fallback)
+        .layer(axum::middleware::from_fn(
+            crate::iothub_paths::require_api_version,
+        ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -144,6 +149,28 @@ pub fn router(state: AppState) -> Router {
             req
         },
     ))
+}
+
+async fn fallback(
+    axum::extract::State(s): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+) -> axum::response::Response {
+    let path = req.uri().path().to_string();
+    if crate::iothub_paths::is_iothub(&path) {
+        return crate::error::IotHubError(ApiError::http(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            format!("IoT Hub has no endpoint at {path}"),
+        ))
+        .into_response();
+    }
+    match s.ui_dir.as_deref() {
+        Some(dir) => match tower::ServiceExt::oneshot(ServeDir::new(dir), req).await {
+            Ok(r) => r.map(axum::body::Body::new),
+            Err(never) => match never {},
+        },
+        None => not_found(req.uri().clone()).await.into_response(),
+    }
 }
 
 async fn not_found(uri: axum::http::Uri) -> impl IntoResponse {

@@ -54,6 +54,27 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, for readers that look one up by name.
+    pub const ALL: &'static [ErrorCode] = &[
+        ErrorCode::ArgumentInvalid,
+        ErrorCode::ConnectionForcefullyClosedOnNewConnection,
+        ErrorCode::IotHubUnauthorized,
+        ErrorCode::DeviceMaximumQueueDepthExceeded,
+        ErrorCode::InvalidMessageExpiryTime,
+        ErrorCode::DeviceMaximumInflightMethodExceeded,
+        ErrorCode::DeviceNotFound,
+        ErrorCode::DeviceNotOnline,
+        ErrorCode::DeviceConnectionClosedRemotely,
+        ErrorCode::DeviceAlreadyExists,
+        ErrorCode::PreconditionFailed,
+        ErrorCode::DeviceMessageLockLost,
+        ErrorCode::MessageTooLarge,
+        ErrorCode::ServerError,
+        ErrorCode::InvalidResponseWhileProxying,
+        ErrorCode::DiskFull,
+        ErrorCode::GatewayTimeout,
+    ];
+
     /// The six-digit number IoT Hub puts in `errorCode`.
     pub fn number(self) -> u32 {
         match self {

@@ -9,6 +9,7 @@
 //! what it started.
 
 pub mod hubfile;
+pub mod ports;
 
 pub use hublet_mqtt::{C2D_INFLIGHT_RANGE, DEFAULT_C2D_INFLIGHT};
 
@@ -150,6 +151,10 @@ pub struct ServeConfig {
     pub https: Option<SocketAddr>,
     /// IoT Hub's AMQP service endpoint over TLS (C2D send, feedback).
     pub amqps: Option<SocketAddr>,
+    /// When `https` is a privileged port (IoT Hub's 443) that this process
+    /// may not bind, listen here instead and say once how to grant the
+    /// privilege. `None`: fail instead.
+    pub https_fallback: Option<SocketAddr>,
     /// When an API address is taken, listen on any free port instead (the
     /// desktop app does: the UI finds the API wherever it is).
     pub api_port_fallback: bool,
@@ -175,7 +180,8 @@ pub struct ServeConfig {
 
 impl ServeConfig {
     /// `hublet serve`'s defaults on `data_dir`: MQTT on 1883 and 8883 on
-    /// every interface, the API on loopback 8480 and 8443.
+    /// every interface, the API on loopback 8480 and IoT Hub's HTTPS port
+    /// 443 (8443 where this user may not bind 443), AMQP on loopback 5671.
     pub fn new(data_dir: PathBuf) -> ServeConfig {
         let any = |p: u16| Some(SocketAddr::from(([0, 0, 0, 0], p)));
         let lo = |p: u16| Some(SocketAddr::from(([127, 0, 0, 1], p)));
@@ -184,7 +190,8 @@ impl ServeConfig {
             mqtt: any(1883),
             mqtts: any(8883),
             api: lo(8480),
-            https: lo(8443),
+            https: lo(443),
+            https_fallback: lo(8443),
             amqps: lo(5671),
             api_port_fallback: false,
             hub_name: None,
@@ -419,15 +426,17 @@ async fn assemble(cfg: &ServeConfig, parts: &mut Parts) -> Result<RunningHub, Se
         state = state.with_sim(s.clone());
     }
     state = state.with_amqp(amqp.clone());
+    let mut report = StartReport::default();
     let api_server = parts
         .api_server
-        .insert(start_api(&state, cfg, tls_config, budget).await?);
+        .insert(start_api(&state, cfg, tls_config, budget, &mut report).await?);
     let listeners = ListenersDto {
         api: api_server.http_addr().map(|a| a.to_string()),
         https: api_server.https_addr().map(|a| a.to_string()),
         mqtt: gw_tcp.map(|a| a.to_string()),
         mqtts: gw_tls.map(|a| a.to_string()),
         amqps: amqp.addr().map(|a| a.to_string()),
+        ports: ports::mode(api_server.https_addr(), cfg.https),
     };
     state
         .info
@@ -451,7 +460,6 @@ async fn assemble(cfg: &ServeConfig, parts: &mut Parts) -> Result<RunningHub, Se
     )
     .map_err(io("cannot write hub.json"))?;
 
-    let mut report = StartReport::default();
     report.warnings.extend(amqp_warning);
     let devices = async {
         if let Some(s) = &parts.sim {
@@ -532,13 +540,26 @@ async fn start_api(
     cfg: &ServeConfig,
     tls: Option<std::sync::Arc<rustls::ServerConfig>>,
     budget: hublet_net::Budget,
+    report: &mut StartReport,
 ) -> Result<ApiServer, ServerError> {
     let defaults = hublet_api::Limits::default();
     let limits = hublet_api::Limits {
         max_connections: budget.cap(hublet_net::Share::API, 2, defaults.max_connections),
         ..defaults
     };
-    match ApiServer::start(state.clone(), cfg.api, cfg.https.zip(tls.clone()), limits).await {
+    let mut https = cfg.https;
+    if let (Some(want), Some(instead)) = (cfg.https, cfg.https_fallback)
+        && want.port() != 0
+        && want.port() < 1024
+        && let Err(e) = std::net::TcpListener::bind(want)
+        && e.kind() == std::io::ErrorKind::PermissionDenied
+    {
+        report
+            .warnings
+            .push(ports::privileged_fallback(want, instead));
+        https = Some(instead);
+    }
+    match ApiServer::start(state.clone(), cfg.api, https.zip(tls.clone()), limits).await {
         Ok(s) => Ok(s),
         Err(e) if cfg.api_port_fallback && e.kind() == std::io::ErrorKind::AddrInUse => {
             let any_port = |a: Option<SocketAddr>| a.map(|a| SocketAddr::new(a.ip(), 0));
@@ -546,13 +567,13 @@ async fn start_api(
             ApiServer::start(
                 state.clone(),
                 any_port(cfg.api),
-                any_port(cfg.https).zip(tls),
+                any_port(https).zip(tls),
                 limits,
             )
             .await
-            .map_err(|e| listen_error(&[("api", cfg.api), ("https", cfg.https)], e))
+            .map_err(|e| listen_error(&[("api", cfg.api), ("https", https)], e))
         }
-        Err(e) => Err(listen_error(&[("api", cfg.api), ("https", cfg.https)], e)),
+        Err(e) => Err(listen_error(&[("api", cfg.api), ("https", https)], e)),
     }
 }
 

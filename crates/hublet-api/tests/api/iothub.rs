@@ -20,7 +20,7 @@ async fn the_registry_at_iot_hubs_paths() {
     let d: Value = put.json().await.unwrap();
     let again = a
         .http
-        .put(a.url("/devices/dev1"))
+        .put(a.url("/devices/dev1?api-version=2021-04-12"))
         .header("Authorization", &owner)
         .json(&json!({"deviceId": "dev1"}))
         .send()
@@ -32,7 +32,7 @@ async fn the_registry_at_iot_hubs_paths() {
     );
     let upd = a
         .http
-        .put(a.url("/devices/dev1"))
+        .put(a.url("/devices/dev1?api-version=2021-04-12"))
         .header("Authorization", &owner)
         .header("If-Match", format!("\"{}\"", d["etag"].as_str().unwrap()))
         .json(&json!({"deviceId": "dev1", "status": "disabled"}))
@@ -54,7 +54,7 @@ async fn the_registry_at_iot_hubs_paths() {
     assert_eq!(got["deviceId"], "dev1");
     let list: Vec<Value> = a
         .http
-        .get(a.url("/devices?top=10"))
+        .get(a.url("/devices?top=10&api-version=2021-04-12"))
         .header("Authorization", &reader)
         .send()
         .await
@@ -65,19 +65,19 @@ async fn the_registry_at_iot_hubs_paths() {
     assert_eq!(list.len(), 1);
     let denied = a
         .http
-        .delete(a.url("/devices/dev1"))
+        .delete(a.url("/devices/dev1?api-version=2021-04-12"))
         .header("Authorization", &reader)
         .send()
         .await
         .unwrap();
     assert_eq!(
         iothub_error(denied).await.1,
-        401003,
+        401002,
         "registryRead may not delete"
     );
     assert_eq!(
         a.http
-            .delete(a.url("/devices/dev1"))
+            .delete(a.url("/devices/dev1?api-version=2021-04-12"))
             .header("Authorization", &owner)
             .send()
             .await
@@ -87,7 +87,7 @@ async fn the_registry_at_iot_hubs_paths() {
     );
     let missing = a
         .http
-        .get(a.url("/devices/dev1"))
+        .get(a.url("/devices/dev1?api-version=2021-04-12"))
         .header("Authorization", &owner)
         .send()
         .await
@@ -122,7 +122,7 @@ async fn methods_at_iot_hubs_path_answer_status_and_payload_or_iot_hub_errors() 
     );
     let call = {
         let http = a.http.clone();
-        let url = a.url("/twins/off/methods");
+        let url = a.url("/twins/off/methods?api-version=2021-04-12");
         let svc = svc.clone();
         tokio::spawn(async move {
             http.post(url)
@@ -144,7 +144,7 @@ async fn methods_at_iot_hubs_path_answer_status_and_payload_or_iot_hub_errors() 
     assert_eq!(v["ExceptionMessage"], "");
     let bad = a
         .http
-        .post(a.url("/twins/on/methods"))
+        .post(a.url("/twins/on/methods?api-version=2021-04-12"))
         .header("Authorization", &svc)
         .json(&json!({"methodName": "m", "responseTimeoutInSeconds": 0}))
         .send()
@@ -156,12 +156,12 @@ async fn methods_at_iot_hubs_path_answer_status_and_payload_or_iot_hub_errors() 
     );
     let no_auth = a
         .http
-        .post(a.url("/twins/on/methods"))
+        .post(a.url("/twins/on/methods?api-version=2021-04-12"))
         .json(&json!({"methodName": "m"}))
         .send()
         .await
         .unwrap();
-    assert_eq!(iothub_error(no_auth).await.1, 401003);
+    assert_eq!(iothub_error(no_auth).await.1, 401002);
 }
 
 #[tokio::test]
@@ -205,7 +205,7 @@ async fn feedback_and_purge_at_iot_hubs_paths() {
     );
     let r = a
         .http
-        .get(a.url("/messages/serviceBound/feedback"))
+        .get(a.url("/messages/serviceBound/feedback?api-version=2021-04-12"))
         .header("Authorization", &svc)
         .send()
         .await
@@ -223,7 +223,9 @@ async fn feedback_and_purge_at_iot_hubs_paths() {
     let lock = etag.trim_matches('"');
     let ab = a
         .http
-        .post(a.url(&format!("/messages/serviceBound/feedback/{lock}/abandon")))
+        .post(a.url(&format!(
+            "/messages/serviceBound/feedback/{lock}/abandon?api-version=2021-04-12"
+        )))
         .header("Authorization", &svc)
         .send()
         .await
@@ -231,7 +233,7 @@ async fn feedback_and_purge_at_iot_hubs_paths() {
     assert_eq!(ab.status(), 204);
     let again = a
         .http
-        .get(a.url("/messages/serviceBound/feedback"))
+        .get(a.url("/messages/serviceBound/feedback?api-version=2021-04-12"))
         .header("Authorization", &svc)
         .send()
         .await
@@ -243,7 +245,9 @@ async fn feedback_and_purge_at_iot_hubs_paths() {
         .to_string();
     assert_eq!(
         a.http
-            .delete(a.url(&format!("/messages/serviceBound/feedback/{lock2}")))
+            .delete(a.url(&format!(
+                "/messages/serviceBound/feedback/{lock2}?api-version=2021-04-12"
+            )))
             .header("Authorization", &svc)
             .send()
             .await
@@ -253,7 +257,9 @@ async fn feedback_and_purge_at_iot_hubs_paths() {
     );
     let stale = a
         .http
-        .delete(a.url(&format!("/messages/serviceBound/feedback/{lock2}")))
+        .delete(a.url(&format!(
+            "/messages/serviceBound/feedback/{lock2}?api-version=2021-04-12"
+        )))
         .header("Authorization", &svc)
         .send()
         .await

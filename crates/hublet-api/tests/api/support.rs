@@ -188,6 +188,27 @@ pub async fn iothub_error(r: reqwest::Response) -> (u16, u64, String) {
         .map(|v| v.to_str().unwrap().to_string())
         .unwrap_or_default();
     let v: serde_json::Value = r.json().await.unwrap();
-    let inner: serde_json::Value = serde_json::from_str(v["Message"].as_str().unwrap()).unwrap();
-    (status, inner["errorCode"].as_u64().unwrap(), header)
+    let message = v["Message"].as_str().unwrap();
+    // A method that did not complete: the number inside the message.
+    if let Ok(inner) = serde_json::from_str::<serde_json::Value>(message) {
+        return (status, inner["errorCode"].as_u64().unwrap(), header);
+    }
+    // Everything else: `ErrorCode:<Name>;<text>`, the name as in the header.
+    let name = message
+        .strip_prefix("ErrorCode:")
+        .and_then(|m| m.split_once(';'))
+        .map(|(name, _)| name)
+        .unwrap_or_else(|| panic!("not IoT Hub's envelope: {message}"));
+    assert_eq!(name, header, "the body and the header name different codes");
+    let number = match name {
+        "IotHubUnauthorizedAccess" => 401002,
+        "InvalidProtocolVersion" => 400001,
+        "NotFound" => 404000,
+        _ => hublet_core::ErrorCode::ALL
+            .iter()
+            .find(|c| c.name() == name)
+            .unwrap_or_else(|| panic!("unknown code {name}"))
+            .number(),
+    };
+    (status, u64::from(number), header)
 }

@@ -149,29 +149,7 @@ impl Attachment {
 
     /// A device-to-cloud message. Over 256 KB is refused with 413001.
     pub fn telemetry(&self, t: Telemetry) -> HubResult<()> {
-        if t.body.len() > MAX_TELEMETRY_BYTES {
-            return Err(HubError::TooLarge {
-                what: "the device-to-cloud message",
-                size: t.body.len(),
-                limit: MAX_TELEMETRY_BYTES,
-            });
-        }
-        self.hub.touch(&self.device);
-        let detail = TraceDetail::TelemetryReceived(TelemetryReceived {
-            via: self.transport.clone(),
-            size: t.body.len(),
-            body: BodyPreview::of(&t.body, TRACE_BODY_LIMIT),
-            message_id: t.message_id,
-            correlation_id: t.correlation_id,
-            content_type: t.content_type,
-            content_encoding: t.content_encoding,
-            properties: t.properties,
-        });
-        self.hub
-            .inner
-            .db
-            .append(NewEvent::new(self.device.as_str(), detail));
-        Ok(())
+        self.hub.device_telemetry(&self.device, &self.transport, t)
     }
 
     /// Records a protocol notice or violation for this device in the trace
@@ -390,5 +368,35 @@ impl Hub {
             tracing::warn!(device, "detach bookkeeping failed: {e}");
         }
         self.inner.presence.wake_c2d(device);
+    }
+}
+
+impl Hub {
+    /// A device-to-cloud message from a device that the transport has
+    /// already authenticated for this one request (IoT Hub's HTTP device
+    /// endpoint, which holds no connection). Attached devices send through
+    /// [`Attachment::telemetry`], which comes here. Over 256 KB is refused
+    /// with 413001.
+    pub fn device_telemetry(&self, device: &str, via: &str, t: Telemetry) -> HubResult<()> {
+        if t.body.len() > MAX_TELEMETRY_BYTES {
+            return Err(HubError::TooLarge {
+                what: "the device-to-cloud message",
+                size: t.body.len(),
+                limit: MAX_TELEMETRY_BYTES,
+            });
+        }
+        self.touch(device);
+        let detail = TraceDetail::TelemetryReceived(TelemetryReceived {
+            via: via.to_string(),
+            size: t.body.len(),
+            body: BodyPreview::of(&t.body, TRACE_BODY_LIMIT),
+            message_id: t.message_id,
+            correlation_id: t.correlation_id,
+            content_type: t.content_type,
+            content_encoding: t.content_encoding,
+            properties: t.properties,
+        });
+        self.inner.db.append(NewEvent::new(device, detail));
+        Ok(())
     }
 }

@@ -38,10 +38,15 @@ pub struct ServeArgs {
     /// another address exposes the API (token-protected) to the network.
     #[arg(long, value_name = "ADDR|off", default_value = "127.0.0.1:8480")]
     pub api: String,
-    /// The REST API over HTTPS with the hub's CA (IoT Hub's service paths for the Azure service SDK).
+    /// The REST API over HTTPS with the hub's CA (IoT Hub's service and device paths for the
+    /// Azure SDKs), on IoT Hub's port 443 so that connection strings name no port.
     /// AMQP connections arriving on this port are served too.
-    #[arg(long, value_name = "ADDR|off", default_value = "127.0.0.1:8443")]
+    #[arg(long, value_name = "ADDR|off", default_value = "127.0.0.1:443")]
     pub https: String,
+    /// Where HTTPS listens when this user may not bind --https's privileged port
+    /// (`off`: fail instead). The hub says how to grant the privilege.
+    #[arg(long, value_name = "ADDR|off", default_value = "127.0.0.1:8443")]
+    pub https_fallback: String,
     /// IoT Hub's AMQP service endpoint over TLS (C2D send and feedback from
     /// the Azure service SDKs). Loopback by default, like the API.
     #[arg(long, value_name = "ADDR|off", default_value = "127.0.0.1:5671")]
@@ -115,6 +120,7 @@ fn config(dir: PathBuf, a: &ServeArgs) -> anyhow::Result<ServeConfig> {
         mqtts: addr("mqtts", &a.mqtts)?,
         api: addr("api", &a.api)?,
         https: addr("https", &a.https)?,
+        https_fallback: addr("https-fallback", &a.https_fallback)?,
         amqps: addr("amqps", &a.amqps)?,
         hub_name: a.hub_name.clone(),
         host_aliases: a.host_aliases.clone(),
@@ -225,6 +231,7 @@ fn print_banner(r: &RunningHub, a: &ServeArgs) {
         &l.amqps,
         "AMQP over TLS (C2D send and feedback from the service SDKs)",
     );
+    println!("  ports      {}", ports_line(l));
     if let Some(p) = &r.pki {
         println!("  CA         {}", p.ca_path().display());
     }
@@ -278,6 +285,28 @@ fn print_banner(r: &RunningHub, a: &ServeArgs) {
     }
     for w in &rep.warnings {
         eprintln!("warning: {w}");
+    }
+}
+
+/// Which ports are in force, in words, and what connection strings say.
+fn ports_line(l: &hublet_api::dto::ListenersDto) -> String {
+    use hublet_api::dto::PortsMode;
+    let host = l
+        .https
+        .as_deref()
+        .map(hublet_api::https_host)
+        .unwrap_or_default();
+    match l.ports {
+        PortsMode::Standard => {
+            "IoT Hub's standard ports: connection strings say HostName=localhost, no port".into()
+        }
+        PortsMode::Fallback => format!(
+            "fallback: HTTPS is not on 443, so service connection strings say HostName={host} (see the warning below)"
+        ),
+        PortsMode::Custom => format!("as given: service connection strings say HostName={host}"),
+        PortsMode::NoHttps => {
+            "no HTTPS listener: the Azure service SDKs cannot reach this hub over HTTPS".into()
+        }
     }
 }
 
