@@ -10,7 +10,7 @@ use tower_http::services::ServeDir;
 use crate::AppState;
 use crate::error::ApiError;
 use crate::routes::{
-    device_http, devices, feedback, hub, iothub, messages, methods, serial, sim, trace,
+    device_http, devices, feedback, hub, iothub, messages, methods, serial, sim, trace, twins,
 };
 
 /// Largest request body: a 128 KB method payload as JSON with room to spare.
@@ -52,6 +52,12 @@ pub fn router(state: AppState) -> Router {
                 .delete(messages::purge),
         )
         .route("/devices/{id}/methods", post(methods::invoke))
+        .route(
+            "/devices/{id}/twin",
+            get(twins::api_get)
+                .patch(twins::api_patch)
+                .put(twins::api_replace),
+        )
         .route("/feedback", get(feedback::list))
         .route("/trace", get(trace::query))
         .route("/trace/story/{key}", get(trace::story))
@@ -95,6 +101,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/devices/{id}/commands", delete(iothub::purge))
         .route("/twins/{id}/methods", post(iothub::invoke))
+        .route(
+            "/twins/{id}",
+            get(twins::get).patch(twins::patch).put(twins::replace),
+        )
         .route(
             "/messages/serviceBound/feedback",
             get(iothub::receive_feedback),

@@ -110,6 +110,8 @@ pub(crate) struct HubInner {
     pub(crate) presence: Presence,
     pub(crate) live: broadcast::Sender<Arc<TraceEvent>>,
     pub(crate) request_ids: crate::methods::request_ids::RequestIds,
+    /// Serializes service writes to twins through their notifications.
+    pub(crate) twin_writes: tokio::sync::Mutex<()>,
     settings: RwLock<Arc<HubSettings>>,
     policies: RwLock<Arc<Vec<Policy>>>,
     next_attachment: AtomicU64,
@@ -213,6 +215,7 @@ impl Hub {
                 presence: Presence::default(),
                 live,
                 request_ids,
+                twin_writes: tokio::sync::Mutex::new(()),
                 settings: RwLock::new(Arc::new(settings)),
                 policies: RwLock::new(Arc::new(policies)),
                 next_attachment: AtomicU64::new(1),
@@ -295,6 +298,11 @@ impl Hub {
     /// The feedback queue.
     pub fn feedback(&self) -> Feedback<'_> {
         Feedback { hub: self }
+    }
+
+    /// The device twins.
+    pub fn twins(&self) -> crate::twin::Twins<'_> {
+        crate::twin::Twins { hub: self }
     }
 
     /// The direct-method engine.

@@ -39,6 +39,7 @@ pub mod registry;
 pub mod settings;
 mod store;
 pub mod trace;
+pub mod twin;
 
 pub use attach::{
     AttachRequest, Attachment, Credential, DetachReason, MethodFilter, MethodRequest, Responded,

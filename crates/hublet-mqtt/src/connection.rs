@@ -187,9 +187,13 @@ where
         Some(l) => (Some(l.username.as_str()), l.password.as_str()),
         None => (None, ""),
     };
+    let mut model_id = None;
     if let Some(u) = username {
         match parse_username(u) {
-            Ok(u) if u.device == device && u.module.is_none() => {}
+            Ok(u) if u.device == device && u.module.is_none() => {
+                // IoT Plug and Play: the model the device says it implements.
+                model_id = u.query.get("model-id").filter(|m| !m.is_empty()).cloned();
+            }
             Ok(u) => {
                 let why = format!(
                     "user name names device '{}'{} but the client id is '{device}'; refused with CONNACK 5",
@@ -244,6 +248,11 @@ where
             return None;
         }
     };
+    if let Some(m) = model_id
+        && let Err(e) = att.set_model_id(&m).await
+    {
+        tracing::warn!(device, "could not store the model id: {e}");
+    }
     let state = hub.adapter_state(STATE_NAMESPACE);
     let stored = if c.clean_session {
         if let Err(e) = state.remove(&device).await {
@@ -280,6 +289,7 @@ where
             &Changes {
                 c2d: session.has(&Filter::C2d).then_some(true),
                 methods: Some(session.method_filter()),
+                twin_desired: session.has(&Filter::TwinDesired).then_some(true),
             },
             shared,
         );
@@ -302,6 +312,11 @@ fn apply(att: &Attachment, ch: &Changes, shared: &Shared) {
     }
     if let Some(f) = &ch.methods {
         att.set_method_filter(f.clone());
+    }
+    match ch.twin_desired {
+        Some(true) => att.subscribe_twin_desired(),
+        Some(false) => att.unsubscribe_twin_desired(),
+        None => {}
     }
 }
 
@@ -328,7 +343,6 @@ where
     let clock = shared.hub.clock().clone();
     let allowance = keep_alive_allowance(connect.keep_alive);
     let mut deadline = clock.now().plus(allowance);
-    let mut reported_version: u64 = 1;
     loop {
         let keep_alive = clock.sleep_until(deadline);
         tokio::select! {
@@ -339,6 +353,12 @@ where
                     Some(ToDevice::Method(r)) => {
                         let mut p = Publish::new(crate::topics::method_topic(&r.method_name, &r.request_id), QoS::AtMostOnce, Bytes::new());
                         p.payload = Bytes::from(r.payload);
+                        Packet::Publish(p)
+                    }
+                    Some(ToDevice::DesiredPatch(body)) => {
+                        let version = body.get("$version").and_then(|v| v.as_u64()).unwrap_or_default();
+                        let mut p = Publish::new(format!("$iothub/twin/PATCH/properties/desired/?$version={version}"), QoS::AtMostOnce, Bytes::new());
+                        p.payload = Bytes::from(body.to_string());
                         Packet::Publish(p)
                     }
                     Some(ToDevice::Close(reason)) => return End::Hub(reason),
@@ -356,7 +376,7 @@ where
                     Some(Ok(p)) => p,
                 };
                 att.touch();
-                match handle(pkt, conn, att, session, shared, &mut reported_version).await {
+                match handle(pkt, conn, att, session, shared).await {
                     Ok(None) => {}
                     Ok(Some(end)) => return end,
                     Err(v) => return End::Violation(v.0),
@@ -374,7 +394,6 @@ async fn handle<S>(
     att: &Attachment,
     session: &mut Session,
     shared: &Shared,
-    reported_version: &mut u64,
 ) -> Result<Option<End>, Violation>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
@@ -402,41 +421,38 @@ where
                     att.respond(&request_id, status, &p.payload);
                 }
                 Inbound::TwinGet { request_id } => {
-                    att.protocol_event(DeviceProtocol::new(
-                        att.transport(),
-                        format!("twin GET (request {request_id}) answered with an empty twin (Hublet does not emulate twins)"),
-                    ));
+                    let (status, version, body) = match att.twin().await {
+                        Ok(twin) => ("200".to_string(), None, twin.to_string().into_bytes()),
+                        Err(e) => twin_error(&e),
+                    };
                     if session.has(&Filter::TwinResponses) {
-                        let body = json!({"desired": {"$version": 1}, "reported": {"$version": *reported_version}});
-                        twin_reply(
-                            conn,
-                            "200",
-                            &request_id,
-                            None,
-                            body.to_string().into_bytes(),
-                        )
-                        .await?;
+                        twin_reply(conn, &status, &request_id, version, body).await?;
                     }
                 }
                 Inbound::TwinPatchReported { request_id } => {
-                    *reported_version += 1;
-                    let mut notice = DeviceProtocol::new(
-                        att.transport(),
-                        format!(
-                            "twin reported-properties PATCH (request {request_id}) acknowledged and discarded (Hublet does not emulate twins)"
-                        ),
-                    );
-                    notice.body = Some(BodyPreview::of(&p.payload, 4096));
-                    att.protocol_event(notice);
+                    let result = match serde_json::from_slice::<serde_json::Value>(&p.payload) {
+                        Ok(patch) => att.report(patch).await,
+                        Err(e) => Err(hublet_core::HubError::invalid(format!(
+                            "the reported-properties patch is not JSON: {e}"
+                        ))),
+                    };
+                    let (status, version, body) = match result {
+                        Ok(v) => ("204".to_string(), Some(v), Vec::new()),
+                        Err(e) => {
+                            let mut notice = DeviceProtocol::new(
+                                att.transport(),
+                                format!(
+                                    "reported-properties patch (request {request_id}) refused: {e}"
+                                ),
+                            );
+                            notice.code = Some(e.code().number());
+                            notice.body = Some(BodyPreview::of(&p.payload, 4096));
+                            att.protocol_event(notice);
+                            twin_error(&e)
+                        }
+                    };
                     if session.has(&Filter::TwinResponses) {
-                        twin_reply(
-                            conn,
-                            "204",
-                            &request_id,
-                            Some(*reported_version),
-                            Vec::new(),
-                        )
-                        .await?;
+                        twin_reply(conn, &status, &request_id, version, body).await?;
                     }
                 }
             }
@@ -490,6 +506,31 @@ where
             .map_err(|e| Violation::new(format!("write failed: {e}")))?;
     }
     Ok(None)
+}
+
+/// An error on a twin response topic: its HTTP-like status and IoT Hub's
+/// JSON body (the Node SDK reads failure from `errorCode` in the body only).
+fn twin_error(e: &hublet_core::HubError) -> (String, Option<u64>, Vec<u8>) {
+    let code = e.code();
+    let body = json!({
+        "errorCode": code.number(),
+        "trackingId": format!("{:032x}", now_nanos()),
+        "message": e.to_string(),
+        "timestampUtc": hublet_core::Timestamp(i64::try_from(now_nanos() / 1_000_000).unwrap_or_default()).to_rfc3339(),
+    });
+    (
+        code.http_status().to_string(),
+        None,
+        body.to_string().into_bytes(),
+    )
+}
+
+/// Wall-clock nanoseconds, for error bodies' tracking id and time.
+fn now_nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default()
 }
 
 async fn twin_reply<S>(

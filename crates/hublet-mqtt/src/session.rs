@@ -40,6 +40,8 @@ pub struct Changes {
     pub c2d: Option<bool>,
     /// Methods: the new method filter, if it changed.
     pub methods: Option<MethodFilter>,
+    /// Desired-property patches: `Some(true)` subscribed, `Some(false)` unsubscribed.
+    pub twin_desired: Option<bool>,
 }
 
 /// The session.
@@ -131,11 +133,15 @@ impl Session {
         }
         let before_methods = self.method_filter();
         let c2d = (!self.has(&Filter::C2d) && after.contains(&Filter::C2d)).then_some(true);
+        let twin_desired = (!self.has(&Filter::TwinDesired)
+            && after.contains(&Filter::TwinDesired))
+        .then_some(true);
         self.subscriptions = after;
         let now_methods = self.method_filter();
         let changes = Changes {
             c2d,
             methods: (now_methods != before_methods).then_some(now_methods),
+            twin_desired,
         };
         let codes = parsed
             .iter()
@@ -157,9 +163,12 @@ impl Session {
         for t in topics {
             if let Ok(f) = parse_filter(&self.device, t)
                 && self.subscriptions.remove(&f)
-                && f == Filter::C2d
             {
-                changes.c2d = Some(false);
+                match f {
+                    Filter::C2d => changes.c2d = Some(false),
+                    Filter::TwinDesired => changes.twin_desired = Some(false),
+                    _ => {}
+                }
             }
         }
         let now_methods = self.method_filter();

@@ -816,6 +816,8 @@ impl Board {
                         let f = protocol::method_frame(&r.request_id, &r.method_name, &r.payload);
                         self.write_frame(link, &f, &ending, None, Some(&r.request_id));
                     }
+                    // Boards do not subscribe to desired patches (no twin frames in the line protocol yet).
+                    Some(ToDevice::DesiredPatch(_)) => {}
                     Some(ToDevice::Close(reason)) => return End::HubClosed(reason),
                     None => return End::HubClosed(DetachReason::Dropped),
                 },

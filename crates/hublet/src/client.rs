@@ -107,7 +107,7 @@ impl Client {
         })
     }
 
-    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+    pub(crate) fn request(&self, method: Method, path: &str) -> RequestBuilder {
         self.http
             .request(method, format!("{}{}", self.base, path))
             .bearer_auth(&self.token)
@@ -185,7 +185,7 @@ impl Client {
         // IoT Hub's envelope: {"Message": "ErrorCode:Name;text" or JSON, ...}.
         let message = serde_json::from_str::<serde_json::Value>(&text)
             .ok()
-            .and_then(|v| v["Message"].as_str().map(str::to_string))
+            .and_then(|v| v["Message"].as_str().map(iothub_message))
             .unwrap_or(text);
         Err(ClientError::Api(Box::new(ApiFailure {
             status,
@@ -291,4 +291,16 @@ pub fn hub_url(given: &str) -> Result<String, ClientError> {
 /// Percent-encodes one path segment (device ids may hold `#`, `?`, `%`...).
 pub fn seg(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// The human text inside IoT Hub's `Message`: after `ErrorCode:<Name>;`, or
+/// the `message` of the JSON form.
+fn iothub_message(m: &str) -> String {
+    if let Some((_, text)) = m.strip_prefix("ErrorCode:").and_then(|r| r.split_once(';')) {
+        return text.to_string();
+    }
+    serde_json::from_str::<serde_json::Value>(m)
+        .ok()
+        .and_then(|v| v["message"].as_str().map(str::to_string))
+        .unwrap_or_else(|| m.to_string())
 }

@@ -10,6 +10,7 @@ pub mod methods;
 pub mod serial;
 pub mod sim;
 pub mod trace;
+pub mod twins;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -65,6 +65,42 @@ impl Attachment {
         self.set_method_filter(MethodFilter::All);
     }
 
+    /// The device subscribed to desired-property patches
+    /// ([`ToDevice::DesiredPatch`] from now on).
+    pub fn subscribe_twin_desired(&self) {
+        self.hub
+            .inner
+            .presence
+            .set_twin_desired(&self.device, self.id, true);
+    }
+
+    /// The device unsubscribed from desired-property patches.
+    pub fn unsubscribe_twin_desired(&self) {
+        self.hub
+            .inner
+            .presence
+            .set_twin_desired(&self.device, self.id, false);
+    }
+
+    /// The device's twin as its own GET sees it (`{"desired", "reported"}`).
+    pub async fn twin(&self) -> HubResult<serde_json::Value> {
+        self.hub.touch(&self.device);
+        self.hub.twins().device_view(&self.device).await
+    }
+
+    /// The IoT Plug and Play model the device announced when it connected.
+    pub async fn set_model_id(&self, model_id: &str) -> HubResult<()> {
+        self.hub.twins().set_model_id(&self.device, model_id).await
+    }
+
+    /// The device's reported-properties patch; the new reported `$version`.
+    pub async fn report(&self, patch: serde_json::Value) -> HubResult<u64> {
+        self.hub
+            .twins()
+            .report(&self.device, patch, &self.transport)
+            .await
+    }
+
     /// The device unsubscribed from direct methods.
     pub fn unsubscribe_methods(&self) {
         self.set_method_filter(MethodFilter::None);
@@ -236,6 +272,7 @@ impl Hub {
             tx,
             methods: MethodFilter::None,
             c2d_window: None,
+            twin_desired: false,
             outstanding: HashSet::new(),
             expiry_task: None,
         };

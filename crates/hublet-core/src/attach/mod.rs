@@ -190,6 +190,9 @@ pub enum ToDevice {
     C2d(Box<C2dMessage>),
     /// Deliver this method request (answer with [`Attachment::respond`]).
     Method(MethodRequest),
+    /// A desired-properties change (its members plus `$version`), for a
+    /// device subscribed with [`Attachment::subscribe_twin_desired`].
+    DesiredPatch(serde_json::Value),
     /// The hub ended the attachment: close the connection.
     Close(DetachReason),
 }

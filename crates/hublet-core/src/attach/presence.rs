@@ -38,6 +38,8 @@ pub(crate) struct Slot {
     pub tx: mpsc::UnboundedSender<ToDevice>,
     pub methods: MethodFilter,
     pub c2d_window: Option<usize>,
+    /// Subscribed to desired-property patches.
+    pub twin_desired: bool,
     /// Lock tokens of the messages handed out and not yet settled.
     pub outstanding: HashSet<String>,
     /// The task that detaches the device when its SAS token expires;
@@ -200,6 +202,27 @@ impl Presence {
         });
         online.notify_waiters();
         ok
+    }
+
+    /// Turns desired-patch notifications on or off for the attachment.
+    pub(crate) fn set_twin_desired(&self, device: &str, attachment: u64, on: bool) -> bool {
+        self.with(device, |r| match r.slot.as_mut() {
+            Some(s) if s.id == attachment => {
+                s.twin_desired = on;
+                true
+            }
+            _ => false,
+        })
+    }
+
+    /// Sends a desired patch to the device's attachment when it is
+    /// subscribed; false when nobody was there to hear it (IoT Hub does
+    /// not queue them: the device reads the twin when it reconnects).
+    pub(crate) fn send_desired(&self, device: &str, body: serde_json::Value) -> bool {
+        self.with(device, |r| match r.slot.as_ref() {
+            Some(s) if s.twin_desired => s.tx.send(ToDevice::DesiredPatch(body)).is_ok(),
+            _ => false,
+        })
     }
 
     /// Sets the C2D window; returns true when the subscription is new (a pump must start).

@@ -28,6 +28,8 @@ pub(crate) const MIGRATIONS: &[&[&str]] = &[
     &[crate::methods::request_ids::V3],
     // 4: C2D locks held by a connection (released when the hub starts).
     &[crate::mailbox::table::V4],
+    // 5: device twins.
+    &[crate::twin::table::V5],
 ];
 
 /// The schema version this build writes.

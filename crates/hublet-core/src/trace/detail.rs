@@ -193,6 +193,40 @@ pub struct DeviceDetached {
     pub locks_released: u32,
 }
 
+/// `twin.updated`: a service wrote tags or desired properties, or a device
+/// reported properties. The parts written are as sent (a `null` removes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct TwinUpdated {
+    /// Who wrote.
+    pub by: crate::twin::TwinAuthor,
+    /// Merged or replaced.
+    pub op: crate::twin::TwinOp,
+    /// Tags written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub tags: Option<serde_json::Value>,
+    /// Desired properties written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub desired: Option<serde_json::Value>,
+    /// Reported properties written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub reported: Option<serde_json::Value>,
+    /// Desired `$version` after the write.
+    pub desired_version: u64,
+    /// Reported `$version` after the write.
+    pub reported_version: u64,
+    /// The twin's `version` after the write.
+    pub version: u64,
+    /// The device's transport, for a reported patch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub via: Option<String>,
+}
+
 /// `device.auth_failed`: a device's credentials were refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -1119,6 +1153,8 @@ trace_kinds! {
     ServiceLinkDetached = "service.link_detached" => ServiceLink,
     /// A back end's connection ended.
     ServiceDisconnected = "service.disconnected" => ServiceDisconnected,
+    /// A device twin changed (tags, desired or reported properties).
+    TwinUpdated = "twin.updated" => TwinUpdated,
     /// Hub settings changed.
     SettingsChanged = "settings.changed" => SettingsChanged,
 }

@@ -248,6 +248,30 @@ impl TraceDetail {
                     .map(|r| format!(": {r}"))
                     .unwrap_or_default()
             ),
+            T::TwinUpdated(d) => {
+                let part = |name: &str, v: &Option<serde_json::Value>| {
+                    v.as_ref()
+                        .map(|v| format!(" {name} {v}"))
+                        .unwrap_or_default()
+                };
+                match d.by {
+                    crate::twin::TwinAuthor::Device => format!(
+                        "reported properties v{}:{}",
+                        d.reported_version,
+                        part("", &d.reported)
+                    ),
+                    crate::twin::TwinAuthor::Service => format!(
+                        "twin {} by a back end (desired v{}):{}{}",
+                        match d.op {
+                            crate::twin::TwinOp::Patch => "updated",
+                            crate::twin::TwinOp::Replace => "replaced",
+                        },
+                        d.desired_version,
+                        part("desired", &d.desired),
+                        part("tags", &d.tags)
+                    ),
+                }
+            }
             T::Unknown(u) => format!("(not understood by this Hublet) {}", u.raw),
         }
     }

@@ -357,6 +357,28 @@ async fn every_kind_of_event_is_produced_and_written_to_the_ui_fixture() {
         remote,
         reason: None,
     }));
+    // Twins: a back end's patch of tags and desired properties, and the
+    // device's reported answer.
+    let obj = |v: Value| match v {
+        Value::Object(m) => m,
+        _ => unreachable!(),
+    };
+    hub.twins()
+        .write(
+            "spare",
+            hublet_core::twin::TwinOp::Patch,
+            hublet_core::twin::TwinWrite {
+                tags: Some(obj(json!({"room": "lab"}))),
+                desired: Some(obj(json!({"setpoint": 22}))),
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    hub.twins()
+        .report("spare", json!({"setpoint": 22}), "mqtt")
+        .await
+        .unwrap();
     hub.registry().delete("spare", None).await.unwrap();
     hub.trace().flush().await.unwrap();
 

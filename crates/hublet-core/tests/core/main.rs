@@ -15,3 +15,4 @@ mod model;
 mod registry;
 mod storage;
 mod trace;
+mod twins;

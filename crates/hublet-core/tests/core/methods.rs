@@ -28,7 +28,7 @@ fn echo_device(
                     att.respond(&req.request_id, 200, &body);
                 }
                 ToDevice::Close(_) => return,
-                ToDevice::C2d(_) => {}
+                ToDevice::C2d(_) | ToDevice::DesiredPatch(_) => {}
             }
         }
     })
@@ -477,6 +477,7 @@ async fn request_ids_continue_past_those_an_older_hublet_left_in_the_trace() {
         let c = rusqlite::Connection::open(&path).unwrap();
         c.execute_batch(
             "DROP TABLE method_request_ids; ALTER TABLE c2d_messages DROP COLUMN lock_pushed;
+             DROP TRIGGER twins_follow_devices; DROP TABLE twins;
              PRAGMA user_version = 2;
              INSERT INTO trace_events (ts_ms, mono_us, kind, device_id, request_id, detail)
              VALUES (0, 0, 'method.invoked', 'd1', '57', '{}'), (0, 0, 'method.invoked', 'd1', '9', '{}');",

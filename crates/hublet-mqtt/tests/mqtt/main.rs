@@ -11,3 +11,4 @@ mod fuzz;
 mod methods;
 mod rules;
 mod telemetry;
+mod twin;

@@ -18,6 +18,7 @@ mod serve;
 mod settings;
 mod sim;
 mod trace;
+mod twin;
 
 use std::path::PathBuf;
 
@@ -103,6 +104,9 @@ pub enum Command {
     /// Make a SAS token for a device or a shared access policy.
     #[command(subcommand)]
     Sas(sas::SasCommand),
+    /// A device's twin: show, update (merge) or replace tags and desired properties.
+    #[command(subcommand)]
+    Twin(twin::TwinCommand),
     /// Show or change the hub's settings.
     Settings {
         #[command(subcommand)]
@@ -135,6 +139,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serial(c) => serial::run(g, c).await,
         Command::C2d(c) => c2d::run(g, c).await,
         Command::Sas(c) => sas::run(g, c).await,
+        Command::Twin(c) => twin::run(g, c).await,
         Command::Settings { command } => settings::run(g, command).await,
         Command::Db(c) => db::run(g, c).await,
         Command::Completions(a) => completions::completions(a),

@@ -9,3 +9,4 @@ mod scripting;
 mod serial;
 mod serve;
 mod sim;
+mod twin;

@@ -48,6 +48,7 @@ const KINDS: Record<EventKind, true> = {
   "service.link_attached": true,
   "service.link_detached": true,
   "service.disconnected": true,
+  "twin.updated": true,
   "settings.changed": true,
 };
 

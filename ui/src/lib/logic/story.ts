@@ -188,6 +188,14 @@ export function describe(e: TraceEventDto): { label: string; tone: Tone } {
       return { label: `back end link ${e.detail.address} ended${e.detail.reason ? `: ${e.detail.reason}` : ""}`, tone: e.detail.reason ? "warn" : "info" };
     case "service.disconnected":
       return { label: `back end disconnected${e.detail.reason ? `: ${e.detail.reason}` : ""}`, tone: e.detail.reason ? "warn" : "info" };
+    case "twin.updated": {
+      const d = e.detail;
+      if (d.by === "device") {
+        return { label: `reported properties v${d.reportedVersion}: ${JSON.stringify(d.reported ?? {})}`, tone: "ok" };
+      }
+      const parts = [d.desired !== undefined ? `desired ${JSON.stringify(d.desired)}` : "", d.tags !== undefined ? `tags ${JSON.stringify(d.tags)}` : ""].filter(Boolean);
+      return { label: `twin ${d.op === "replace" ? "replaced" : "updated"} (desired v${d.desiredVersion}): ${parts.join(", ")}`, tone: "info" };
+    }
     case "settings.changed":
       return { label: `settings changed: ${Object.keys(e.detail.changes).join(", ")}`, tone: "info" };
     case "unknown":

@@ -26,6 +26,7 @@ export const FAMILIES: { family: string; label: string }[] = [
   { family: "feedback", label: "Feedback" },
   { family: "method", label: "Direct methods" },
   { family: "telemetry", label: "Telemetry" },
+  { family: "twin", label: "Twins" },
   { family: "device", label: "Devices & connections" },
   { family: "service", label: "Back ends (AMQP)" },
   { family: "serial", label: "Serial lines" },
