@@ -63,6 +63,22 @@ export async function scenario(ui, ctx) {
     await ui.screenshot("method-result");
   });
 
+  await step("edit a desired property on the Twin tab; the thermostat acknowledges it", async () => {
+    await ui.go("#/devices/thermostat-1/twin");
+    // The simulated thermostat reports its firmware when it connects.
+    await ui.waitFor(sel("twin-reported-firmware"), 30_000);
+    await ui.fill(sel("twin-editor"), '{"setpoint": 24}');
+    await ui.waitFor(sel("twin-patch"));
+    await ui.click(sel("twin-apply"));
+    await ui.waitFor(sel("twin-desired-setpoint"), 15_000);
+    // It answers the IoT Plug and Play way: {"value": 24, "ac": 200, "av": N}.
+    await ui.waitFor(sel("twin-reported-setpoint"), 30_000);
+    const reported = await ui.text(sel("twin-reported-setpoint"));
+    assert.match(reported, /"value":24/);
+    assert.match(reported, /"ac":200/);
+    await ui.screenshot("twin");
+  });
+
   await step("a device that never answers gives 504101, explained", async () => {
     await ui.go("#/devices/unresponsive-1/methods");
     await ui.waitFor(sel("method-name"));

@@ -30,6 +30,12 @@
 //! # echo = true              # reply with the request payload
 //! # reply = false            # never reply (the caller gets 504101)
 //! # fail_after = 3           # after 3 calls, reply fail_status / fail_payload
+//!
+//! [twin]                     # the device twin (MQTT)
+//! reported = { firmware = "1.4.2" }  # reported at every connection (templates)
+//! desired = "acknowledge"    # acknowledge | echo | ignore: what a desired patch gets
+//! delay_min_secs = 0.1       # report after a random delay in [min, max]
+//! delay_max_secs = 0.5
 //! ```
 
 use std::collections::BTreeMap;
@@ -62,6 +68,48 @@ pub struct Profile {
     /// any entry the device does not subscribe to methods.
     #[serde(default)]
     pub methods: BTreeMap<String, MethodBehaviour>,
+    /// Its twin, if it uses one.
+    #[serde(default)]
+    pub twin: Option<TwinBehaviour>,
+}
+
+/// What a simulated device does with its twin.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TwinBehaviour {
+    /// Reported at every connection (a JSON template).
+    pub reported: Value,
+    /// How it answers a desired-properties patch.
+    pub desired: DesiredAnswer,
+    /// Random delay bounds before it reports.
+    pub delay_min_secs: f64,
+    /// Random delay bounds.
+    pub delay_max_secs: f64,
+}
+
+impl Default for TwinBehaviour {
+    fn default() -> Self {
+        TwinBehaviour {
+            reported: Value::Null,
+            desired: DesiredAnswer::Acknowledge,
+            delay_min_secs: 0.0,
+            delay_max_secs: 0.0,
+        }
+    }
+}
+
+/// How a simulated device answers a desired-properties patch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DesiredAnswer {
+    /// As IoT Plug and Play writable properties: each property reported as
+    /// `{"value", "ac": 200, "av": <desired $version>, "ad": "completed"}`.
+    #[default]
+    Acknowledge,
+    /// Each property reported back with the same value.
+    Echo,
+    /// Nothing reported.
+    Ignore,
 }
 
 /// Online and offline.
@@ -275,6 +323,15 @@ impl Profile {
                 return Err(err("telemetry.interval_secs must be above 0".into()));
             }
             template::validate(&t.template).map_err(|e| err(format!("telemetry.template: {e}")))?;
+        }
+        if let Some(t) = &self.twin {
+            template::validate(&t.reported).map_err(|e| err(format!("twin.reported: {e}")))?;
+            if !(t.reported.is_null() || t.reported.is_object()) {
+                return Err(err("twin.reported must be a table of properties".into()));
+            }
+            if t.delay_max_secs < t.delay_min_secs {
+                return Err(err("twin: delay_max_secs is below delay_min_secs".into()));
+            }
         }
         for (name, m) in &self.methods {
             if name != "default" {

@@ -100,6 +100,8 @@ pub(crate) struct Device {
     pub started: Duration,
     pub method_counts: std::collections::BTreeMap<String, u64>,
     pub telemetry_count: u64,
+    /// Twin requests sent (their `$rid`s).
+    pub twin_requests: u64,
     /// Shared by every device of the simulator (one connection pool).
     pub http: reqwest::Client,
 }
@@ -140,6 +142,7 @@ impl Device {
             started,
             method_counts: Default::default(),
             telemetry_count: 0,
+            twin_requests: 0,
             http,
         }
     }

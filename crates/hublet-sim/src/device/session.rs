@@ -196,6 +196,11 @@ async fn connected(
                     if !profile.methods.is_empty() {
                         let _ = client.try_subscribe("$iothub/methods/POST/#", QoS::AtLeastOnce);
                     }
+                    if profile.twin.is_some() {
+                        let _ = client.try_subscribe("$iothub/twin/res/#", QoS::AtMostOnce);
+                        let _ = client.try_subscribe("$iothub/twin/PATCH/properties/desired/#", QoS::AtMostOnce);
+                        report_at_connect(d, client);
+                    }
                     if let Some(t) = &profile.telemetry {
                         telemetry_at = Some(now.plus(Duration::from_secs_f64(t.interval_secs)));
                     }
@@ -212,6 +217,8 @@ async fn connected(
                 Some(Ok(Event::Incoming(Incoming::Publish(p)))) => {
                     if p.topic.starts_with("$iothub/methods/POST/") {
                         method(d, &p, &mut schedule);
+                    } else if p.topic.starts_with("$iothub/twin/PATCH/properties/desired/") {
+                        desired_patch(d, &p, &mut schedule);
                     } else if p.topic.starts_with(&c2d_topic) {
                         c2d_arrived(d, p, &mut held, &mut schedule);
                         flush(d, client, &mut held);
@@ -430,6 +437,74 @@ fn method(d: &mut Device, p: &rumqttc::Publish, schedule: &mut Schedule) {
         Due::Reply {
             topic: format!("$iothub/methods/res/{status}/?$rid={rid}"),
             payload: payload.to_string().into_bytes(),
+        },
+    );
+}
+
+/// The reported-properties topic with a fresh request id.
+fn reported_topic(d: &mut Device) -> String {
+    d.twin_requests += 1;
+    format!(
+        "$iothub/twin/PATCH/properties/reported/?$rid=sim-{}",
+        d.twin_requests
+    )
+}
+
+/// Reports the profile's `twin.reported` properties, as firmware does at boot.
+fn report_at_connect(d: &mut Device, client: &AsyncClient) {
+    let Some(t) = d.profile.twin.clone() else {
+        return;
+    };
+    if t.reported.is_null() {
+        return;
+    }
+    let now_ms = d.hub.now().0;
+    let uptime = d.uptime();
+    let mut ctx = Context {
+        device: &d.id,
+        count: 0,
+        method: None,
+        request: None,
+        now_ms,
+        uptime_s: uptime,
+        rng: &mut d.rng,
+    };
+    let body = template::render(&t.reported, &mut ctx);
+    let topic = reported_topic(d);
+    let _ = client.try_publish(topic, QoS::AtMostOnce, false, body.to_string().into_bytes());
+}
+
+/// Answers a desired-properties patch as the profile says: acknowledged
+/// the IoT Plug and Play way, echoed, or ignored.
+fn desired_patch(d: &mut Device, p: &rumqttc::Publish, schedule: &mut Schedule) {
+    let Some(t) = d.profile.twin.clone() else {
+        return;
+    };
+    let Ok(Value::Object(patch)) = serde_json::from_slice::<Value>(&p.payload) else {
+        return;
+    };
+    let version = patch.get("$version").cloned().unwrap_or(Value::Null);
+    let mut reply = serde_json::Map::new();
+    for (k, v) in patch.iter().filter(|(k, _)| !k.starts_with('$')) {
+        let answer = match t.desired {
+            crate::profile::DesiredAnswer::Ignore => return,
+            crate::profile::DesiredAnswer::Echo => v.clone(),
+            crate::profile::DesiredAnswer::Acknowledge => {
+                json!({"value": v, "ac": 200, "av": version, "ad": "completed"})
+            }
+        };
+        reply.insert(k.clone(), answer);
+    }
+    if reply.is_empty() {
+        return;
+    }
+    let delay = draw_delay(0.0, t.delay_min_secs, t.delay_max_secs, &mut d.rng);
+    let topic = reported_topic(d);
+    schedule.add(
+        d.hub.now().plus(delay),
+        Due::Reply {
+            topic,
+            payload: Value::Object(reply).to_string().into_bytes(),
         },
     );
 }

@@ -276,3 +276,45 @@ async fn a_flaky_link_drops_and_reconnects_with_back_off() {
         2.0
     );
 }
+
+#[tokio::test]
+async fn a_thermostat_reports_its_twin_and_acknowledges_desired_properties() {
+    use hublet_core::twin::{TwinOp, TwinWrite};
+    let lab = Lab::new().await;
+    let t = lab.start("thermostat", "t", 3).await;
+    lab.online(&t).await;
+    let reported = lab.wait(&t, "twin.updated", 1).await;
+    assert_eq!(reported[0].detail.detail_value()["by"], "device");
+    let twin = lab.hub.twins().get(&t).await.unwrap().to_json();
+    assert_eq!(twin["properties"]["reported"]["firmware"], "1.4.2");
+    assert_eq!(twin["properties"]["reported"]["serialNumber"], t.as_str());
+
+    lab.hub
+        .twins()
+        .write(
+            &t,
+            TwinOp::Patch,
+            TwinWrite {
+                desired: serde_json::from_value(json!({"setpoint": 22})).ok(),
+                ..Default::default()
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    // The answer waits for its 100-500 ms delay on the hub's clock.
+    let mut acked = serde_json::Value::Null;
+    for _ in 0..50 {
+        lab.advance(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let twin = lab.hub.twins().get(&t).await.unwrap().to_json();
+        acked = twin["properties"]["reported"]["setpoint"].clone();
+        if !acked.is_null() {
+            break;
+        }
+    }
+    assert_eq!(
+        acked,
+        json!({"value": 22, "ac": 200, "av": 2, "ad": "completed"})
+    );
+}

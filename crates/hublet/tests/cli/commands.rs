@@ -176,7 +176,10 @@ fn add_send_with_full_ack_and_wait_for_the_feedback_invoke_and_export() {
     // the JSON Lines export starts with the same events.
     let json_kinds: Vec<&str> = rows.iter().map(|r| r["kind"].as_str().unwrap()).collect();
     assert!(json_kinds.len() >= kinds.len(), "{json_kinds:?}");
-    assert_eq!(json_kinds[..kinds.len()], kinds.iter().map(String::as_str).collect::<Vec<_>>()[..]);
+    assert_eq!(
+        json_kinds[..kinds.len()],
+        kinds.iter().map(String::as_str).collect::<Vec<_>>()[..]
+    );
 
     let fb = s.json(&["feedback"]);
     assert_eq!(fb[0]["statusCode"], "Success");

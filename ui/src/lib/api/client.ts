@@ -104,7 +104,7 @@ export class HubClient {
     return this.url(path, { ...q, access_token: this.conn.token });
   }
 
-  async request<T>(method: string, path: string, body?: unknown, q?: Query): Promise<T> {
+  async request<T>(method: string, path: string, body?: unknown, q?: Query, extra: Record<string, string> = {}): Promise<T> {
     let resp: Response;
     try {
       resp = await fetch(this.url(path, q), {
@@ -112,6 +112,7 @@ export class HubClient {
         headers: {
           authorization: `Bearer ${this.conn.token}`,
           ...(body === undefined ? {} : { "content-type": "application/json" }),
+          ...extra,
         },
         body: body === undefined ? undefined : JSON.stringify(body),
       });

@@ -1,6 +1,7 @@
 // Typed calls for every endpoint the UI uses. Types are generated from the
 // API's Rust DTOs (ts-rs), so a change on either side fails the type check.
 
+import type { TwinDoc } from "../logic/twin";
 import { type HubClient, seg } from "./client";
 import type { BindBoardRequest } from "./generated/BindBoardRequest";
 import type { BoardStatus } from "./generated/BoardStatus";
@@ -69,6 +70,11 @@ export function hubApi(c: HubClient) {
     purge: (id: string) => c.delete<PurgeResultDto>(`${dev(id)}/messages`),
 
     invoke: (id: string, r: InvokeRequest) => c.post<MethodResultDto>(`${dev(id)}/methods`, r),
+
+    twin: (id: string) => c.get<TwinDoc>(`${dev(id)}/twin`),
+    /** Merges `patch` (`{"properties": {"desired": …}, "tags": …}`) if the twin's etag is still `etag`. */
+    patchTwin: (id: string, patch: unknown, etag: string) =>
+      c.request<TwinDoc>("PATCH", `${dev(id)}/twin`, patch, undefined, { "if-match": `"${etag}"` }),
 
     feedback: (q: { deviceId?: string; afterId?: number; limit?: number } = {}) =>
       c.get<FeedbackRecordDto[]>("/api/feedback", { ...q }),
