@@ -115,3 +115,16 @@ def test_node_registry_and_methods_raise_iot_hubs_typed_errors(standard_hub, nod
     assert steps["invoke-unknown"]["error"]["name"] == "DeviceNotFoundError"
     assert steps["invoke-silent"]["error"]["name"] == "GatewayTimeoutError"
     assert steps["invoke-silent"]["error"]["status"] == 504
+
+
+def test_node_device_and_service_twins(standard_hub, node_sdk):
+    hub = standard_hub
+    hub.add_device("node-twin")
+    lines = run_node(hub, "twin.js", hublet(hub, "device", "connection-string", "node-twin"),
+                     hublet(hub, "connection-string", "--service"), "node-twin", timeout=90)
+    steps = {l["step"]: l for l in lines}
+    assert steps["device-get"]["desiredVersion"] == 1
+    assert steps["service-get"]["firmware"] == "2.0.0"
+    assert steps["service-update"] == {"step": "service-update", "tags": {"site": "bench"}, "desiredVersion": 2}
+    assert steps["device-desired"] == {"step": "device-desired", "setpoint": 23, "version": 2}
+    assert steps["query"] == {"step": "query", "ids": ["node-twin"], "more": False}

@@ -77,3 +77,32 @@ def test_an_unknown_device_has_no_twin(hub):
         rm.get_twin("nobody")
     assert e.value.response.status_code == 404
     assert error_code(e.value) == "DeviceNotFound"
+
+
+def test_query_iot_hub_pages_through_twins(hub):
+    from azure.iot.hub.models import QuerySpecification
+
+    rm = IoTHubRegistryManager.from_connection_string(service_cs(hub))
+    for i in range(5):
+        hub.add_device(f"qd-{i}")
+        rm.update_twin(f"qd-{i}", Twin(tags={"building": "43" if i < 3 else "44", "i": i}), "*")
+    spec = QuerySpecification(query="SELECT * FROM devices WHERE tags.building = '43'")
+    seen, token = [], None
+    while True:
+        page = rm.query_iot_hub(spec, token, 2)
+        assert page.type == "twin"
+        seen += [t.device_id for t in page.items]
+        token = page.continuation_token
+        if not token:
+            break
+    assert seen == ["qd-0", "qd-1", "qd-2"]
+
+    counts = rm.query_iot_hub(QuerySpecification(
+        query="SELECT tags.building AS building, COUNT() AS n FROM devices WHERE STARTSWITH(deviceId, 'qd-') GROUP BY tags.building"))
+    assert counts.type == "raw"
+    rows = sorted((r.additional_properties["building"], r.additional_properties["n"]) for r in counts.items)
+    assert rows == [("43", 3), ("44", 2)]
+
+    with pytest.raises(HttpOperationError) as e:
+        rm.query_iot_hub(QuerySpecification(query="SELECT * FROM devices WHERE"))
+    assert e.value.response.status_code == 400

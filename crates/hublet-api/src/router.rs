@@ -58,6 +58,7 @@ pub fn router(state: AppState) -> Router {
                 .patch(twins::api_patch)
                 .put(twins::api_replace),
         )
+        .route("/query", post(twins::api_query))
         .route("/feedback", get(feedback::list))
         .route("/trace", get(trace::query))
         .route("/trace/story/{key}", get(trace::story))
@@ -93,6 +94,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api", api)
         // IoT Hub service paths.
         .route("/devices", get(iothub::list_devices))
+        .route("/devices/query", post(twins::query))
         .route(
             "/devices/{id}",
             get(iothub::get_device)

@@ -101,3 +101,68 @@ pub async fn api_replace(
         write(&s, &id, TwinOp::Replace, &headers, &body).await?,
     ))
 }
+
+/// The body of `POST /devices/query`.
+#[derive(Debug, serde::Deserialize)]
+pub struct QueryRequest {
+    /// The query text.
+    pub query: String,
+}
+
+fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name)
+        .and_then(|v| v.to_str().ok())
+        .filter(|s| !s.is_empty())
+}
+
+async fn run_query(
+    s: &AppState,
+    headers: &HeaderMap,
+    q: &QueryRequest,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let size = match header_str(headers, "x-ms-max-item-count") {
+        None => None,
+        Some(v) => Some(v.trim().parse::<usize>().map_err(|_| {
+            ApiError::invalid(format!("x-ms-max-item-count '{v}' is not a number"))
+        })?),
+    };
+    let page = s
+        .hub
+        .twins()
+        .query(&q.query, size, header_str(headers, "x-ms-continuation"))
+        .await?;
+    let mut r = Json(page.items).into_response();
+    let h = r.headers_mut();
+    h.insert(
+        "x-ms-item-type",
+        axum::http::HeaderValue::from_static(page.item_type),
+    );
+    if let Some(c) = page.continuation
+        && let Ok(v) = axum::http::HeaderValue::from_str(&c)
+    {
+        h.insert("x-ms-continuation", v);
+    }
+    Ok(r)
+}
+
+/// `POST /devices/query`: IoT Hub's query language over device twins, one
+/// page per call (`x-ms-max-item-count`, `x-ms-continuation`).
+pub async fn query(
+    State(s): State<AppState>,
+    _a: Service<REGISTRY_READ>,
+    headers: HeaderMap,
+    IotHubJson(q): IotHubJson<QueryRequest>,
+) -> Result<axum::response::Response, IotHubError> {
+    Ok(run_query(&s, &headers, &q).await?)
+}
+
+/// `POST /api/query`: the same, for the app and the CLI.
+pub async fn api_query(
+    State(s): State<AppState>,
+    _c: ApiCaller,
+    headers: HeaderMap,
+    JsonBody(q): JsonBody<QueryRequest>,
+) -> Result<axum::response::Response, ApiError> {
+    run_query(&s, &headers, &q).await
+}

@@ -63,6 +63,22 @@ pub(crate) fn load(conn: &Connection, device: &str, created: Timestamp) -> HubRe
     })
 }
 
+/// Every stored twin, by device id (devices without a row have fresh twins).
+pub(crate) fn load_all(
+    conn: &Connection,
+) -> HubResult<std::collections::HashMap<String, TwinState>> {
+    let mut stmt = conn.prepare("SELECT device_id FROM twins")?;
+    let ids: Vec<String> = stmt
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<Result<_, _>>()?;
+    let mut out = std::collections::HashMap::with_capacity(ids.len());
+    for id in ids {
+        let t = load(conn, &id, Timestamp(0))?;
+        out.insert(id, t);
+    }
+    Ok(out)
+}
+
 pub(crate) fn save(conn: &Connection, device: &str, t: &TwinState) -> HubResult<()> {
     let enc = |v: &dyn erased::Json| v.json();
     conn.execute(

@@ -10,6 +10,7 @@ mod duration;
 mod feedback;
 mod invoke;
 mod purge;
+mod query;
 mod queue;
 mod sas;
 mod send;
@@ -104,6 +105,8 @@ pub enum Command {
     /// Make a SAS token for a device or a shared access policy.
     #[command(subcommand)]
     Sas(sas::SasCommand),
+    /// Query the device twins in IoT Hub's query language; prints every row as JSON.
+    Query(query::QueryArgs),
     /// A device's twin: show, update (merge) or replace tags and desired properties.
     #[command(subcommand)]
     Twin(twin::TwinCommand),
@@ -140,6 +143,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::C2d(c) => c2d::run(g, c).await,
         Command::Sas(c) => sas::run(g, c).await,
         Command::Twin(c) => twin::run(g, c).await,
+        Command::Query(a) => query::run(g, a).await,
         Command::Settings { command } => settings::run(g, command).await,
         Command::Db(c) => db::run(g, c).await,
         Command::Completions(a) => completions::completions(a),

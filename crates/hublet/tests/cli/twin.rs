@@ -50,3 +50,42 @@ fn show_update_and_replace_a_twin() {
         "a replacement without tags clears them"
     );
 }
+
+#[test]
+fn query_twins_across_pages() {
+    let s = Served::start();
+    for i in 0..7 {
+        let id = format!("q{i}");
+        s.ok(&["device", "add", &id]);
+        let room = if i % 2 == 0 { "lab" } else { "office" };
+        s.json(&[
+            "twin",
+            "update",
+            &id,
+            &format!(r#"{{"tags":{{"room":"{room}","n":{i}}}}}"#),
+        ]);
+    }
+    let rows = s.json(&[
+        "query",
+        "SELECT deviceId, tags.n AS n FROM devices WHERE tags.room = 'lab' AND tags.n >= 2",
+        "--page-size",
+        "1",
+    ]);
+    assert_eq!(
+        rows,
+        serde_json::json!([{"deviceId": "q2", "n": 2}, {"deviceId": "q4", "n": 4}, {"deviceId": "q6", "n": 6}])
+    );
+    let counts = s.json(&[
+        "query",
+        "SELECT tags.room AS room, COUNT() AS n FROM devices GROUP BY tags.room",
+    ]);
+    assert_eq!(
+        counts,
+        serde_json::json!([{"room": "lab", "n": 4}, {"room": "office", "n": 3}])
+    );
+    let bad = s
+        .cli(&["--json", "query", "SELECT * FROM devices WHERE"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}
