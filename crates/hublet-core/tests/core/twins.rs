@@ -261,3 +261,112 @@ async fn a_twin_survives_a_restart_and_goes_with_its_device() {
         "a re-created device starts with a fresh twin"
     );
 }
+
+mod queries_follow_patches {
+    //! Random tag and reported patches on a few devices, checked against a
+    //! plain model of the twins: a query for each tag value returns exactly
+    //! the devices whose modelled tags hold it.
+    use std::collections::BTreeMap;
+
+    use hublet_core::twin::{TwinOp, TwinWrite};
+    use proptest::prelude::*;
+    use serde_json::{Map, Value, json};
+
+    use crate::support::TestHub;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Tag {
+            device: usize,
+            key: &'static str,
+            value: Option<u8>,
+        },
+        Report {
+            device: usize,
+            value: Option<u8>,
+        },
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (
+                0..4usize,
+                prop_oneof![Just("room"), Just("floor")],
+                proptest::option::of(0..3u8)
+            )
+                .prop_map(|(device, key, value)| Op::Tag { device, key, value }),
+            (0..4usize, proptest::option::of(0..3u8))
+                .prop_map(|(device, value)| Op::Report { device, value }),
+        ]
+    }
+
+    fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let t = TestHub::new().await;
+            for d in 0..4 {
+                t.device(&format!("p{d}")).await;
+            }
+            // Model: per device, tag key → value, and the reported `mode`.
+            let mut tags: Vec<BTreeMap<&str, u8>> = vec![BTreeMap::new(); 4];
+            let mut mode: Vec<Option<u8>> = vec![None; 4];
+            for op in ops {
+                match op {
+                    Op::Tag { device, key, value } => {
+                        let mut patch = Map::new();
+                        patch.insert(key.into(), value.map_or(Value::Null, |v| json!(v)));
+                        t.hub
+                            .twins()
+                            .write(
+                                &format!("p{device}"),
+                                TwinOp::Patch,
+                                TwinWrite { tags: Some(patch), desired: None },
+                                None,
+                            )
+                            .await
+                            .unwrap();
+                        match value {
+                            Some(v) => tags[device].insert(key, v),
+                            None => tags[device].remove(key),
+                        };
+                    }
+                    Op::Report { device, value } => {
+                        t.hub
+                            .twins()
+                            .report(&format!("p{device}"), json!({"mode": value}), "test")
+                            .await
+                            .unwrap();
+                        mode[device] = value;
+                    }
+                }
+            }
+            for key in ["room", "floor"] {
+                for v in 0..3u8 {
+                    let q = format!("SELECT deviceId FROM devices WHERE tags.{key} = {v}");
+                    let got: Vec<String> = t.hub.twins().query(&q, Some(1000), None).await.unwrap().items
+                        .iter().map(|r| r["deviceId"].as_str().unwrap_or("").to_string()).collect();
+                    let want: Vec<String> = (0..4).filter(|d| tags[*d].get(key) == Some(&v)).map(|d| format!("p{d}")).collect();
+                    prop_assert_eq!(got, want, "{}", q);
+                }
+            }
+            let q = "SELECT deviceId FROM devices WHERE IS_DEFINED(properties.reported.mode) AND properties.reported.mode = null";
+            let got: Vec<String> = t.hub.twins().query(q, None, None).await.unwrap().items
+                .iter().map(|r| r["deviceId"].as_str().unwrap_or("").to_string()).collect();
+            let want: Vec<String> = Vec::new();
+            prop_assert_eq!(got, want, "a reported null removes the property");
+            Ok(())
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+        #[test]
+        fn a_query_finds_exactly_the_devices_whose_twins_match(ops in proptest::collection::vec(op(), 1..40)) {
+            run(ops)?;
+        }
+    }
+}

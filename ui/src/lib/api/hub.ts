@@ -71,6 +71,9 @@ export function hubApi(c: HubClient) {
 
     invoke: (id: string, r: InvokeRequest) => c.post<MethodResultDto>(`${dev(id)}/methods`, r),
 
+    /** IoT Hub's query language over the twins (first page of up to 1000 rows). */
+    query: (sql: string) =>
+      c.request<Record<string, unknown>[]>("POST", "/api/query", { query: sql }, undefined, { "x-ms-max-item-count": "1000" }),
     twin: (id: string) => c.get<TwinDoc>(`${dev(id)}/twin`),
     /** Merges `patch` (`{"properties": {"desired": …}, "tags": …}`) if the twin's etag is still `etag`. */
     patchTwin: (id: string, patch: unknown, etag: string) =>
