@@ -224,7 +224,14 @@ async fn session(
     let tasks = tokio_util::task::TaskTracker::new();
     while let Some(attach) = s.next_incoming_attach().await {
         let (address, direction) = link_address(&attach);
-        let node = address::node(&address);
+        // The session's limit: a handle above handle-max, or more live
+        // links than it allows, is refused with resource-limit-exceeded.
+        let over_limit = attach.handle.0 > HANDLE_MAX || tasks.len() > HANDLE_MAX as usize;
+        let node = if over_limit {
+            None
+        } else {
+            address::node(&address)
+        };
         let trace = |reason: Option<String>, attached: bool| {
             let link = ServiceLink {
                 via: auth.via().into(),
@@ -263,13 +270,21 @@ async fn session(
                     Some(Box::pin(feedback::serve(hub.clone(), auth.clone(), tx)))
                 }
                 (LinkEndpoint::Receiver(r), _) => {
-                    let e = unknown_node(&address);
+                    let e = if over_limit {
+                        crate::errors::too_many_links(HANDLE_MAX + 1)
+                    } else {
+                        unknown_node(&address)
+                    };
                     trace(Some(crate::errors::describe(&e)), false);
                     let _ = r.close_with_error(e).await;
                     None
                 }
                 (LinkEndpoint::Sender(tx), _) => {
-                    let e = unknown_node(&address);
+                    let e = if over_limit {
+                        crate::errors::too_many_links(HANDLE_MAX + 1)
+                    } else {
+                        unknown_node(&address)
+                    };
                     trace(Some(crate::errors::describe(&e)), false);
                     let _ = tx.close_with_error(e).await;
                     None

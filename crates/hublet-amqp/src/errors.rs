@@ -73,6 +73,18 @@ pub fn unknown_node(address: &str) -> definitions::Error {
     )
 }
 
+/// A link over the session's limit (fe2o3 announces handle-max but does
+/// not hold clients to it, so the hub counts).
+pub fn too_many_links(limit: u32) -> definitions::Error {
+    definitions::Error::new(
+        ErrorCondition::AmqpError(AmqpError::ResourceLimitExceeded),
+        Some(format!(
+            "at most {limit} links per session: detach some, or open another session"
+        )),
+        None,
+    )
+}
+
 /// Why a link ended, for the trace: `None` when it ended the ordinary way
 /// (the client detached it, or closed its session or connection).
 pub fn end_reason(e: impl std::fmt::Display) -> Option<String> {

@@ -473,3 +473,66 @@ async fn a_feedback_receiver_that_leaves_unsettled_returns_its_batch() {
     .expect("the batch comes back");
     assert_eq!(back.records[0].original_message_id, "m-gone");
 }
+
+#[tokio::test]
+async fn a_client_opening_thousands_of_links_and_sessions_is_stopped_cleanly() {
+    let b = Bench::new().await;
+    let mut greedy = b.authorized().await;
+    // Links: the hub allows 64 per session; past that each attach is
+    // answered and at once closed with resource-limit-exceeded.
+    let mut links = Vec::new();
+    for i in 0..80 {
+        links.push(
+            Sender::attach(
+                &mut greedy.session,
+                format!("s{i}"),
+                "/messages/devicebound",
+            )
+            .await
+            .unwrap(),
+        );
+    }
+    let mut last = links.pop().unwrap();
+    let closed = tokio::time::timeout(Duration::from_secs(10), last.on_detach())
+        .await
+        .expect("the link over the limit is closed by the hub");
+    assert!(
+        format!("{closed:?}").contains("ResourceLimitExceeded"),
+        "{closed:?}"
+    );
+    // The links within the limit still work.
+    assert!(matches!(
+        links[0].send(c2d("d1", "within the limit")).await.unwrap(),
+        Outcome::Accepted(_)
+    ));
+    // Sessions: 16 per connection.
+    let mut sessions = Vec::new();
+    let mut session_refused = false;
+    for _ in 0..100 {
+        match tokio::time::timeout(
+            Duration::from_secs(5),
+            fe2o3_amqp::Session::begin(&mut greedy.conn),
+        )
+        .await
+        {
+            Ok(Ok(s)) => sessions.push(s),
+            _ => {
+                session_refused = true;
+                break;
+            }
+        }
+    }
+    assert!(session_refused, "a hundred sessions were allowed");
+    assert!(
+        sessions.len() < 16,
+        "{} sessions besides the first",
+        sessions.len()
+    );
+    // Every other connection goes on.
+    let mut other = b.authorized().await;
+    let mut tx = sender(&mut other, "/messages/devicebound").await;
+    assert!(matches!(
+        tx.send(c2d("d1", "still served")).await.unwrap(),
+        Outcome::Accepted(_)
+    ));
+}
