@@ -169,11 +169,15 @@ fn add_cors(r: &mut Response<Body>, origin: Option<&str>) {
     );
     h.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("authorization, content-type, if-match"),
+        // The app's own calls: the token, JSON, a twin's etag, and a query's
+        // page size and continuation (IoT Hub's header names).
+        HeaderValue::from_static(
+            "authorization, content-type, if-match, x-ms-max-item-count, x-ms-continuation",
+        ),
     );
     h.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("etag, iothub-errorcode"),
+        HeaderValue::from_static("etag, iothub-errorcode, x-ms-continuation, x-ms-item-type"),
     );
 }
 
