@@ -58,6 +58,23 @@ impl<S> FrameGuard<S> {
             self.header[self.have..self.have + n].copy_from_slice(&bytes[..n]);
             self.have += n;
             bytes = &bytes[n..];
+            // The size alone can already be impossible: a frame of under 8
+            // bytes may end before its header does, and fe2o3 would read
+            // past it.
+            if self.have >= 4 && &self.header[..4] != b"AMQP" {
+                let size = u32::from_be_bytes([
+                    self.header[0],
+                    self.header[1],
+                    self.header[2],
+                    self.header[3],
+                ]);
+                if size < 8 {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("frame size {size} is under the minimum of 8"),
+                    ));
+                }
+            }
             if self.have < 8 {
                 continue;
             }
@@ -159,5 +176,14 @@ mod tests {
             let mut g = FrameGuard::new((), 65_536);
             assert!(g.check(&bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_frame_shorter_than_its_header_fails_before_the_header_is_complete() {
+        // Found by the amqp_session fuzz target: a 7-byte frame ends before
+        // the 8 header bytes the guard used to wait for, and fe2o3 read past it.
+        let mut g = FrameGuard::new((), 65_536);
+        g.check(b"AMQP\x00\x01\x00\x00").unwrap();
+        assert!(g.check(&[0, 0, 0, 7, 2, 0xd0, 0xd0]).is_err());
     }
 }
