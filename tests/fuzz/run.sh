@@ -8,6 +8,7 @@
 #   tests/fuzz/run.sh all 10               every target, 10 s each (CI)
 #   tests/fuzz/run.sh mqtt_session 3600    one target for an hour
 #   RUNS=10000000 tests/fuzz/run.sh all    every target until 10 million inputs
+#   SEED=1 tests/fuzz/run.sh all 10        a fixed seed: the same mutations on every run
 #
 # New interesting inputs go to target/fuzz/corpus/<target> (the saved seeds in
 # tests/fuzz/corpus/<target> are read, never written); a crash is saved in
@@ -34,6 +35,7 @@ for t in "${targets[@]}"; do
   mkdir -p "$work" "$artifacts"
   limit=(-max_total_time="$seconds")
   if [[ -n "${RUNS:-}" ]]; then limit=(-runs="$RUNS"); fi
+  if [[ -n "${SEED:-}" ]]; then limit+=(-seed="$SEED"); fi
   echo "== $t (${RUNS:+$RUNS inputs}${RUNS:-$seconds s})"
   "$CARGO_TARGET_DIR/$host/release/$t" "$work" "$here/corpus/$t" \
     -artifact_prefix="$artifacts/" -timeout=20 -rss_limit_mb=2048 -max_len=65536 \
