@@ -128,3 +128,16 @@ def test_node_device_and_service_twins(standard_hub, node_sdk):
     assert steps["service-update"] == {"step": "service-update", "tags": {"site": "bench"}, "desiredVersion": 2}
     assert steps["device-desired"] == {"step": "device-desired", "setpoint": 23, "version": 2}
     assert steps["query"] == {"step": "query", "ids": ["node-twin"], "more": False}
+
+
+def test_node_module_client_and_service(standard_hub, node_sdk):
+    hub = standard_hub
+    hub.add_device("node-edge")
+    hublet(hub, "module", "add", "node-edge", "pinger")
+    lines = run_node(hub, "module.js", hublet(hub, "module", "connection-string", "node-edge", "pinger"),
+                     hublet(hub, "connection-string", "--service"), "node-edge", "pinger", timeout=90)
+    steps = {l["step"]: l for l in lines}
+    assert steps["list"]["modules"] == ["pinger"]
+    assert steps["service-get"] == {"step": "service-get", "moduleId": "pinger", "reported": "m-1"}
+    assert steps["module-desired"] == {"step": "module-desired", "level": 3, "version": 2}
+    assert steps["method"] == {"step": "method", "status": 200, "payload": {"pong": 7}}

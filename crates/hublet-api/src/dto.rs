@@ -80,6 +80,8 @@ pub struct DeviceDto {
     pub transport: Option<String>,
     /// When it was registered.
     pub created_time: String,
+    /// The IoT Plug and Play model id it announced (`""` if none).
+    pub model_id: String,
 }
 
 impl From<Device> for DeviceDto {
@@ -105,8 +107,81 @@ impl From<Device> for DeviceDto {
             kind: d.kind,
             transport: d.transport,
             created_time: d.created_time.to_rfc3339(),
+            model_id: d.model_id,
         }
     }
+}
+
+/// A module identity, in IoT Hub's registry shape plus Hublet's own fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct ModuleDto {
+    /// The module's id.
+    pub module_id: String,
+    /// The device it belongs to.
+    pub device_id: String,
+    /// Who manages it (free text; IoT Edge writes `IotEdge`).
+    pub managed_by: Option<String>,
+    /// Changes when the id is deleted and re-created.
+    pub generation_id: String,
+    /// Send it back in `If-Match` to update safely.
+    pub etag: String,
+    /// Connected or disconnected.
+    pub connection_state: ConnectionState,
+    /// When the connection state changed.
+    pub connection_state_updated_time: String,
+    /// Last time it did anything.
+    pub last_activity_time: Option<String>,
+    /// Always 0: modules have no C2D queue.
+    pub cloud_to_device_message_count: u32,
+    /// Keys.
+    pub authentication: AuthenticationDto,
+    /// The transport holding it, when connected.
+    pub transport: Option<String>,
+    /// When it was created.
+    pub created_time: String,
+}
+
+impl From<hublet_core::Module> for ModuleDto {
+    fn from(m: hublet_core::Module) -> Self {
+        ModuleDto {
+            module_id: m.module_id,
+            device_id: m.device_id,
+            managed_by: m.managed_by,
+            generation_id: m.generation_id,
+            etag: m.etag,
+            connection_state: m.connection_state,
+            connection_state_updated_time: m.connection_state_updated_time.to_rfc3339(),
+            last_activity_time: m.last_activity_time.map(|t| t.to_rfc3339()),
+            cloud_to_device_message_count: 0,
+            authentication: AuthenticationDto {
+                kind: "sas".into(),
+                symmetric_key: SymmetricKeyDto {
+                    primary_key: m.primary_key,
+                    secondary_key: m.secondary_key,
+                },
+            },
+            transport: m.transport,
+            created_time: m.created_time.to_rfc3339(),
+        }
+    }
+}
+
+/// Creates a module (`POST /api/devices/{id}/modules`, or IoT Hub's
+/// `PUT /devices/{id}/modules/{mid}`, which also updates with `If-Match`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(default, rename_all = "camelCase")]
+#[ts(export)]
+pub struct NewModuleRequest {
+    /// Id (a device id's rules); IoT Hub's path gives it too.
+    pub module_id: String,
+    /// The device; when given, it must be the path's.
+    pub device_id: Option<String>,
+    /// Who manages it.
+    pub managed_by: Option<String>,
+    /// Keys to use instead of generated ones.
+    pub authentication: Option<AuthenticationInput>,
 }
 
 /// Registers a device (`POST /api/devices`, or IoT Hub's `PUT /devices/{id}`).

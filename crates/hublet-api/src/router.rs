@@ -10,7 +10,8 @@ use tower_http::services::ServeDir;
 use crate::AppState;
 use crate::error::ApiError;
 use crate::routes::{
-    device_http, devices, feedback, hub, iothub, messages, methods, serial, sim, trace, twins,
+    device_http, devices, feedback, hub, iothub, messages, methods, modules, serial, sim, trace,
+    twins,
 };
 
 /// Largest request body: a 128 KB method payload as JSON with room to spare.
@@ -54,6 +55,25 @@ pub fn router(state: AppState) -> Router {
         .route("/devices/{id}/methods", post(methods::invoke))
         .route(
             "/devices/{id}/twin",
+            get(twins::api_get)
+                .patch(twins::api_patch)
+                .put(twins::api_replace),
+        )
+        .route(
+            "/devices/{id}/modules",
+            get(modules::api_list).post(modules::api_create),
+        )
+        .route(
+            "/devices/{id}/modules/{mid}",
+            get(modules::api_get).delete(modules::api_delete),
+        )
+        .route(
+            "/devices/{id}/modules/{mid}/connection-string",
+            get(modules::api_connection_string),
+        )
+        .route("/devices/{id}/modules/{mid}/methods", post(methods::invoke))
+        .route(
+            "/devices/{id}/modules/{mid}/twin",
             get(twins::api_get)
                 .patch(twins::api_patch)
                 .put(twins::api_replace),
@@ -102,9 +122,19 @@ pub fn router(state: AppState) -> Router {
                 .delete(iothub::delete_device),
         )
         .route("/devices/{id}/commands", delete(iothub::purge))
+        .route("/devices/{id}/modules", get(modules::list))
+        .route(
+            "/devices/{id}/modules/{mid}",
+            get(modules::get).put(modules::put).delete(modules::delete),
+        )
         .route("/twins/{id}/methods", post(iothub::invoke))
+        .route("/twins/{id}/modules/{mid}/methods", post(iothub::invoke))
         .route(
             "/twins/{id}",
+            get(twins::get).patch(twins::patch).put(twins::replace),
+        )
+        .route(
+            "/twins/{id}/modules/{mid}",
             get(twins::get).patch(twins::patch).put(twins::replace),
         )
         .route(

@@ -36,6 +36,10 @@ pub enum ErrorCode {
     DeviceConnectionClosedRemotely,
     /// 409001: a device with that id already exists.
     DeviceAlreadyExists,
+    /// 404010: the module is not registered on the device.
+    ModuleNotFound,
+    /// 409301: a module with this id already exists on the device.
+    ModuleAlreadyExistsOnDevice,
     /// 412001: the etag given does not match the resource's current etag.
     PreconditionFailed,
     /// 412002: the lock token is unknown or its lock already expired.
@@ -66,6 +70,8 @@ impl ErrorCode {
         ErrorCode::DeviceNotOnline,
         ErrorCode::DeviceConnectionClosedRemotely,
         ErrorCode::DeviceAlreadyExists,
+        ErrorCode::ModuleNotFound,
+        ErrorCode::ModuleAlreadyExistsOnDevice,
         ErrorCode::PreconditionFailed,
         ErrorCode::DeviceMessageLockLost,
         ErrorCode::MessageTooLarge,
@@ -88,6 +94,8 @@ impl ErrorCode {
             ErrorCode::DeviceNotOnline => 404103,
             ErrorCode::DeviceConnectionClosedRemotely => 404104,
             ErrorCode::DeviceAlreadyExists => 409001,
+            ErrorCode::ModuleNotFound => 404010,
+            ErrorCode::ModuleAlreadyExistsOnDevice => 409301,
             ErrorCode::PreconditionFailed => 412001,
             ErrorCode::DeviceMessageLockLost => 412002,
             ErrorCode::MessageTooLarge => 413001,
@@ -118,6 +126,8 @@ impl ErrorCode {
             ErrorCode::DeviceNotOnline => "DeviceNotOnline",
             ErrorCode::DeviceConnectionClosedRemotely => "DeviceConnectionClosedRemotely",
             ErrorCode::DeviceAlreadyExists => "DeviceAlreadyExists",
+            ErrorCode::ModuleNotFound => "ModuleNotFound",
+            ErrorCode::ModuleAlreadyExistsOnDevice => "ModuleAlreadyExistsOnDevice",
             ErrorCode::PreconditionFailed => "PreconditionFailed",
             ErrorCode::DeviceMessageLockLost => "DeviceMessageLockLost",
             ErrorCode::MessageTooLarge => "MessageTooLarge",
@@ -157,6 +167,10 @@ impl ErrorCode {
                 "The device disconnected while the call was in flight."
             }
             ErrorCode::DeviceAlreadyExists => "A device with this id already exists.",
+            ErrorCode::ModuleNotFound => "The device has no module with this id.",
+            ErrorCode::ModuleAlreadyExistsOnDevice => {
+                "The device already has a module with this id."
+            }
             ErrorCode::PreconditionFailed => {
                 "The etag does not match: someone changed the resource since you read it."
             }
@@ -208,6 +222,22 @@ pub enum HubError {
     /// A device with this id already exists.
     #[error("device '{0}' already exists")]
     DeviceAlreadyExists(String),
+    /// The device has no module with this id.
+    #[error("device '{device}' has no module '{module}'")]
+    ModuleNotFound {
+        /// The device.
+        device: String,
+        /// The module.
+        module: String,
+    },
+    /// The device already has a module with this id.
+    #[error("device '{device}' already has a module '{module}'")]
+    ModuleAlreadyExists {
+        /// The device.
+        device: String,
+        /// The module.
+        module: String,
+    },
     /// An `If-Match` etag did not match.
     #[error("etag {given} does not match the current etag {current}")]
     PreconditionFailed {
@@ -326,6 +356,8 @@ impl HubError {
             }
             HubError::DeviceNotFound(_) => ErrorCode::DeviceNotFound,
             HubError::DeviceAlreadyExists(_) => ErrorCode::DeviceAlreadyExists,
+            HubError::ModuleNotFound { .. } => ErrorCode::ModuleNotFound,
+            HubError::ModuleAlreadyExists { .. } => ErrorCode::ModuleAlreadyExistsOnDevice,
             HubError::PreconditionFailed { .. } => ErrorCode::PreconditionFailed,
             HubError::QueueFull { .. } => ErrorCode::DeviceMaximumQueueDepthExceeded,
             HubError::TooLarge { .. } => ErrorCode::MessageTooLarge,

@@ -305,6 +305,11 @@ impl Hub {
         crate::twin::Twins { hub: self }
     }
 
+    /// Module identities: create, list, get, update, delete, connection strings.
+    pub fn modules(&self) -> crate::modules::Modules<'_> {
+        crate::modules::Modules { hub: self }
+    }
+
     /// The direct-method engine.
     pub fn methods(&self) -> Methods<'_> {
         Methods { hub: self }

@@ -89,6 +89,103 @@ impl AsRef<str> for DeviceId {
     }
 }
 
+/// A module id: the same rules as a device id (IoT Hub's module identities).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct ModuleId(String);
+
+impl ModuleId {
+    /// Validates `s` as a module id.
+    pub fn new(s: impl Into<String>) -> Result<ModuleId, HubError> {
+        let s = s.into();
+        check_charset(&s, "module id", DEVICE_ID_SPECIALS)?;
+        Ok(ModuleId(s))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ModuleId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Who connects, owns a twin or answers a method: a device, or one of its
+/// modules.
+///
+/// Its [`key`](Identity::key) (`device` or `device/module`, unambiguous as
+/// neither id may contain `/`) is what the presence table, the trace and
+/// the transports use, which is also the MQTT client id IoT Hub gives a
+/// module connection.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Identity {
+    /// The device.
+    pub device: DeviceId,
+    /// The module, for a module identity.
+    pub module: Option<ModuleId>,
+}
+
+impl Identity {
+    /// A device identity.
+    pub fn device(device: DeviceId) -> Identity {
+        Identity {
+            device,
+            module: None,
+        }
+    }
+
+    /// Validates a key: `device` or `device/module`.
+    pub fn parse(key: &str) -> Result<Identity, HubError> {
+        match key.split_once('/') {
+            None => Ok(Identity::device(DeviceId::new(key)?)),
+            Some((d, m)) => Ok(Identity {
+                device: DeviceId::new(d)?,
+                module: Some(ModuleId::new(m)?),
+            }),
+        }
+    }
+
+    /// A module identity from its two ids (each validated).
+    pub fn module(device: &str, module: &str) -> Result<Identity, HubError> {
+        Ok(Identity {
+            device: DeviceId::new(device)?,
+            module: Some(ModuleId::new(module)?),
+        })
+    }
+
+    /// `device` or `device/module`.
+    pub fn key(&self) -> String {
+        match &self.module {
+            None => self.device.to_string(),
+            Some(m) => format!("{}/{m}", self.device),
+        }
+    }
+
+    /// The module id, or `""` for the device itself (as stored).
+    pub fn module_str(&self) -> &str {
+        self.module.as_ref().map_or("", ModuleId::as_str)
+    }
+
+    /// The SAS resource path under the hub's host name:
+    /// `devices/{d}` or `devices/{d}/modules/{m}`.
+    pub fn resource_path(&self) -> String {
+        match &self.module {
+            None => format!("devices/{}", self.device),
+            Some(m) => format!("devices/{}/modules/{m}", self.device),
+        }
+    }
+}
+
+impl fmt::Display for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.key())
+    }
+}
+
 /// Validates a C2D message id (section 1.6): 1 to 128 characters of ASCII
 /// letters, digits and `- : . + % _ # * ? ! ( ) , = @ ; $ '`.
 pub fn validate_message_id(s: &str) -> Result<(), HubError> {
@@ -145,6 +242,19 @@ mod tests {
         ] {
             let err = DeviceId::new(bad).unwrap_err();
             assert_eq!(err.code().number(), 400004, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn identity_keys_name_a_device_or_one_of_its_modules() {
+        let d = Identity::parse("dev1").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((d.key(), d.module_str()), ("dev1".to_string(), ""));
+        let m = Identity::parse("dev1/edge.mod").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(m.module_str(), "edge.mod");
+        assert_eq!(m.key(), "dev1/edge.mod");
+        assert_eq!(m.resource_path(), "devices/dev1/modules/edge.mod");
+        for bad in ["", "/m", "d/", "d/m/x", "d/m n"] {
+            assert!(Identity::parse(bad).is_err(), "{bad:?}");
         }
     }
 

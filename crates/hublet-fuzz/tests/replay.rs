@@ -96,6 +96,37 @@ fn every_target_survives_its_corpus_and_mutations_of_it() {
     }
 }
 
+/// The process's peak resident memory so far, in kB (Linux).
+fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// A 131-byte SASL frame whose symbol claims 3.2 GB made serde_amqp size a
+/// buffer to the claim before reading (3.1 GB resident, before any
+/// authentication). With the patched reader (vendor/serde_amqp/PATCHED.md)
+/// the connection ends without the hub's memory growing anywhere near it.
+#[test]
+fn a_frame_claiming_gigabytes_does_not_get_them() {
+    let input = corpus("amqp_session")
+        .into_iter()
+        .find(|i| i.len() == 131 && i.starts_with(b"AMQP\x03"))
+        .expect("the saved input sasl-frame-claiming-a-3gb-symbol");
+    let before = peak_rss_kb();
+    hublet_fuzz::amqp_session(&input);
+    let grown_mb = peak_rss_kb().saturating_sub(before) / 1024;
+    assert!(
+        grown_mb < 512,
+        "peak memory grew by {grown_mb} MB for a 131-byte frame"
+    );
+}
+
 /// The saved MQTT inputs reach past CONNECT: the hub stored what they sent.
 #[test]
 fn the_mqtt_corpus_reaches_the_engine() {

@@ -164,16 +164,14 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
     let hub = &shared.hub;
+    // A device's client id is its id; a module's is `{device}/{module}`,
+    // which is also the module's identity key in the hub.
     let device = c.client_id.clone();
-    if hublet_core::ids::DeviceId::new(&device).is_err() {
-        let why = if device.contains('/') {
-            format!("client id '{device}' is a module identity; modules are not supported")
-        } else {
-            format!(
-                "client id '{}' is not a valid device id",
-                device.escape_default()
-            )
-        };
+    let Ok(who) = hublet_core::ids::Identity::parse(&device) else {
+        let why = format!(
+            "client id '{}' is not a valid device id (or device/module pair)",
+            device.escape_default()
+        );
         hub_notice(
             shared,
             None,
@@ -182,7 +180,7 @@ where
         );
         refuse(conn, ConnectReturnCode::BadClientId).await;
         return None;
-    }
+    };
     let (username, password) = match &c.login {
         Some(l) => (Some(l.username.as_str()), l.password.as_str()),
         None => (None, ""),
@@ -190,7 +188,10 @@ where
     let mut model_id = None;
     if let Some(u) = username {
         match parse_username(u) {
-            Ok(u) if u.device == device && u.module.is_none() => {
+            Ok(u)
+                if u.device == who.device.as_str()
+                    && u.module.as_deref() == who.module.as_ref().map(|m| m.as_str()) =>
+            {
                 // IoT Plug and Play: the model the device says it implements.
                 model_id = u.query.get("model-id").filter(|m| !m.is_empty()).cloned();
             }

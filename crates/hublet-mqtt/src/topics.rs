@@ -53,6 +53,11 @@ pub fn parse_filter(device: &str, filter: &str) -> Result<Filter, Violation> {
         .strip_prefix("devices/")
         .and_then(|rest| rest.strip_suffix("/messages/devicebound/#"))
     {
+        if device.contains('/') {
+            return Err(Violation::new(format!(
+                "subscription to '{filter}': modules receive no cloud-to-device messages (this connection is module '{device}')"
+            )));
+        }
         if id == device {
             return Ok(Filter::C2d);
         }
@@ -111,7 +116,8 @@ pub enum Inbound {
 /// Classifies a PUBLISH topic of `device`.
 pub fn parse_publish(device: &str, topic: &str) -> Result<Inbound, Violation> {
     if let Some(rest) = topic.strip_prefix("devices/") {
-        let own = format!("{device}/messages/events");
+        let path = topic_path(device);
+        let own = format!("{path}/messages/events");
         if let Some(after) = rest.strip_prefix(&own) {
             if after.is_empty() {
                 return Ok(Inbound::Telemetry { bag: String::new() });
@@ -127,12 +133,7 @@ pub fn parse_publish(device: &str, topic: &str) -> Result<Inbound, Violation> {
                 });
             }
         }
-        if rest.starts_with(&format!("{device}/modules/")) {
-            return Err(Violation::new(format!(
-                "module topic '{topic}': modules are not supported by Hublet"
-            )));
-        }
-        if !rest.starts_with(&format!("{device}/")) {
+        if !rest.starts_with(&format!("{path}/")) {
             return Err(Violation::new(format!(
                 "publish to '{topic}' names another device (this connection is '{device}')"
             )));
@@ -168,6 +169,15 @@ pub fn parse_publish(device: &str, topic: &str) -> Result<Inbound, Violation> {
 }
 
 /// The query items of `?a=b&c=d`.
+/// The identity's part of a topic: `d` for a device, `d/modules/m` for a
+/// module (whose connection's key is `d/m`).
+fn topic_path(key: &str) -> String {
+    match key.split_once('/') {
+        Some((d, m)) => format!("{d}/modules/{m}"),
+        None => key.to_string(),
+    }
+}
+
 fn query(q: &str) -> BTreeMap<String, String> {
     hublet_core::property_bag::decode(q)
         .into_iter()
@@ -311,6 +321,7 @@ mod tests {
             "devices/d2/messages/events/",
             "devices/d1/messages/devicebound/",
             "devices/d1/modules/m/messages/events/",
+            "devices/d1/modules/m/messages/events/a=1",
             "$iothub/methods/res/ok/?$rid=1",
             "$iothub/methods/res/200/",
             "$iothub/methods/res/200/?rid=1",
@@ -319,6 +330,26 @@ mod tests {
         ] {
             assert!(parse_publish("d1", bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_module_publishes_under_its_own_path_and_has_no_c2d() {
+        assert_eq!(
+            parse_publish("d1/m1", "devices/d1/modules/m1/messages/events/a=1"),
+            Ok(Inbound::Telemetry { bag: "a=1".into() })
+        );
+        for bad in [
+            "devices/d1/messages/events/",
+            "devices/d1/modules/m2/messages/events/",
+        ] {
+            assert!(parse_publish("d1/m1", bad).is_err(), "{bad:?}");
+        }
+        assert!(parse_filter("d1/m1", "devices/d1/messages/devicebound/#").is_err());
+        assert!(parse_filter("d1/m1", "devices/d1/m1/messages/devicebound/#").is_err());
+        assert_eq!(
+            parse_filter("d1/m1", "$iothub/twin/res/#"),
+            Ok(Filter::TwinResponses)
+        );
     }
 
     #[test]

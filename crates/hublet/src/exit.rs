@@ -13,7 +13,7 @@ pub mod codes {
     pub const FAILURE: u8 = 1;
     /// Bad input: invalid arguments, ids, properties, sizes, timeouts (400xxx, 403009, 413001).
     pub const BAD_INPUT: u8 = 2;
-    /// Not found: the device is not registered (404001), no such board or simulated device.
+    /// Not found: the device (404001) or module (404010) is not registered, no such board or simulated device.
     pub const NOT_FOUND: u8 = 3;
     /// Timed out / not reachable in time: 404103, 504101, 404104, or `--wait-feedback` ran out.
     pub const TIMEOUT: u8 = 4;
@@ -21,7 +21,7 @@ pub mod codes {
     pub const UNAUTHORIZED: u8 = 5;
     /// No hub running, or it cannot be reached.
     pub const NO_HUB: u8 = 6;
-    /// Conflict: already exists (409001), etag mismatch (412001), lock lost (412002), queue full (403004).
+    /// Conflict: already exists (409001, 409301), etag mismatch (412001), lock lost (412002), queue full (403004).
     pub const CONFLICT: u8 = 7;
     /// The message reached a negative outcome (`send --wait-feedback`).
     pub const NEGATIVE_FEEDBACK: u8 = 8;
@@ -34,10 +34,10 @@ pub mod codes {
 /// The exit code for an IoT Hub error code.
 pub fn for_hub_code(code: u32) -> u8 {
     match code {
-        404001 => codes::NOT_FOUND,
+        404001 | 404010 => codes::NOT_FOUND,
         404103 | 504101 | 404104 => codes::TIMEOUT,
         401003 => codes::UNAUTHORIZED,
-        409001 | 412001 | 412002 | 403004 => codes::CONFLICT,
+        409001 | 409301 | 412001 | 412002 | 403004 => codes::CONFLICT,
         c if (400000..401000).contains(&c) || c == 403009 || c == 413001 => codes::BAD_INPUT,
         _ => codes::FAILURE,
     }

@@ -185,7 +185,7 @@ pub async fn regenerate_key(
 #[serde(default, rename_all = "camelCase")]
 pub struct ConnectionStringParams {
     /// The address devices dial, when it is not the hub name.
-    gateway: Option<String>,
+    pub(crate) gateway: Option<String>,
 }
 
 pub async fn connection_string(

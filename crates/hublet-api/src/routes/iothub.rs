@@ -108,17 +108,18 @@ pub async fn list_devices(
     ))
 }
 
-/// `POST /twins/{id}/methods`: `{status, payload}` on success.
+/// `POST /twins/{id}/methods` and `/twins/{id}/modules/{mid}/methods`:
+/// `{status, payload}` on success.
 pub async fn invoke(
     State(s): State<AppState>,
     _a: Service<SERVICE_CONNECT>,
-    Path(id): Path<String>,
+    Path(p): Path<super::twins::TwinPath>,
     IotHubJson(req): IotHubJson<InvokeRequest>,
 ) -> R<Json<serde_json::Value>> {
     let r = s
         .hub
         .methods()
-        .invoke(&id, super::methods::to_call(req))
+        .invoke(&p.key()?, super::methods::to_call(req))
         .await?;
     Ok(Json(
         serde_json::json!({"status": r.status, "payload": r.payload}),

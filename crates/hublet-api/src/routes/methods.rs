@@ -20,11 +20,14 @@ pub fn to_call(r: InvokeRequest) -> MethodCall {
     }
 }
 
+/// `POST /api/devices/{id}/methods` and `/api/devices/{id}/modules/{mid}/methods`.
 pub async fn invoke(
     State(s): State<AppState>,
     _c: ApiCaller,
-    Path(id): Path<String>,
+    Path(p): Path<super::twins::TwinPath>,
     JsonBody(req): JsonBody<InvokeRequest>,
 ) -> Result<Json<MethodResultDto>, ApiError> {
-    Ok(Json(s.hub.methods().call(&id, to_call(req)).await?.into()))
+    Ok(Json(
+        s.hub.methods().call(&p.key()?, to_call(req)).await?.into(),
+    ))
 }

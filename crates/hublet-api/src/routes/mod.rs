@@ -7,6 +7,7 @@ pub mod hub;
 pub mod iothub;
 pub mod messages;
 pub mod methods;
+pub mod modules;
 pub mod serial;
 pub mod sim;
 pub mod trace;

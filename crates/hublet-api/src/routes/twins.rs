@@ -1,6 +1,8 @@
-//! Device twins: IoT Hub's `GET/PATCH/PUT /twins/{id}` for the service SDKs,
-//! and the same under Hublet's `/api/devices/{id}/twin` for the app and CLI.
-//! Both answer the whole twin in IoT Hub's JSON form.
+//! Device and module twins: IoT Hub's `GET/PATCH/PUT /twins/{id}` and
+//! `/twins/{id}/modules/{mid}` for the service SDKs, and the same under
+//! Hublet's `/api/devices/{id}/twin` and `/api/devices/{id}/modules/{mid}/twin`
+//! for the app and CLI. All answer the whole twin in IoT Hub's JSON form;
+//! one handler serves a device's and a module's path ([`TwinPath`]).
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -18,6 +20,25 @@ fn if_match(headers: &HeaderMap) -> Option<String> {
         .get(axum::http::header::IF_MATCH)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
+}
+
+/// A twin's path parameters: `{id}`, and `{mid}` on a module's path.
+#[derive(Debug, serde::Deserialize)]
+pub struct TwinPath {
+    id: String,
+    #[serde(default)]
+    mid: Option<String>,
+}
+
+impl TwinPath {
+    /// The engine's identity key (`device` or `device/module`), each id
+    /// validated on its own so an id holding `/` cannot pose as a module.
+    pub fn key(&self) -> Result<String, ApiError> {
+        Ok(match &self.mid {
+            None => hublet_core::ids::DeviceId::new(self.id.as_str())?.to_string(),
+            Some(m) => hublet_core::ids::Identity::module(&self.id, m)?.key(),
+        })
+    }
 }
 
 async fn write(
@@ -40,32 +61,34 @@ async fn write(
 pub async fn get(
     State(s): State<AppState>,
     _a: Service<REGISTRY_READ>,
-    Path(id): Path<String>,
+    Path(p): Path<TwinPath>,
 ) -> Result<Json<serde_json::Value>, IotHubError> {
-    Ok(Json(s.hub.twins().get(&id).await?.to_json()))
+    Ok(Json(s.hub.twins().get(&p.key()?).await?.to_json()))
 }
 
 /// `PATCH /twins/{id}`: tags and desired properties merged.
 pub async fn patch(
     State(s): State<AppState>,
     _a: Service<REGISTRY_WRITE>,
-    Path(id): Path<String>,
+    Path(p): Path<TwinPath>,
     headers: HeaderMap,
     IotHubJson(body): IotHubJson<serde_json::Value>,
 ) -> Result<Json<serde_json::Value>, IotHubError> {
-    Ok(Json(write(&s, &id, TwinOp::Patch, &headers, &body).await?))
+    Ok(Json(
+        write(&s, &p.key()?, TwinOp::Patch, &headers, &body).await?,
+    ))
 }
 
 /// `PUT /twins/{id}`: tags and desired properties replaced.
 pub async fn replace(
     State(s): State<AppState>,
     _a: Service<REGISTRY_WRITE>,
-    Path(id): Path<String>,
+    Path(p): Path<TwinPath>,
     headers: HeaderMap,
     IotHubJson(body): IotHubJson<serde_json::Value>,
 ) -> Result<Json<serde_json::Value>, IotHubError> {
     Ok(Json(
-        write(&s, &id, TwinOp::Replace, &headers, &body).await?,
+        write(&s, &p.key()?, TwinOp::Replace, &headers, &body).await?,
     ))
 }
 
@@ -73,32 +96,34 @@ pub async fn replace(
 pub async fn api_get(
     State(s): State<AppState>,
     _c: ApiCaller,
-    Path(id): Path<String>,
+    Path(p): Path<TwinPath>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    Ok(Json(s.hub.twins().get(&id).await?.to_json()))
+    Ok(Json(s.hub.twins().get(&p.key()?).await?.to_json()))
 }
 
 /// `PATCH /api/devices/{id}/twin`.
 pub async fn api_patch(
     State(s): State<AppState>,
     _c: ApiCaller,
-    Path(id): Path<String>,
+    Path(p): Path<TwinPath>,
     headers: HeaderMap,
     JsonBody(body): JsonBody<serde_json::Value>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    Ok(Json(write(&s, &id, TwinOp::Patch, &headers, &body).await?))
+    Ok(Json(
+        write(&s, &p.key()?, TwinOp::Patch, &headers, &body).await?,
+    ))
 }
 
 /// `PUT /api/devices/{id}/twin`.
 pub async fn api_replace(
     State(s): State<AppState>,
     _c: ApiCaller,
-    Path(id): Path<String>,
+    Path(p): Path<TwinPath>,
     headers: HeaderMap,
     JsonBody(body): JsonBody<serde_json::Value>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     Ok(Json(
-        write(&s, &id, TwinOp::Replace, &headers, &body).await?,
+        write(&s, &p.key()?, TwinOp::Replace, &headers, &body).await?,
     ))
 }
 

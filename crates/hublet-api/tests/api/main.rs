@@ -9,6 +9,7 @@ mod device_http;
 mod input;
 mod iothub;
 mod limits;
+mod modules;
 mod security;
 mod serial;
 mod stream;

@@ -13,7 +13,7 @@ use super::{
 use crate::clock::Timestamp;
 use crate::error::{HubError, HubResult};
 use crate::hub::Hub;
-use crate::ids::DeviceId;
+use crate::ids::Identity;
 use crate::mailbox::TRACE_BODY_LIMIT;
 use crate::trace::detail::{DeviceAttached, DeviceDetached, DeviceProtocol, TelemetryReceived};
 use crate::trace::{BodyPreview, NewEvent, TraceDetail};
@@ -39,7 +39,12 @@ impl std::fmt::Debug for Attachment {
 }
 
 impl Attachment {
-    /// The attached device's id.
+    /// Whether this is a module's connection (`device/module`).
+    pub fn is_module(&self) -> bool {
+        self.device.contains('/')
+    }
+
+    /// The attached identity's key: the device id, or `device/module`.
     pub fn device_id(&self) -> &str {
         &self.device
     }
@@ -122,7 +127,13 @@ impl Attachment {
 
     /// The device subscribed to C2D messages: the hub pushes its queue in
     /// order, with at most `window` messages unsettled at a time.
+    /// A module has no C2D queue (as on IoT Hub): refused with 400004.
     pub fn subscribe_c2d(&self, window: usize) -> HubResult<()> {
+        if self.is_module() {
+            return Err(HubError::invalid(
+                "modules receive no cloud-to-device messages (IoT Hub keeps C2D queues for devices only)",
+            ));
+        }
         let window = window.max(1);
         if self
             .hub
@@ -251,11 +262,11 @@ impl Hub {
         device_id: &str,
         req: AttachRequest,
     ) -> HubResult<(Attachment, mpsc::UnboundedReceiver<ToDevice>)> {
-        let id = DeviceId::new(device_id)?;
-        let device = id.to_string();
+        let who = Identity::parse(device_id)?;
+        let device = who.key();
         let checked = match &req.credential {
-            Credential::Trusted(_) => self.check_device_trusted(&device).await.map(|()| None),
-            Credential::SasToken(token) => self.check_device_sas(&device, token).await.map(Some),
+            Credential::Trusted(_) => self.check_device_trusted(&who).await.map(|()| None),
+            Credential::SasToken(token) => self.check_identity_sas(&who, token).await.map(Some),
         };
         let token_expiry = match checked {
             Ok(exp) => exp,
@@ -394,7 +405,12 @@ impl Hub {
                         &settings,
                     )?;
                 }
-                crate::registry::table::set_last_activity(ctx.conn, &dev, ctx.now)?;
+                match dev.split_once('/') {
+                    None => crate::registry::table::set_last_activity(ctx.conn, &dev, ctx.now)?,
+                    Some((d, m)) => {
+                        crate::modules::table::set_last_activity(ctx.conn, d, m, ctx.now)?
+                    }
+                }
                 ctx.trace(NewEvent::new(
                     dev.as_str(),
                     TraceDetail::DeviceDetached(detached.clone()),

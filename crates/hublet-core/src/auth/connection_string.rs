@@ -12,7 +12,32 @@ use crate::error::HubError;
 
 /// Builds a device connection string.
 pub fn device(host_name: &str, device_id: &str, key: &str, gateway: Option<&str>) -> String {
-    let mut s = format!("HostName={host_name};DeviceId={device_id};SharedAccessKey={key}");
+    with_gateway(
+        format!("HostName={host_name};DeviceId={device_id};SharedAccessKey={key}"),
+        host_name,
+        gateway,
+    )
+}
+
+/// Builds a module connection string (IoT Hub's order: `HostName`,
+/// `DeviceId`, `ModuleId`, `SharedAccessKey`).
+pub fn module(
+    host_name: &str,
+    device_id: &str,
+    module_id: &str,
+    key: &str,
+    gateway: Option<&str>,
+) -> String {
+    with_gateway(
+        format!(
+            "HostName={host_name};DeviceId={device_id};ModuleId={module_id};SharedAccessKey={key}"
+        ),
+        host_name,
+        gateway,
+    )
+}
+
+fn with_gateway(mut s: String, host_name: &str, gateway: Option<&str>) -> String {
     if let Some(g) = gateway.filter(|g| !g.eq_ignore_ascii_case(host_name)) {
         s.push_str(";GatewayHostName=");
         s.push_str(g);

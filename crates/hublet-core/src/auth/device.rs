@@ -14,6 +14,7 @@
 
 use crate::error::{HubError, HubResult};
 use crate::hub::Hub;
+use crate::ids::{DeviceId, Identity};
 use crate::registry::DeviceStatus;
 use crate::trace::NewEvent;
 use crate::trace::detail::{DeviceAuthFailed, TraceDetail};
@@ -92,18 +93,32 @@ impl Hub {
         device_id: &str,
         token: &str,
     ) -> Result<Timestamp, Refusal> {
+        match DeviceId::new(device_id) {
+            Ok(d) => self.check_identity_sas(&Identity::device(d), token).await,
+            Err(e) => Err(Refusal::told(e.to_string())),
+        }
+    }
+
+    /// Verifies a SAS token for a device or a module; returns its expiry.
+    /// A module is refused when it or its device is unknown, or its
+    /// device is disabled.
+    pub(crate) async fn check_identity_sas(
+        &self,
+        who: &Identity,
+        token: &str,
+    ) -> Result<Timestamp, Refusal> {
         let policies = self.policies();
-        let t = auth::precheck_device_token(
+        let t = auth::precheck_identity_token(
             token,
-            device_id,
+            &who.resource_path(),
             &policies,
             &self.settings().host_names(),
             self.now().unix_seconds(),
         )
         .map_err(|e| Refusal::told(e.to_string()))?;
-        let row = match self.device_row(device_id).await {
+        let found = match self.identity_keys(who).await {
             Ok(r) => Some(r),
-            Err(HubError::DeviceNotFound(_)) => None,
+            Err(HubError::DeviceNotFound(_) | HubError::ModuleNotFound { .. }) => None,
             Err(e) => {
                 return Err(Refusal {
                     reason: e.to_string(),
@@ -111,18 +126,17 @@ impl Hub {
                 });
             }
         };
-        let keys = row
+        let keys = found
             .as_ref()
-            .map(|r| [r.primary_key.as_str(), r.secondary_key.as_str()])
+            .map(|(_, k)| [k[0].as_str(), k[1].as_str()])
             .unwrap_or([DECOY_KEY, DECOY_KEY]);
         let signed = auth::device_token_signed(&t, keys, &policies);
-        match row {
-            None => Err(Refusal::hidden(format!(
-                "device '{device_id}' is not registered"
+        match found {
+            None => Err(Refusal::hidden(format!("{} is not registered", what(who)))),
+            Some((DeviceStatus::Disabled, _)) => Err(Refusal::hidden(format!(
+                "device '{}' is disabled",
+                who.device
             ))),
-            Some(r) if r.status == DeviceStatus::Disabled => {
-                Err(Refusal::hidden(format!("device '{device_id}' is disabled")))
-            }
             Some(_) if !signed => Err(Refusal::hidden(
                 auth::sas::SasError::BadSignature.to_string(),
             )),
@@ -130,22 +144,54 @@ impl Hub {
         }
     }
 
+    /// The device's status and the identity's two keys.
+    async fn identity_keys(&self, who: &Identity) -> HubResult<(DeviceStatus, [String; 2])> {
+        let who = who.clone();
+        self.inner
+            .db
+            .read(move |conn| {
+                let dev = crate::registry::table::get_required(conn, who.device.as_str())?;
+                let keys = match &who.module {
+                    None => [dev.primary_key, dev.secondary_key],
+                    Some(m) => {
+                        let m = crate::modules::table::get_required(
+                            conn,
+                            who.device.as_str(),
+                            m.as_str(),
+                        )?;
+                        [m.primary_key, m.secondary_key]
+                    }
+                };
+                Ok((dev.status, keys))
+            })
+            .await
+    }
+
     /// Checks a credential a trusted local transport vouches for (the
     /// serial bridge, the simulator): the device must exist and be enabled.
     /// These callers are the hub's owner, so the reason is told.
-    pub(crate) async fn check_device_trusted(&self, device_id: &str) -> Result<(), Refusal> {
-        match self.device_row(device_id).await {
-            Ok(r) if r.status == DeviceStatus::Disabled => {
-                Err(Refusal::told(format!("device '{device_id}' is disabled")))
-            }
-            Ok(_) => Ok(()),
-            Err(HubError::DeviceNotFound(_)) => Err(Refusal::told(format!(
-                "device '{device_id}' is not registered"
+    pub(crate) async fn check_device_trusted(&self, who: &Identity) -> Result<(), Refusal> {
+        match self.identity_keys(who).await {
+            Ok((DeviceStatus::Disabled, _)) => Err(Refusal::told(format!(
+                "device '{}' is disabled",
+                who.device
             ))),
+            Ok(_) => Ok(()),
+            Err(HubError::DeviceNotFound(_) | HubError::ModuleNotFound { .. }) => {
+                Err(Refusal::told(format!("{} is not registered", what(who))))
+            }
             Err(e) => Err(Refusal {
                 reason: e.to_string(),
                 public: e,
             }),
         }
+    }
+}
+
+/// "device 'd'" or "module 'm' of device 'd'", for refusal reasons.
+fn what(who: &Identity) -> String {
+    match &who.module {
+        None => format!("device '{}'", who.device),
+        Some(m) => format!("module '{m}' of device '{}'", who.device),
     }
 }

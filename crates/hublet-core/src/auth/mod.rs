@@ -126,9 +126,28 @@ pub fn precheck_device_token(
     host_names: &[String],
     now_unix: i64,
 ) -> Result<SasToken, SasError> {
+    precheck_identity_token(
+        token,
+        &format!("devices/{device_id}"),
+        policies,
+        host_names,
+        now_unix,
+    )
+}
+
+/// [`precheck_device_token`] for any identity: `resource_path` is
+/// `devices/{d}` or `devices/{d}/modules/{m}` (a module's token must cover
+/// the module; a device's token does not).
+pub fn precheck_identity_token(
+    token: &str,
+    resource_path: &str,
+    policies: &[Policy],
+    host_names: &[String],
+    now_unix: i64,
+) -> Result<SasToken, SasError> {
     let t = SasToken::parse(token)?;
     let host = check_host(&t, host_names)?;
-    let target = format!("{host}/devices/{device_id}");
+    let target = format!("{host}/{resource_path}");
     if !covers(&t.resource(), &target) {
         return Err(SasError::WrongResource {
             sr: t.resource(),

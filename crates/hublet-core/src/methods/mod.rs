@@ -20,7 +20,7 @@ use tokio::sync::oneshot;
 use crate::attach::{CallStart, MethodRequest, RawResponse, Responded, ToDevice};
 use crate::error::{HubError, HubResult};
 use crate::hub::Hub;
-use crate::ids::{DeviceId, validate_method_name};
+use crate::ids::{Identity, validate_method_name};
 use crate::mailbox::TRACE_BODY_LIMIT;
 use crate::trace::detail::{
     MethodDelivered, MethodFailed, MethodInvoked, MethodLateResponse, MethodResponded,
@@ -143,9 +143,22 @@ pub struct Methods<'a> {
 }
 
 impl Methods<'_> {
-    /// Calls a method on a device and waits for its answer.
+    /// Calls a method on a device (or a module: `device/module`) and
+    /// waits for its answer.
     pub async fn invoke(&self, device: &str, call: MethodCall) -> HubResult<MethodResponse> {
         self.call(device, call).await.map_err(|f| f.error)
+    }
+
+    /// Calls a method on one of a device's modules (IoT Hub's
+    /// `POST /twins/{id}/modules/{mid}/methods`).
+    pub async fn invoke_module(
+        &self,
+        device: &str,
+        module: &str,
+        call: MethodCall,
+    ) -> HubResult<MethodResponse> {
+        let who = Identity::module(device, module)?;
+        self.invoke(&who.key(), call).await
     }
 
     /// [`invoke`](Self::invoke), with the request id of a failed call: the
@@ -161,11 +174,27 @@ impl Methods<'_> {
             request_id: None,
         };
         let payload = call.validate().map_err(refused)?;
-        let id = DeviceId::new(device).map_err(refused)?;
-        // An attached device is registered (deleting a device detaches it),
-        // so only an unattached one needs the registry to tell 404001 from 404103.
-        if self.hub.inner.presence.current(id.as_str()).is_none() {
-            self.hub.device_row(id.as_str()).await.map_err(refused)?;
+        let who = Identity::parse(device).map_err(refused)?;
+        let key = who.key();
+        // An attached identity is registered (deleting one detaches it), so
+        // only an unattached one needs the registry to tell 404001 / 404010
+        // from 404103.
+        if self.hub.inner.presence.current(&key).is_none() {
+            match &who.module {
+                None => self
+                    .hub
+                    .device_row(who.device.as_str())
+                    .await
+                    .map(drop)
+                    .map_err(refused)?,
+                Some(m) => self
+                    .hub
+                    .modules()
+                    .get(who.device.as_str(), m.as_str())
+                    .await
+                    .map(drop)
+                    .map_err(refused)?,
+            }
         }
         let rid = self
             .hub
@@ -175,7 +204,7 @@ impl Methods<'_> {
             .await
             .map_err(refused)?
             .to_string();
-        self.run(id.as_str(), &call, payload, &rid)
+        self.run(&key, &call, payload, &rid)
             .await
             .map_err(|error| MethodFailure {
                 error,

@@ -141,6 +141,9 @@ pub struct Device {
     pub last_activity_time: Option<Timestamp>,
     /// Messages in its C2D queue (Enqueued plus Invisible).
     pub cloud_to_device_message_count: u32,
+    /// The IoT Plug and Play model id it announced when it last connected
+    /// (`""` if none).
+    pub model_id: String,
 }
 
 /// What to register.
@@ -215,7 +218,7 @@ pub(crate) fn etag_of(version: i64) -> String {
 }
 
 /// A generation id shaped like IoT Hub's (18 digits, .NET ticks).
-fn new_generation_id(now: Timestamp) -> String {
+pub(crate) fn new_generation_id(now: Timestamp) -> String {
     let ticks = now
         .0
         .saturating_mul(10_000)
@@ -225,11 +228,16 @@ fn new_generation_id(now: Timestamp) -> String {
 }
 
 fn check_if_match(row: &DeviceRow, if_match: Option<&str>) -> HubResult<()> {
+    check_etag(row.version, if_match)
+}
+
+/// 412001 unless `if_match` is absent, `*`, or the etag of `version`.
+pub(crate) fn check_etag(version: i64, if_match: Option<&str>) -> HubResult<()> {
     if let Some(given) = if_match
         .map(|g| g.trim().trim_matches('"'))
         .filter(|g| *g != "*")
     {
-        let current = etag_of(row.version);
+        let current = etag_of(version);
         if given != current {
             return Err(HubError::PreconditionFailed {
                 given: given.to_string(),
@@ -246,7 +254,7 @@ pub struct Registry<'a> {
 }
 
 impl Registry<'_> {
-    fn to_device(&self, row: DeviceRow, queue: u32) -> Device {
+    fn to_device(&self, row: DeviceRow, queue: u32, model_id: String) -> Device {
         let p = self.hub.inner.presence.snapshot(&row.device_id);
         let last_activity = match (row.last_activity, p.last_activity) {
             (Some(a), Some(b)) => Some(a.max(b)),
@@ -263,6 +271,7 @@ impl Registry<'_> {
             transport: p.transport,
             last_activity_time: last_activity,
             cloud_to_device_message_count: queue,
+            model_id,
             device_id: row.device_id,
             generation_id: row.generation_id,
             status: row.status,
@@ -317,23 +326,24 @@ impl Registry<'_> {
                 Ok(row)
             })
             .await?;
-        Ok(self.to_device(row, 0))
+        Ok(self.to_device(row, 0, String::new()))
     }
 
     /// One device. Fails with 404001 if unknown.
     pub async fn get(&self, id: &str) -> HubResult<Device> {
         let id = DeviceId::new(id)?;
-        let (row, queue) = self
+        let (row, queue, model) = self
             .hub
             .inner
             .db
             .read(move |conn| {
                 let row = table::get_required(conn, id.as_str())?;
                 let queue = crate::mailbox::table::count(conn, id.as_str())?;
-                Ok((row, queue))
+                let model = table::model_id(conn, id.as_str())?;
+                Ok((row, queue, model))
             })
             .await?;
-        Ok(self.to_device(row, queue))
+        Ok(self.to_device(row, queue, model))
     }
 
     /// Devices in id order, optionally filtered by a substring of the id.
@@ -347,7 +357,7 @@ impl Registry<'_> {
             .await?;
         Ok(rows
             .into_iter()
-            .map(|(r, n)| self.to_device(r, n))
+            .map(|(r, n, model)| self.to_device(r, n, model))
             .collect())
     }
 
@@ -368,7 +378,7 @@ impl Registry<'_> {
         }
         let if_match = if_match.map(str::to_string);
         let key = id.to_string();
-        let (row, queue) = self
+        let (row, queue, model) = self
             .hub
             .inner
             .db
@@ -416,7 +426,8 @@ impl Registry<'_> {
                     ctx.trace(NewEvent::new(key.as_str(), detail))?;
                 }
                 let queue = crate::mailbox::table::count(ctx.conn, &key)?;
-                Ok((row, queue))
+                let model = table::model_id(ctx.conn, &key)?;
+                Ok((row, queue, model))
             })
             .await?;
         if row.status == DeviceStatus::Disabled {
@@ -424,7 +435,7 @@ impl Registry<'_> {
                 .detach_device(id.as_str(), DetachReason::Disabled)
                 .await;
         }
-        Ok(self.to_device(row, queue))
+        Ok(self.to_device(row, queue, model))
     }
 
     /// Enables or disables a device.
@@ -461,18 +472,21 @@ impl Registry<'_> {
         self.update(id, change, None).await
     }
 
-    /// Deletes a device with its C2D queue and its feedback not yet batched
-    /// (as IoT Hub does), and disconnects it.
+    /// Deletes a device with its C2D queue, its feedback not yet batched,
+    /// its modules and twins (as IoT Hub does), and disconnects it and its
+    /// modules.
     pub async fn delete(&self, id: &str, if_match: Option<&str>) -> HubResult<()> {
         let id = DeviceId::new(id)?;
         let key = id.to_string();
         let if_match = if_match.map(str::to_string);
-        self.hub
+        let modules = self
+            .hub
             .inner
             .db
             .write(move |ctx| {
                 let row = table::get_required(ctx.conn, &key)?;
                 check_if_match(&row, if_match.as_deref())?;
+                let modules = crate::modules::table::list(ctx.conn, Some(&key))?;
                 let messages = crate::mailbox::table::delete_all(ctx.conn, &key)?;
                 let feedback = crate::feedback::table::drop_pending_for_device(ctx.conn, &key)?;
                 crate::adapter::table::remove_device(ctx.conn, &key)?;
@@ -483,12 +497,21 @@ impl Registry<'_> {
                     generation_id: row.generation_id.clone(),
                 });
                 ctx.trace(NewEvent::new(key.as_str(), detail))?;
-                Ok(())
+                Ok(modules)
             })
             .await?;
         self.hub
             .detach_device(id.as_str(), DetachReason::Deleted)
             .await;
+        // Its modules went with it (a trigger): their connections end too.
+        for m in modules {
+            self.hub
+                .detach_device(
+                    &format!("{}/{}", m.device_id, m.module_id),
+                    DetachReason::Deleted,
+                )
+                .await;
+        }
         Ok(())
     }
 
@@ -520,7 +543,7 @@ impl Registry<'_> {
             KeyKind::Secondary => &d.secondary_key,
         };
         let host = self.hub.settings().hub_name.clone();
-        self.sas(&format!("{host}/devices/{}", d.device_id), key, None, ttl)
+        self.sign(&format!("{host}/devices/{}", d.device_id), key, None, ttl)
     }
 
     /// A SAS token for a shared access policy (default `iothubowner`),
@@ -538,7 +561,7 @@ impl Registry<'_> {
             HubError::invalid_field("policy", format!("no shared access policy named '{name}'"))
         })?;
         let settings = self.hub.settings();
-        self.sas(
+        self.sign(
             host.unwrap_or(&settings.hub_name),
             &p.primary_key,
             Some(&p.name),
@@ -546,7 +569,8 @@ impl Registry<'_> {
         )
     }
 
-    fn sas(
+    /// A SAS token for `resource` signed with `key`, valid for `ttl`.
+    pub(crate) fn sign(
         &self,
         resource: &str,
         key: &str,

@@ -133,15 +133,27 @@ pub(crate) fn delete(conn: &Connection, id: &str) -> HubResult<()> {
     Ok(())
 }
 
-/// Devices whose id contains `search`, ordered by id, with their queue counts.
+/// The IoT Plug and Play model id the device announced (`""` if none),
+/// kept in its twin.
+pub(crate) fn model_id(conn: &Connection, id: &str) -> HubResult<String> {
+    Ok(conn
+        .prepare_cached("SELECT model_id FROM twins WHERE device_id = ?1 AND module_id = ''")?
+        .query_row([id], |r| r.get::<_, String>(0))
+        .optional()?
+        .unwrap_or_default())
+}
+
+/// Devices whose id contains `search`, ordered by id, with their queue
+/// counts and model ids.
 pub(crate) fn list(
     conn: &Connection,
     search: Option<&str>,
     after: Option<&str>,
     limit: usize,
-) -> HubResult<Vec<(DeviceRow, u32)>> {
+) -> HubResult<Vec<(DeviceRow, u32, String)>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS}, (SELECT count(*) FROM c2d_messages m WHERE m.device_id = devices.device_id)
+        "SELECT {COLUMNS}, (SELECT count(*) FROM c2d_messages m WHERE m.device_id = devices.device_id),
+                ifnull((SELECT model_id FROM twins t WHERE t.device_id = devices.device_id AND t.module_id = ''), '')
          FROM devices
          WHERE (?1 IS NULL OR instr(lower(device_id), lower(?1)) > 0)
            AND (?2 IS NULL OR device_id > ?2)
@@ -149,7 +161,7 @@ pub(crate) fn list(
     ))?;
     let rows = stmt.query_map(
         (search, after, i64::try_from(limit).unwrap_or(i64::MAX)),
-        |r| Ok((from_row(r)?, r.get::<_, u32>(11)?)),
+        |r| Ok((from_row(r)?, r.get::<_, u32>(11)?, r.get::<_, String>(12)?)),
     )?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

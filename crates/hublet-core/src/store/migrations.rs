@@ -30,6 +30,8 @@ pub(crate) const MIGRATIONS: &[&[&str]] = &[
     &[crate::mailbox::table::V4],
     // 5: device twins.
     &[crate::twin::table::V5],
+    // 6: module identities; twins keyed by device and module.
+    &[crate::modules::table::V6],
 ];
 
 /// The schema version this build writes.

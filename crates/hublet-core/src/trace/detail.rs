@@ -227,6 +227,26 @@ pub struct TwinUpdated {
     pub via: Option<String>,
 }
 
+/// `module.created`, `module.updated`, `module.deleted`: a module identity
+/// of the event's device changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct ModuleChanged {
+    /// The module.
+    pub module_id: String,
+    /// Who manages it, if set.
+    #[serde(default)]
+    pub managed_by: Option<String>,
+    /// Its generation id.
+    pub generation_id: String,
+    /// Its etag after the change.
+    pub etag: String,
+    /// Its keys changed.
+    #[serde(default)]
+    pub keys_changed: bool,
+}
+
 /// `device.auth_failed`: a device's credentials were refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -1155,6 +1175,12 @@ trace_kinds! {
     ServiceDisconnected = "service.disconnected" => ServiceDisconnected,
     /// A device twin changed (tags, desired or reported properties).
     TwinUpdated = "twin.updated" => TwinUpdated,
+    /// A module identity was created on the device.
+    ModuleCreated = "module.created" => ModuleChanged,
+    /// A module's keys or `managedBy` changed.
+    ModuleUpdated = "module.updated" => ModuleChanged,
+    /// A module identity was deleted, with its twin.
+    ModuleDeleted = "module.deleted" => ModuleChanged,
     /// Hub settings changed.
     SettingsChanged = "settings.changed" => SettingsChanged,
 }

@@ -11,7 +11,8 @@ use crate::clock::Timestamp;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct TraceQuery {
-    /// Only events about this device.
+    /// Only events about this device (and its modules), or about one
+    /// module (`device/module`).
     pub device_id: Option<String>,
     /// Only these kinds. `c2d.enqueued` matches exactly; `c2d` or `c2d.*`
     /// matches every `c2d.` kind.
@@ -83,7 +84,7 @@ impl TraceQuery {
     /// True when `ev` passes every filter (ignores paging and limit).
     pub fn matches(&self, ev: &TraceEvent) -> bool {
         if let Some(d) = &self.device_id
-            && ev.device_id.as_deref() != Some(d.as_str())
+            && !ev.device_id.as_deref().is_some_and(|e| about_device(e, d))
         {
             return false;
         }
@@ -132,4 +133,14 @@ impl TraceQuery {
         }
         true
     }
+}
+
+/// Whether an event's identity key `event` (`device` or `device/module`)
+/// falls under the filter `wanted`: a device takes in its modules.
+fn about_device(event: &str, wanted: &str) -> bool {
+    event == wanted
+        || (!wanted.contains('/')
+            && event
+                .strip_prefix(wanted)
+                .is_some_and(|rest| rest.starts_with('/')))
 }

@@ -272,6 +272,20 @@ impl TraceDetail {
                     ),
                 }
             }
+            T::ModuleCreated(d) => format!(
+                "module '{}' created{}",
+                d.module_id,
+                d.managed_by
+                    .as_deref()
+                    .map(|m| format!(" (managed by {m})"))
+                    .unwrap_or_default()
+            ),
+            T::ModuleUpdated(d) => format!(
+                "module '{}' updated{}",
+                d.module_id,
+                if d.keys_changed { ": new keys" } else { "" }
+            ),
+            T::ModuleDeleted(d) => format!("module '{}' deleted with its twin", d.module_id),
             T::Unknown(u) => format!("(not understood by this Hublet) {}", u.raw),
         }
     }

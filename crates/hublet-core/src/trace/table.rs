@@ -102,7 +102,24 @@ pub(crate) fn query(conn: &Connection, q: &TraceQuery) -> HubResult<Vec<TraceEve
         sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
     };
     if let Some(d) = &q.device_id {
-        arg(&mut sql, " AND device_id = ?", Value::Text(d.clone()));
+        if d.contains('/') {
+            arg(&mut sql, " AND device_id = ?", Value::Text(d.clone()));
+        } else {
+            // A device's events and its modules' (`device/module`): the
+            // range ['d/', 'd0') is every key starting with "d/", and
+            // keeps the device index usable.
+            arg(&mut sql, " AND (device_id = ?", Value::Text(d.clone()));
+            arg(
+                &mut sql,
+                " OR (device_id >= ?",
+                Value::Text(format!("{d}/")),
+            );
+            arg(
+                &mut sql,
+                " AND device_id < ?))",
+                Value::Text(format!("{d}0")),
+            );
+        }
     }
     let kinds = q.kind_filters();
     if !kinds.is_empty() {

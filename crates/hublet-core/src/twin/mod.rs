@@ -1,5 +1,8 @@
-//! Device twins: tags, desired and reported properties with IoT Hub's
-//! versions, metadata, etags, merge rules and limits.
+//! Device and module twins: tags, desired and reported properties with
+//! IoT Hub's versions, metadata, etags, merge rules and limits.
+//!
+//! Every operation takes an identity key: a device id, or
+//! `device/module` for a module's twin ([`Identity`]).
 //!
 //! - [`doc`]: the sections as pure data (merge, `$metadata`, limits);
 //! - `table`: the `twins` table (a device without a row has a fresh twin);
@@ -30,7 +33,8 @@ use ts_rs::TS;
 use crate::clock::Timestamp;
 use crate::error::{HubError, HubResult};
 use crate::hub::Hub;
-use crate::ids::DeviceId;
+use crate::ids::Identity;
+use crate::modules::Module;
 use crate::registry::{ConnectionState, Device};
 use crate::trace::detail::TwinUpdated;
 use crate::trace::{NewEvent, TraceDetail};
@@ -81,11 +85,14 @@ impl TwinState {
     }
 }
 
-/// A device's twin with its identity fields, as `GET /twins/{id}` shows it.
+/// A device's or module's twin with its identity fields, as
+/// `GET /twins/{id}` and `GET /twins/{id}/modules/{mid}` show it.
 #[derive(Debug, Clone)]
 pub struct Twin {
-    /// The device.
+    /// The device (the module's device, for a module twin).
     pub device: Device,
+    /// The module, for a module twin.
+    pub module: Option<Module>,
     /// Its twin.
     pub state: TwinState,
 }
@@ -96,12 +103,17 @@ impl Twin {
         let d = &self.device;
         let t = &self.state;
         let never = "0001-01-01T00:00:00Z";
+        let module = self.module.as_ref();
         let mut m = Map::new();
         m.insert("deviceId".into(), json!(d.device_id));
+        if let Some(md) = module {
+            m.insert("moduleId".into(), json!(md.module_id));
+        }
         m.insert("etag".into(), json!(t.etag()));
+        let identity_etag = module.map_or(&d.etag, |md| &md.etag);
         m.insert(
             "deviceEtag".into(),
-            json!(base64::engine::general_purpose::STANDARD.encode(d.etag.as_bytes())),
+            json!(base64::engine::general_purpose::STANDARD.encode(identity_etag.as_bytes())),
         );
         m.insert("status".into(), json!(d.status.as_str()));
         if let Some(r) = &d.status_reason {
@@ -111,9 +123,17 @@ impl Twin {
             "statusUpdateTime".into(),
             json!(doc::iothub_time(d.status_updated_time)),
         );
+        let (state, last_activity, c2d) = match module {
+            None => (
+                d.connection_state,
+                d.last_activity_time,
+                d.cloud_to_device_message_count,
+            ),
+            Some(md) => (md.connection_state, md.last_activity_time, 0),
+        };
         m.insert(
             "connectionState".into(),
-            json!(match d.connection_state {
+            json!(match state {
                 ConnectionState::Connected => "Connected",
                 _ => "Disconnected",
             }),
@@ -121,15 +141,12 @@ impl Twin {
         m.insert(
             "lastActivityTime".into(),
             json!(
-                d.last_activity_time
+                last_activity
                     .map(doc::iothub_time)
                     .unwrap_or_else(|| never.into())
             ),
         );
-        m.insert(
-            "cloudToDeviceMessageCount".into(),
-            json!(d.cloud_to_device_message_count),
-        );
+        m.insert("cloudToDeviceMessageCount".into(), json!(c2d));
         m.insert("authenticationType".into(), json!("sas"));
         m.insert(
             "x509Thumbprint".into(),
@@ -144,7 +161,9 @@ impl Twin {
             "properties".into(),
             json!({"desired": t.desired.render(), "reported": t.reported.render()}),
         );
-        m.insert("capabilities".into(), json!({"iotEdge": false}));
+        if module.is_none() {
+            m.insert("capabilities".into(), json!({"iotEdge": false}));
+        }
         Value::Object(m)
     }
 }
@@ -215,18 +234,40 @@ pub struct Twins<'a> {
 }
 
 impl Twins<'_> {
-    /// The device's twin (404001 for an unknown device).
+    /// The identity's device and module as the registry has them now
+    /// (404001 for an unknown device, 404010 for an unknown module).
+    async fn owner(&self, who: &Identity) -> HubResult<(Device, Option<Module>)> {
+        let device = self.hub.registry().get(who.device.as_str()).await?;
+        let module = match &who.module {
+            None => None,
+            Some(m) => Some(
+                self.hub
+                    .modules()
+                    .get(who.device.as_str(), m.as_str())
+                    .await?,
+            ),
+        };
+        Ok((device, module))
+    }
+
+    /// The twin of a device (`id`) or module (`device/module`).
     pub async fn get(&self, id: &str) -> HubResult<Twin> {
-        let device = self.hub.registry().get(id).await?;
-        let created = device.created_time;
-        let dev = device.device_id.clone();
+        let who = Identity::parse(id)?;
+        let (device, module) = self.owner(&who).await?;
+        let created = module
+            .as_ref()
+            .map_or(device.created_time, |m| m.created_time);
         let state = self
             .hub
             .inner
             .db
-            .read(move |conn| table::load(conn, &dev, created))
+            .read(move |conn| table::load(conn, who.device.as_str(), who.module_str(), created))
             .await?;
-        Ok(Twin { device, state })
+        Ok(Twin {
+            device,
+            module,
+            state,
+        })
     }
 
     /// What the device's own twin GET answers (`{"desired":…, "reported":…}`).
@@ -237,7 +278,7 @@ impl Twins<'_> {
     /// A service's merge (PATCH) or replacement (PUT) of tags and desired
     /// properties, with an optional `If-Match` etag (412001 on mismatch).
     /// Nothing changes on any error. A desired change goes to the device
-    /// if it is attached and subscribed, in `$version` order.
+    /// (or module) if it is attached and subscribed, in `$version` order.
     pub async fn write(
         &self,
         id: &str,
@@ -245,7 +286,8 @@ impl Twins<'_> {
         write: TwinWrite,
         if_match: Option<&str>,
     ) -> HubResult<Twin> {
-        let id = DeviceId::new(id)?.as_str().to_string();
+        let who = Identity::parse(id)?;
+        let key = who.key();
         for (kind, part) in [
             (SectionKind::Tags, &write.tags),
             (SectionKind::Desired, &write.desired),
@@ -256,19 +298,19 @@ impl Twins<'_> {
         }
         let wanted = if_match.and_then(etag_condition);
         let _order = self.hub.inner.twin_writes.lock().await;
-        let dev = id.clone();
+        let w = who.clone();
+        let trace_key = key.clone();
         let (state, notify) = self
             .hub
             .inner
             .db
             .write(move |ctx| {
-                let row = crate::registry::table::get_required(ctx.conn, &dev)?;
-                let mut t = table::load(ctx.conn, &dev, row.created)?;
-                if let Some(w) = &wanted
-                    && *w != t.etag()
+                let mut t = load_existing(ctx.conn, &w)?;
+                if let Some(wanted) = &wanted
+                    && *wanted != t.etag()
                 {
                     return Err(HubError::PreconditionFailed {
-                        given: w.clone(),
+                        given: wanted.clone(),
                         current: t.etag(),
                     });
                 }
@@ -276,9 +318,9 @@ impl Twins<'_> {
                 let notify = apply_service_write(&mut t, op, &write, now)?;
                 t.etag_seq += 1;
                 t.version += 1;
-                table::save(ctx.conn, &dev, &t)?;
+                table::save(ctx.conn, w.device.as_str(), w.module_str(), &t)?;
                 ctx.trace(NewEvent::new(
-                    dev.as_str(),
+                    trace_key.as_str(),
                     TraceDetail::TwinUpdated(TwinUpdated {
                         by: TwinAuthor::Service,
                         op,
@@ -295,15 +337,20 @@ impl Twins<'_> {
             })
             .await?;
         if let Some(patch) = notify {
-            self.hub.inner.presence.send_desired(&id, patch);
+            self.hub.inner.presence.send_desired(&key, patch);
         }
-        let device = self.hub.registry().get(&id).await?;
-        Ok(Twin { device, state })
+        let (device, module) = self.owner(&who).await?;
+        Ok(Twin {
+            device,
+            module,
+            state,
+        })
     }
 
     /// Runs a query in IoT Hub's language over every device's twin
-    /// (`POST /devices/query`), one page at a time (400004 for a query
-    /// Hublet cannot run, with where it went wrong).
+    /// (`FROM devices`) or every module's (`FROM devices.modules`),
+    /// one page at a time (400004 for a query Hublet cannot run, with
+    /// where it went wrong).
     pub async fn query(
         &self,
         text: &str,
@@ -319,44 +366,83 @@ impl Twins<'_> {
                 ..Default::default()
             })
             .await?;
-        let mut states = self.hub.inner.db.read(table::load_all).await?;
-        let twins: Vec<Value> = devices
-            .into_iter()
-            .map(|device| {
-                let state = states
-                    .remove(&device.device_id)
-                    .unwrap_or_else(|| TwinState::fresh(device.created_time));
-                Twin { device, state }.to_json()
-            })
-            .collect();
+        let modules_only = q.modules;
+        let mut states = self
+            .hub
+            .inner
+            .db
+            .read(move |conn| table::load_all(conn, modules_only))
+            .await?;
+        let twins: Vec<Value> = if q.modules {
+            let by_id: std::collections::HashMap<String, Device> = devices
+                .into_iter()
+                .map(|d| (d.device_id.clone(), d))
+                .collect();
+            self.hub
+                .modules()
+                .list_all()
+                .await?
+                .into_iter()
+                .filter_map(|m| {
+                    let device = by_id.get(&m.device_id)?.clone();
+                    let state = states
+                        .remove(&(m.device_id.clone(), m.module_id.clone()))
+                        .unwrap_or_else(|| TwinState::fresh(m.created_time));
+                    Some(
+                        Twin {
+                            device,
+                            module: Some(m),
+                            state,
+                        }
+                        .to_json(),
+                    )
+                })
+                .collect()
+        } else {
+            devices
+                .into_iter()
+                .map(|device| {
+                    let state = states
+                        .remove(&(device.device_id.clone(), String::new()))
+                        .unwrap_or_else(|| TwinState::fresh(device.created_time));
+                    Twin {
+                        device,
+                        module: None,
+                        state,
+                    }
+                    .to_json()
+                })
+                .collect()
+        };
         query::run(text, &q, &twins, page_size, continuation)
     }
 
-    /// Stores the IoT Plug and Play model id a device announced (its twin's
-    /// `modelId`); IoT Hub keeps the last one given. No version changes.
+    /// Stores the IoT Plug and Play model id a device (or module)
+    /// announced (its twin's `modelId`); IoT Hub keeps the last one given.
+    /// No version changes.
     pub async fn set_model_id(&self, id: &str, model_id: &str) -> HubResult<()> {
         if model_id.len() > 512 {
             return Err(HubError::invalid("a model id is at most 512 characters"));
         }
-        let dev = id.to_string();
+        let who = Identity::parse(id)?;
         let model = model_id.to_string();
         self.hub
             .inner
             .db
             .write(move |ctx| {
-                let row = crate::registry::table::get_required(ctx.conn, &dev)?;
-                let mut t = table::load(ctx.conn, &dev, row.created)?;
+                let mut t = load_existing(ctx.conn, &who)?;
                 if t.model_id != model {
                     t.model_id = model.clone();
-                    table::save(ctx.conn, &dev, &t)?;
+                    table::save(ctx.conn, who.device.as_str(), who.module_str(), &t)?;
                 }
                 Ok(())
             })
             .await
     }
 
-    /// A device's reported-properties patch; returns the new reported
-    /// `$version`. Nothing changes on any error (400004 for a bad patch).
+    /// A device's (or module's) reported-properties patch; returns the new
+    /// reported `$version`. Nothing changes on any error (400004 for a bad
+    /// patch).
     pub async fn report(&self, id: &str, patch: Value, via: &str) -> HubResult<u64> {
         let Value::Object(patch) = patch else {
             return Err(HubError::invalid(
@@ -364,15 +450,15 @@ impl Twins<'_> {
             ));
         };
         doc::validate_patch(SectionKind::Reported, &patch)?;
-        let dev = id.to_string();
+        let who = Identity::parse(id)?;
+        let key = who.key();
         let via = via.to_string();
-        self.hub.touch(id);
+        self.hub.touch(&key);
         self.hub
             .inner
             .db
             .write(move |ctx| {
-                let row = crate::registry::table::get_required(ctx.conn, &dev)?;
-                let mut t = table::load(ctx.conn, &dev, row.created)?;
+                let mut t = load_existing(ctx.conn, &who)?;
                 let mut doc = t.reported.doc.clone();
                 let mut meta = t.reported.meta.clone();
                 doc::merge(&mut doc, &mut meta, &patch, ctx.now, None);
@@ -381,9 +467,9 @@ impl Twins<'_> {
                 t.reported.meta = meta;
                 t.reported.version += 1;
                 t.version += 1;
-                table::save(ctx.conn, &dev, &t)?;
+                table::save(ctx.conn, who.device.as_str(), who.module_str(), &t)?;
                 ctx.trace(NewEvent::new(
-                    dev.as_str(),
+                    key.as_str(),
                     TraceDetail::TwinUpdated(TwinUpdated {
                         by: TwinAuthor::Device,
                         op: TwinOp::Patch,
@@ -400,6 +486,18 @@ impl Twins<'_> {
             })
             .await
     }
+}
+
+/// The identity's stored twin inside a write: 404001 / 404010 when the
+/// device or module is not registered.
+fn load_existing(conn: &rusqlite::Connection, who: &Identity) -> HubResult<TwinState> {
+    let created = match &who.module {
+        None => crate::registry::table::get_required(conn, who.device.as_str())?.created,
+        Some(m) => {
+            crate::modules::table::get_required(conn, who.device.as_str(), m.as_str())?.created
+        }
+    };
+    table::load(conn, who.device.as_str(), who.module_str(), created)
 }
 
 /// Applies a service write to `t`; returns the desired notification's body

@@ -1,5 +1,7 @@
-//! The `twins` table: one row per device whose twin was ever written. A
-//! device without a row has a fresh twin (both sections at version 1).
+//! The `twins` table: one row per device or module whose twin was ever
+//! written, keyed by device id and module id (`""` for the device's own
+//! twin; rebuilt so in migration 6, `crate::modules::table`). An identity
+//! without a row has a fresh twin (both sections at version 1).
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Map, Value};
@@ -28,12 +30,18 @@ fn corrupt(e: serde_json::Error) -> HubError {
     HubError::BadDatabase(format!("a stored twin cannot be read: {e}"))
 }
 
-/// The device's twin; a fresh one (made at `created`) when none is stored.
-pub(crate) fn load(conn: &Connection, device: &str, created: Timestamp) -> HubResult<TwinState> {
+/// The twin of `device` (`module` `""`) or of one of its modules; a fresh
+/// one (made at `created`) when none is stored.
+pub(crate) fn load(
+    conn: &Connection,
+    device: &str,
+    module: &str,
+    created: Timestamp,
+) -> HubResult<TwinState> {
     let row = conn
         .query_row(
-            "SELECT tags, desired, reported, etag_seq, version, model_id FROM twins WHERE device_id = ?1",
-            [device],
+            "SELECT tags, desired, reported, etag_seq, version, model_id FROM twins WHERE device_id = ?1 AND module_id = ?2",
+            [device, module],
             |r| {
                 Ok((
                     r.get::<_, Option<String>>(0)?,
@@ -63,28 +71,34 @@ pub(crate) fn load(conn: &Connection, device: &str, created: Timestamp) -> HubRe
     })
 }
 
-/// Every stored twin, by device id (devices without a row have fresh twins).
+/// Every stored twin, by (device id, module id); `modules` picks module
+/// twins, else device twins (identities without a row have fresh twins).
 pub(crate) fn load_all(
     conn: &Connection,
-) -> HubResult<std::collections::HashMap<String, TwinState>> {
-    let mut stmt = conn.prepare("SELECT device_id FROM twins")?;
-    let ids: Vec<String> = stmt
-        .query_map([], |r| r.get::<_, String>(0))?
+    modules: bool,
+) -> HubResult<std::collections::HashMap<(String, String), TwinState>> {
+    let mut stmt = conn.prepare(if modules {
+        "SELECT device_id, module_id FROM twins WHERE module_id <> ''"
+    } else {
+        "SELECT device_id, module_id FROM twins WHERE module_id = ''"
+    })?;
+    let ids: Vec<(String, String)> = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
         .collect::<Result<_, _>>()?;
     let mut out = std::collections::HashMap::with_capacity(ids.len());
-    for id in ids {
-        let t = load(conn, &id, Timestamp(0))?;
-        out.insert(id, t);
+    for (d, m) in ids {
+        let t = load(conn, &d, &m, Timestamp(0))?;
+        out.insert((d, m), t);
     }
     Ok(out)
 }
 
-pub(crate) fn save(conn: &Connection, device: &str, t: &TwinState) -> HubResult<()> {
+pub(crate) fn save(conn: &Connection, device: &str, module: &str, t: &TwinState) -> HubResult<()> {
     let enc = |v: &dyn erased::Json| v.json();
     conn.execute(
-        "INSERT INTO twins (device_id, tags, desired, reported, etag_seq, version, model_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-         ON CONFLICT(device_id) DO UPDATE SET tags = ?2, desired = ?3, reported = ?4,
+        "INSERT INTO twins (device_id, tags, desired, reported, etag_seq, version, model_id, module_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT(device_id, module_id) DO UPDATE SET tags = ?2, desired = ?3, reported = ?4,
              etag_seq = ?5, version = ?6, model_id = ?7",
         params![
             device,
@@ -94,6 +108,7 @@ pub(crate) fn save(conn: &Connection, device: &str, t: &TwinState) -> HubResult<
             i64::try_from(t.etag_seq).unwrap_or(i64::MAX),
             i64::try_from(t.version).unwrap_or(i64::MAX),
             t.model_id,
+            module,
         ],
     )?;
     Ok(())

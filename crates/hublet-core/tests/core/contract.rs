@@ -379,6 +379,23 @@ async fn every_kind_of_event_is_produced_and_written_to_the_ui_fixture() {
         .report("spare", json!({"setpoint": 22}), "mqtt")
         .await
         .unwrap();
+    // A module identity: created, its keys changed, deleted.
+    hub.modules()
+        .create(
+            "spare",
+            hublet_core::NewModule {
+                module_id: "probe".into(),
+                managed_by: Some("lab".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    hub.modules()
+        .regenerate_key("spare", "probe", hublet_core::registry::KeyKind::Primary)
+        .await
+        .unwrap();
+    hub.modules().delete("spare", "probe", None).await.unwrap();
     hub.registry().delete("spare", None).await.unwrap();
     hub.trace().flush().await.unwrap();
 

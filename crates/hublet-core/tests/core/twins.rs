@@ -262,6 +262,69 @@ async fn a_twin_survives_a_restart_and_goes_with_its_device() {
     );
 }
 
+#[tokio::test]
+async fn twins_written_before_modules_existed_survive_the_schema_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hub.db");
+    let open = || Hub::open(HubOptions::new(&path).background_tasks(false));
+    let hub = open().await.unwrap();
+    hub.registry()
+        .create(NewDevice::named("old"))
+        .await
+        .unwrap();
+    hub.twins()
+        .write("old", TwinOp::Patch, desired(json!({"kept": true})), None)
+        .await
+        .unwrap();
+    hub.close().await.unwrap();
+    drop(hub);
+    {
+        // Back to schema 5: twins keyed by device only, no modules.
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(
+            "DROP TRIGGER twins_follow_modules; DROP TRIGGER modules_follow_devices; DROP TABLE modules;
+             CREATE TABLE twins5 AS SELECT device_id, tags, desired, reported, etag_seq, version, model_id FROM twins;
+             DROP TRIGGER twins_follow_devices; DROP TABLE twins;
+             CREATE TABLE twins (device_id TEXT PRIMARY KEY NOT NULL, tags TEXT, desired TEXT NOT NULL,
+                 reported TEXT NOT NULL, etag_seq INTEGER NOT NULL, version INTEGER NOT NULL,
+                 model_id TEXT NOT NULL DEFAULT '');
+             INSERT INTO twins SELECT * FROM twins5; DROP TABLE twins5;
+             CREATE TRIGGER twins_follow_devices AFTER DELETE ON devices
+             BEGIN DELETE FROM twins WHERE device_id = old.device_id; END;
+             PRAGMA user_version = 5;",
+        )
+        .unwrap();
+    }
+    let hub = open().await.unwrap();
+    let twin = hub.twins().get("old").await.unwrap().to_json();
+    assert_eq!(twin["properties"]["desired"]["kept"], true);
+    assert_eq!(twin["version"], 3);
+    // And the new schema works: a module with a twin, gone with the device.
+    hub.modules()
+        .create(
+            "old",
+            hublet_core::NewModule {
+                module_id: "m".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    hub.twins()
+        .write("old/m", TwinOp::Patch, desired(json!({"m": 1})), None)
+        .await
+        .unwrap();
+    hub.registry().delete("old", None).await.unwrap();
+    hub.registry()
+        .create(NewDevice::named("old"))
+        .await
+        .unwrap();
+    assert_eq!(
+        hub.twins().get("old/m").await.unwrap_err().code().number(),
+        404010
+    );
+}
+
 mod queries_follow_patches {
     //! Random tag and reported patches on a few devices, checked against a
     //! plain model of the twins: a query for each tag value returns exactly

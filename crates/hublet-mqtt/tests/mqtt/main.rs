@@ -9,6 +9,7 @@ mod client;
 mod connect;
 mod fuzz;
 mod methods;
+mod modules;
 mod rules;
 mod telemetry;
 mod twin;

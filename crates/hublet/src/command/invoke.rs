@@ -15,6 +15,9 @@ pub struct InvokeArgs {
     pub id: String,
     /// Method name.
     pub method: String,
+    /// Call one of the device's modules instead of the device.
+    #[arg(long)]
+    pub module: Option<String>,
     /// JSON payload; `@FILE` reads it from a file, `-` from standard input.
     #[arg(long, default_value = "null")]
     pub payload: String,
@@ -44,7 +47,10 @@ pub async fn run(g: &Global, a: InvokeArgs) -> anyhow::Result<()> {
     let r: MethodResultDto = c
         .call(
             Method::POST,
-            &format!("/api/devices/{}/methods", seg(&a.id)),
+            &match &a.module {
+                None => format!("/api/devices/{}/methods", seg(&a.id)),
+                Some(m) => format!("/api/devices/{}/modules/{}/methods", seg(&a.id), seg(m)),
+            },
             &req,
         )
         .await?;

@@ -9,6 +9,7 @@ mod device;
 mod duration;
 mod feedback;
 mod invoke;
+mod module;
 mod purge;
 mod query;
 mod queue;
@@ -107,9 +108,13 @@ pub enum Command {
     Sas(sas::SasCommand),
     /// Query the device twins in IoT Hub's query language; prints every row as JSON.
     Query(query::QueryArgs),
-    /// A device's twin: show, update (merge) or replace tags and desired properties.
+    /// A device's (or module's) twin: show, update (merge), replace tags
+    /// and desired properties, or watch it change.
     #[command(subcommand)]
     Twin(twin::TwinCommand),
+    /// Module identities of a device: add, list, show, rm, connection-string.
+    #[command(subcommand)]
+    Module(module::ModuleCommand),
     /// Show or change the hub's settings.
     Settings {
         #[command(subcommand)]
@@ -143,6 +148,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::C2d(c) => c2d::run(g, c).await,
         Command::Sas(c) => sas::run(g, c).await,
         Command::Twin(c) => twin::run(g, c).await,
+        Command::Module(c) => module::run(g, c).await,
         Command::Query(a) => query::run(g, a).await,
         Command::Settings { command } => settings::run(g, command).await,
         Command::Db(c) => db::run(g, c).await,

@@ -104,7 +104,8 @@ fn query(f: &Filter) -> anyhow::Result<Vec<(&'static str, String)>> {
     Ok(q)
 }
 
-fn print(e: &TraceEventDto, json: bool) {
+/// One event: a line for humans, or one JSON line (`--json`).
+pub(super) fn print(e: &TraceEventDto, json: bool) {
     if json {
         println!("{}", serde_json::to_string(e).unwrap_or_default());
         return;

@@ -49,6 +49,9 @@ const KINDS: Record<EventKind, true> = {
   "service.link_detached": true,
   "service.disconnected": true,
   "twin.updated": true,
+  "module.created": true,
+  "module.updated": true,
+  "module.deleted": true,
   "settings.changed": true,
 };
 

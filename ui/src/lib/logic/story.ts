@@ -196,6 +196,12 @@ export function describe(e: TraceEventDto): { label: string; tone: Tone } {
       const parts = [d.desired !== undefined ? `desired ${JSON.stringify(d.desired)}` : "", d.tags !== undefined ? `tags ${JSON.stringify(d.tags)}` : ""].filter(Boolean);
       return { label: `twin ${d.op === "replace" ? "replaced" : "updated"} (desired v${d.desiredVersion}): ${parts.join(", ")}`, tone: "info" };
     }
+    case "module.created":
+      return { label: `module ${e.detail.moduleId} created${e.detail.managedBy ? ` (managed by ${e.detail.managedBy})` : ""}`, tone: "info" };
+    case "module.updated":
+      return { label: `module ${e.detail.moduleId} updated${e.detail.keysChanged ? ": new keys" : ""}`, tone: "info" };
+    case "module.deleted":
+      return { label: `module ${e.detail.moduleId} deleted with its twin`, tone: "warn" };
     case "settings.changed":
       return { label: `settings changed: ${Object.keys(e.detail.changes).join(", ")}`, tone: "info" };
     case "unknown":

@@ -24,6 +24,8 @@ pub struct Query {
     pub condition: Option<Expr>,
     /// `GROUP BY` paths.
     pub group_by: Vec<Path>,
+    /// `FROM devices.modules`: over module twins (else device twins).
+    pub modules: bool,
 }
 
 /// A path into the twin, by segment.
@@ -178,6 +180,7 @@ pub fn parse(text: &str) -> HubResult<Query> {
         projection: None,
         condition: None,
         group_by: Vec::new(),
+        modules: false,
     };
     for part in query.into_inner() {
         match part.as_rule() {
@@ -201,9 +204,11 @@ pub fn parse(text: &str) -> HubResult<Query> {
                     .next()
                     .map(|c| c.as_str().to_string())
                     .unwrap_or_default();
-                if !collection.eq_ignore_ascii_case("devices") {
+                if collection.eq_ignore_ascii_case("devices.modules") {
+                    q.modules = true;
+                } else if !collection.eq_ignore_ascii_case("devices") {
                     return Err(invalid(format!(
-                        "FROM {collection}: Hublet serves queries over 'devices' (module and job queries are not served yet)"
+                        "FROM {collection}: Hublet serves queries over 'devices' and 'devices.modules' (job queries are not served)"
                     )));
                 }
             }
@@ -452,7 +457,9 @@ mod tests {
         let e = parse("SELECT * FROM devices WHERE = 3").unwrap_err();
         assert!(e.to_string().contains("line 1, column"), "{e}");
         assert_eq!(e.code().number(), 400004);
-        assert!(parse("SELECT * FROM devices.modules").is_err());
+        assert!(parse("SELECT * FROM devices.jobs").is_err());
+        assert!(parse("SELECT * FROM devices.modules").is_ok_and(|q| q.modules));
+        assert!(parse("SELECT * FROM devices").is_ok_and(|q| !q.modules));
         assert!(parse("SELECT * FROM devices WHERE STARTS_WITH(deviceId, 'a')").is_err());
         assert!(parse("SELECT * FROM devices GROUP BY status").is_err());
     }

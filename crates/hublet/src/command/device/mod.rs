@@ -71,6 +71,9 @@ pub fn print_device(d: &hublet_api::dto::DeviceDto) {
         crate::output::or_dash(&d.last_activity_time)
     );
     println!("  C2D queue     {}", d.cloud_to_device_message_count);
+    if !d.model_id.is_empty() {
+        println!("  model         {}", d.model_id);
+    }
     println!(
         "  primary key   {}",
         d.authentication.symmetric_key.primary_key
