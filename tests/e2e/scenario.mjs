@@ -34,6 +34,16 @@ export async function scenario(ui, ctx) {
     await ui.waitFor(`[data-device="${newDevice}"]`);
   });
 
+  await step("add a module identity to the new device on its Modules tab", async () => {
+    await ui.go(`#/devices/${newDevice}/modules`);
+    await ui.waitFor(sel("module-id"));
+    await ui.fill(sel("module-id"), "probe");
+    await ui.click(sel("module-submit"));
+    await ui.waitFor(sel("module-probe"), 15_000);
+    assert.match(await ui.text(sel("module-probe")), /Disconnected/);
+    await ui.screenshot("modules");
+  });
+
   await step("send a message with ack=full to a simulated device; it is completed with feedback", async () => {
     await ui.go("#/devices/thermostat-1/messages");
     await ui.waitFor(sel("send-body"));

@@ -45,10 +45,16 @@ describe("matches", () => {
   it("passes everything with the empty filter", () => {
     expect(matches(ev(), EMPTY_FILTER)).toBe(true);
   });
-  it("filters by device exactly", () => {
+  it("filters by device", () => {
     expect(matches(ev({ deviceId: "dev-1" }), f({ deviceId: "dev-1" }))).toBe(true);
     expect(matches(ev({ deviceId: "dev-10" }), f({ deviceId: "dev-1" }))).toBe(false);
     expect(matches(ev({ deviceId: undefined }), f({ deviceId: "dev-1" }))).toBe(false);
+  });
+  it("takes in a device's modules, as the hub does", () => {
+    expect(matches(ev({ deviceId: "dev-1/probe" }), f({ deviceId: "dev-1" }))).toBe(true);
+    expect(matches(ev({ deviceId: "dev-10/probe" }), f({ deviceId: "dev-1" }))).toBe(false);
+    expect(matches(ev({ deviceId: "dev-1/probe" }), f({ deviceId: "dev-1/probe" }))).toBe(true);
+    expect(matches(ev({ deviceId: "dev-1" }), f({ deviceId: "dev-1/probe" }))).toBe(false);
   });
   it("filters by kind family", () => {
     expect(matches(one("method.invoked"), f({ kinds: ["method"] }))).toBe(true);

@@ -392,6 +392,21 @@ impl HubError {
         }
     }
 
+    /// The JSON body IoT Hub answers a device's refused twin request with
+    /// (MQTT `$iothub/twin/res/{status}`, the serial `TWIN` frame):
+    /// `{"errorCode", "trackingId", "message", "timestampUtc"}`. The Node
+    /// SDK reads only the body, so the number must be in it.
+    pub fn device_body(&self, at: crate::Timestamp) -> serde_json::Value {
+        use rand::Rng;
+        let tracking: u128 = rand::rng().random();
+        serde_json::json!({
+            "errorCode": self.code().number(),
+            "trackingId": format!("{tracking:032x}"),
+            "message": self.to_string(),
+            "timestampUtc": at.to_rfc3339(),
+        })
+    }
+
     /// The request field this error is about, if it names one.
     pub fn field(&self) -> Option<&str> {
         match self {

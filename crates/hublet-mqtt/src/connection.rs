@@ -15,7 +15,6 @@ use rumqttc::mqttbytes::v4::{
     Codec, ConnAck, Connect, ConnectReturnCode, Packet, PubAck, Publish, SubAck, UnsubAck,
 };
 use rumqttc::mqttbytes::{Error as CodecError, Protocol, QoS};
-use serde_json::json;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_util::codec::Framed;
@@ -424,7 +423,7 @@ where
                 Inbound::TwinGet { request_id } => {
                     let (status, version, body) = match att.twin().await {
                         Ok(twin) => ("200".to_string(), None, twin.to_string().into_bytes()),
-                        Err(e) => twin_error(&e),
+                        Err(e) => twin_error(&e, att.now()),
                     };
                     if session.has(&Filter::TwinResponses) {
                         twin_reply(conn, &status, &request_id, version, body).await?;
@@ -449,7 +448,7 @@ where
                             notice.code = Some(e.code().number());
                             notice.body = Some(BodyPreview::of(&p.payload, 4096));
                             att.protocol_event(notice);
-                            twin_error(&e)
+                            twin_error(&e, att.now())
                         }
                     };
                     if session.has(&Filter::TwinResponses) {
@@ -511,27 +510,15 @@ where
 
 /// An error on a twin response topic: its HTTP-like status and IoT Hub's
 /// JSON body (the Node SDK reads failure from `errorCode` in the body only).
-fn twin_error(e: &hublet_core::HubError) -> (String, Option<u64>, Vec<u8>) {
-    let code = e.code();
-    let body = json!({
-        "errorCode": code.number(),
-        "trackingId": format!("{:032x}", now_nanos()),
-        "message": e.to_string(),
-        "timestampUtc": hublet_core::Timestamp(i64::try_from(now_nanos() / 1_000_000).unwrap_or_default()).to_rfc3339(),
-    });
+fn twin_error(
+    e: &hublet_core::HubError,
+    at: hublet_core::Timestamp,
+) -> (String, Option<u64>, Vec<u8>) {
     (
-        code.http_status().to_string(),
+        e.code().http_status().to_string(),
         None,
-        body.to_string().into_bytes(),
+        e.device_body(at).to_string().into_bytes(),
     )
-}
-
-/// Wall-clock nanoseconds, for error bodies' tracking id and time.
-fn now_nanos() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default()
 }
 
 async fn twin_reply<S>(

@@ -725,8 +725,13 @@ impl Board {
         if let Err(e) = att.subscribe_c2d(C2D_WINDOW) {
             tracing::warn!("C2D subscription failed: {e}");
         }
+        // Boards hear desired-property changes without asking (a board
+        // that does not know `DESIRED` prints it as an unknown line).
+        att.subscribe_twin_desired();
         self.set_state(BoardState::Connected, Some(path.to_string()), None);
-        self.act(&att, first).await;
+        if let Some(answer) = self.act(&att, first).await {
+            self.write_frame(link, &answer, &self.line_ending(), None, None);
+        }
         let end = self.connected(&att, rx, link).await;
         match &end {
             End::Stop | End::Released => att.detach(DetachReason::Closed).await,
@@ -805,8 +810,10 @@ impl Board {
                     Some(ReadEvent::Closed(e)) => return End::Vanished(e),
                     Some(ReadEvent::Line { bytes, at, partial }) => {
                         att.touch();
-                        if let Line::Frame(f) = self.log_in(&bytes, at, partial) {
-                            self.act(att, f).await;
+                        if let Line::Frame(f) = self.log_in(&bytes, at, partial)
+                            && let Some(answer) = self.act(att, f).await
+                        {
+                            self.write_frame(link, &answer, &ending, None, None);
                         }
                     }
                 },
@@ -816,8 +823,10 @@ impl Board {
                         let f = protocol::method_frame(&r.request_id, &r.method_name, &r.payload);
                         self.write_frame(link, &f, &ending, None, Some(&r.request_id));
                     }
-                    // Boards do not subscribe to desired patches (no twin frames in the line protocol yet).
-                    Some(ToDevice::DesiredPatch(_)) => {}
+                    Some(ToDevice::DesiredPatch(patch)) => {
+                        let version = patch.get("$version").and_then(|v| v.as_u64()).unwrap_or_default();
+                        self.write_frame(link, &protocol::desired_frame(version, patch.to_string().as_bytes()), &ending, None, None);
+                    }
                     Some(ToDevice::Close(reason)) => return End::HubClosed(reason),
                     None => return End::HubClosed(DetachReason::Dropped),
                 },
@@ -895,8 +904,9 @@ impl Board {
         parsed
     }
 
-    /// Acts on a frame from the connected board.
-    async fn act(&self, att: &Attachment, f: BoardFrame) {
+    /// Acts on a frame from the connected board; returns the frame to
+    /// answer with, for those the board waits on (`TWINGET`, `REPORT`).
+    async fn act(&self, att: &Attachment, f: BoardFrame) -> Option<String> {
         let refused = |verb: &str, lock: &str, e: HubError| {
             self.warn(format!("{verb} {lock}: {e}"), Some(e.code().number()));
         };
@@ -929,6 +939,28 @@ impl Board {
                     self.warn(format!("TELEMETRY: {e}"), Some(e.code().number()));
                 }
             }
+            BoardFrame::TwinGet(rid) => {
+                return Some(match att.twin().await {
+                    Ok(twin) => protocol::twin_frame(&rid, 200, twin.to_string().as_bytes()),
+                    Err(e) => self.twin_refused("TWINGET", &rid, &e, att),
+                });
+            }
+            BoardFrame::Report { request_id, patch } => {
+                let result = match serde_json::from_str::<serde_json::Value>(&patch) {
+                    Ok(p) => att.report(p).await,
+                    Err(e) => Err(HubError::invalid(format!(
+                        "the reported-properties patch is not JSON: {e}"
+                    ))),
+                };
+                return Some(match result {
+                    Ok(v) => protocol::twin_frame(
+                        &request_id,
+                        204,
+                        serde_json::json!({"$version": v}).to_string().as_bytes(),
+                    ),
+                    Err(e) => self.twin_refused("REPORT", &request_id, &e, att),
+                });
+            }
             BoardFrame::Hello {
                 device_id,
                 firmware,
@@ -947,6 +979,18 @@ impl Board {
                 self.trace_port(SerialPortChange::Hello, |d| d.firmware = firmware);
             }
         }
+        None
+    }
+
+    /// A refused twin request: traced as a warning, answered with IoT
+    /// Hub's status and error body (as MQTT devices get them).
+    fn twin_refused(&self, verb: &str, rid: &str, e: &HubError, att: &Attachment) -> String {
+        self.warn(format!("{verb} {rid}: {e}"), Some(e.code().number()));
+        protocol::twin_frame(
+            rid,
+            e.code().http_status(),
+            e.device_body(att.now()).to_string().as_bytes(),
+        )
     }
 }
 

@@ -11,6 +11,11 @@
 //! - Methods: `echo` answers 200 with the payload; `fail` answers 500;
 //!   `reboot` answers 200, then prints a boot banner; `hang` never answers;
 //!   any other name answers 404.
+//! - Desired-property patches (`DESIRED`): each property is acknowledged
+//!   the IoT Plug and Play way with a `REPORT` of
+//!   `{"<name>": {"value": <v>, "ac": 200, "av": <version>}}` (a removed
+//!   property, `null`, is not acknowledged).
+//! - Twin answers (`TWIN`): printed as `twin <request-id> <status>`.
 //! - Any other line (text typed in a console): `unknown command: <line>`.
 
 use std::io::{self, Read, Write};
@@ -225,6 +230,29 @@ fn act(shared: &Shared, line: &[u8], id: Option<&str>) {
                 "reject" => reply(shared, &format!("{PREFIX}REJECT {lock}")),
                 "ignore" => {}
                 _ => reply(shared, &format!("{PREFIX}DONE {lock}")),
+            }
+        }
+        Some(Ok(HubFrame::Twin {
+            request_id, status, ..
+        })) => reply(shared, &format!("twin {request_id} {status}")),
+        Some(Ok(HubFrame::Desired { version, patch })) => {
+            let Ok(serde_json::Value::Object(props)) = serde_json::from_str(&patch) else {
+                reply(shared, "error: the desired patch is not a JSON object");
+                return;
+            };
+            let acks: serde_json::Map<String, serde_json::Value> = props
+                .into_iter()
+                .filter(|(k, v)| !k.starts_with('$') && !v.is_null())
+                .map(|(k, v)| (k, serde_json::json!({"value": v, "ac": 200, "av": version})))
+                .collect();
+            if !acks.is_empty() {
+                reply(
+                    shared,
+                    &format!(
+                        "{PREFIX}REPORT ack-{version} {}",
+                        serde_json::Value::Object(acks)
+                    ),
+                );
             }
         }
         Some(Ok(HubFrame::Method {

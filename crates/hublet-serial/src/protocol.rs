@@ -9,6 +9,8 @@
 //! @@ C2D <lock> <message-id> <properties> <body>
 //! @@ METHOD <request-id> <method-name> <json payload>
 //! @@ WHO                              asks the board to say HELLO
+//! @@ TWIN <request-id> <status> [<json>]   answers TWINGET / REPORT
+//! @@ DESIRED <version> <json patch>        a desired-properties change
 //! ```
 //! Board → hub:
 //! ```text
@@ -18,6 +20,8 @@
 //! @@ RESULT <request-id> <status> [<json payload>]
 //! @@ TELEMETRY <properties> <body>
 //! @@ HELLO [<device-id> [<firmware version>]]
+//! @@ TWINGET <request-id>            read the twin
+//! @@ REPORT <request-id> <json>      patch reported properties
 //! ```
 //! A board counts as connected from its first frame on; until then its
 //! port is open but its device is not (see `bridge`).
@@ -56,6 +60,15 @@ pub enum BoardFrame {
         properties: Vec<(String, Option<String>)>,
         /// The body.
         body: Vec<u8>,
+    },
+    /// Read the twin (answered with `TWIN <rid> 200 {"desired":…,"reported":…}`).
+    TwinGet(String),
+    /// Patch reported properties (answered with `TWIN <rid> 204 {"$version":n}`).
+    Report {
+        /// The board's request id, echoed in the answer.
+        request_id: String,
+        /// The JSON patch as sent.
+        patch: String,
     },
     /// The board introduces itself.
     Hello {
@@ -137,6 +150,17 @@ fn parse_frame(s: &str) -> Result<BoardFrame, String> {
                 body: unescape(body),
             })
         }
+        "TWINGET" => Ok(BoardFrame::TwinGet(one("a request id")?)),
+        "REPORT" => {
+            let (rid, patch) = args.split_once(' ').unwrap_or((args, ""));
+            if rid.is_empty() || patch.trim().is_empty() {
+                return Err("REPORT needs a request id and a JSON patch".into());
+            }
+            Ok(BoardFrame::Report {
+                request_id: rid.to_string(),
+                patch: patch.trim().to_string(),
+            })
+        }
         "HELLO" => {
             let mut it = args.split_whitespace();
             Ok(BoardFrame::Hello {
@@ -146,7 +170,7 @@ fn parse_frame(s: &str) -> Result<BoardFrame, String> {
         }
         "" => Err("empty frame".into()),
         other => Err(format!(
-            "unknown frame '{other}' (expected DONE, ABANDON, REJECT, RESULT, TELEMETRY or HELLO)"
+            "unknown frame '{other}' (expected DONE, ABANDON, REJECT, RESULT, TELEMETRY, TWINGET, REPORT or HELLO)"
         )),
     }
 }
@@ -194,6 +218,23 @@ pub fn method_frame(request_id: &str, name: &str, payload: &[u8]) -> String {
         "{PREFIX}METHOD {request_id} {name} {}",
         compact_json(payload)
     )
+}
+
+/// The answer to a board's `TWINGET` or `REPORT` (without line ending):
+/// the status, then compact JSON when there is a body.
+pub fn twin_frame(request_id: &str, status: u16, body: &[u8]) -> String {
+    let mut f = format!("{PREFIX}TWIN {request_id} {status}");
+    if !body.is_empty() {
+        f.push(' ');
+        f.push_str(&compact_json(body));
+    }
+    f
+}
+
+/// A desired-properties patch for the board (without line ending): its
+/// `$version`, then the patch (with `$version` too) as compact JSON.
+pub fn desired_frame(version: u64, patch: &[u8]) -> String {
+    format!("{PREFIX}DESIRED {version} {}", compact_json(patch))
 }
 
 /// JSON text without the whitespace between tokens (line breaks inside
@@ -256,6 +297,22 @@ pub enum HubFrame {
         /// The JSON payload.
         payload: String,
     },
+    /// The answer to `TWINGET` or `REPORT`.
+    Twin {
+        /// The board's request id.
+        request_id: String,
+        /// 200 (the twin), 204 (reported patch stored), or an error status.
+        status: u16,
+        /// The JSON body (empty for none).
+        body: String,
+    },
+    /// A desired-properties patch.
+    Desired {
+        /// The desired `$version` after the change.
+        version: u64,
+        /// The patch as JSON (a `null` member removes that property).
+        patch: String,
+    },
 }
 
 /// Reads a hub frame: `None` for a line that is not a frame.
@@ -301,6 +358,26 @@ pub fn parse_hub(line: &[u8]) -> Option<Result<HubFrame, String>> {
             }
         }
         "WHO" => Ok(HubFrame::Who),
+        "TWIN" => {
+            let mut it = args.splitn(3, ' ');
+            match (it.next(), it.next().and_then(|s| s.parse::<u16>().ok())) {
+                (Some(rid), Some(status)) if !rid.is_empty() => Ok(HubFrame::Twin {
+                    request_id: rid.to_string(),
+                    status,
+                    body: it.next().unwrap_or("").to_string(),
+                }),
+                _ => Err("TWIN needs a request id and a status".into()),
+            }
+        }
+        "DESIRED" => match args.split_once(' ') {
+            Some((v, patch)) if v.parse::<u64>().is_ok() && !patch.is_empty() => {
+                Ok(HubFrame::Desired {
+                    version: v.parse().unwrap_or_default(),
+                    patch: patch.to_string(),
+                })
+            }
+            _ => Err("DESIRED needs a version and a JSON patch".into()),
+        },
         other => Err(format!("unknown hub frame '{other}'")),
     })
 }
@@ -388,6 +465,49 @@ mod tests {
         ] {
             assert!(matches!(parse(bad), Line::Malformed(_)), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn twin_frames_both_ways() {
+        assert_eq!(
+            parse(b"@@ TWINGET boot"),
+            Line::Frame(BoardFrame::TwinGet("boot".into()))
+        );
+        assert_eq!(
+            parse(b"@@ REPORT r1 {\"led\": true}"),
+            Line::Frame(BoardFrame::Report {
+                request_id: "r1".into(),
+                patch: "{\"led\": true}".into()
+            })
+        );
+        for bad in [
+            &b"@@ TWINGET"[..],
+            b"@@ TWINGET a b",
+            b"@@ REPORT r1",
+            b"@@ REPORT",
+        ] {
+            assert!(matches!(parse(bad), Line::Malformed(_)), "{bad:?}");
+        }
+        let t = twin_frame("boot", 200, b"{ \"desired\": {\"$version\": 1} }");
+        assert_eq!(t, r#"@@ TWIN boot 200 {"desired":{"$version":1}}"#);
+        assert_eq!(
+            parse_hub(t.as_bytes()),
+            Some(Ok(HubFrame::Twin {
+                request_id: "boot".into(),
+                status: 200,
+                body: r#"{"desired":{"$version":1}}"#.into()
+            }))
+        );
+        let d = desired_frame(3, b"{\"led\": true, \"$version\": 3}");
+        assert_eq!(d, r#"@@ DESIRED 3 {"led":true,"$version":3}"#);
+        assert_eq!(
+            parse_hub(d.as_bytes()),
+            Some(Ok(HubFrame::Desired {
+                version: 3,
+                patch: r#"{"led":true,"$version":3}"#.into()
+            }))
+        );
+        assert!(matches!(parse_hub(b"@@ DESIRED x {}"), Some(Err(_))));
     }
 
     #[test]

@@ -33,7 +33,7 @@
 //!
 //! [twin]                     # the device twin (MQTT)
 //! reported = { firmware = "1.4.2" }  # reported at every connection (templates)
-//! desired = "acknowledge"    # acknowledge | echo | ignore: what a desired patch gets
+//! desired = "acknowledge"    # acknowledge | echo | ignore | decline: what a desired patch gets
 //! delay_min_secs = 0.1       # report after a random delay in [min, max]
 //! delay_max_secs = 0.5
 //! ```
@@ -85,6 +85,11 @@ pub struct TwinBehaviour {
     pub delay_min_secs: f64,
     /// Random delay bounds.
     pub delay_max_secs: f64,
+    /// Reported every `report_every_secs` while connected (a JSON
+    /// template, rendered afresh each time: a battery level, an uptime).
+    pub periodic: Value,
+    /// Period of `periodic` (0: never).
+    pub report_every_secs: f64,
 }
 
 impl Default for TwinBehaviour {
@@ -94,6 +99,8 @@ impl Default for TwinBehaviour {
             desired: DesiredAnswer::Acknowledge,
             delay_min_secs: 0.0,
             delay_max_secs: 0.0,
+            periodic: Value::Null,
+            report_every_secs: 0.0,
         }
     }
 }
@@ -110,6 +117,10 @@ pub enum DesiredAnswer {
     Echo,
     /// Nothing reported.
     Ignore,
+    /// Refused the IoT Plug and Play way: reported as `{"value": <the
+    /// value it kept>, "ac": 400, "av": <desired $version>, "ad": "declined"}`,
+    /// so the reported value differs from the desired one.
+    Decline,
 }
 
 /// Online and offline.
@@ -331,6 +342,15 @@ impl Profile {
             }
             if t.delay_max_secs < t.delay_min_secs {
                 return Err(err("twin: delay_max_secs is below delay_min_secs".into()));
+            }
+            template::validate(&t.periodic).map_err(|e| err(format!("twin.periodic: {e}")))?;
+            if !(t.periodic.is_null() || t.periodic.is_object()) {
+                return Err(err("twin.periodic must be a table of properties".into()));
+            }
+            if t.report_every_secs < 0.0 || (t.periodic.is_object() && t.report_every_secs <= 0.0) {
+                return Err(err(
+                    "twin.report_every_secs must be above 0 when twin.periodic is given".into(),
+                ));
             }
         }
         for (name, m) in &self.methods {

@@ -39,6 +39,11 @@ impl std::fmt::Debug for Attachment {
 }
 
 impl Attachment {
+    /// The hub's time now (its clock; a test's manual clock).
+    pub fn now(&self) -> Timestamp {
+        self.hub.now()
+    }
+
     /// Whether this is a module's connection (`device/module`).
     pub fn is_module(&self) -> bool {
         self.device.contains('/')

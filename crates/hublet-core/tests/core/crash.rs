@@ -1,6 +1,8 @@
-//! Durability: a child process sends (and settles) messages and is killed
-//! with SIGKILL at a random point, twenty times over. Every send that
-//! returned success must be found afterwards, in a state it could legally be in.
+//! Durability: a child process sends (and settles) messages, writes twins
+//! (desired by a back end, reported by a device and by a module) and is
+//! killed with SIGKILL at a random point, twenty times over. Every send
+//! that returned success must be found afterwards, in a state it could
+//! legally be in, and no acknowledged twin write may be lost.
 
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader};
@@ -37,8 +39,54 @@ fn child_process() {
                 Err(e) => panic!("{e}"),
             }
         }
+        match hub
+            .modules()
+            .create(
+                "d2",
+                hublet_core::NewModule {
+                    module_id: "m".into(),
+                    ..Default::default()
+                },
+            )
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if e.code().number() == 409301 => {}
+            Err(e) => panic!("{e}"),
+        }
         println!("READY");
         let mut tasks = Vec::new();
+        // Twin writes, each value larger than any before it (across rounds
+        // too), printed once the write returned.
+        let base: u64 = round.parse::<u64>().unwrap_or(0) * 1_000_000;
+        {
+            let hub = hub.clone();
+            tasks.push(tokio::spawn(async move {
+                for k in 1u64.. {
+                    let v = base + k;
+                    let w = hublet_core::twin::TwinWrite {
+                        desired: serde_json::from_value(serde_json::json!({"n": v})).ok(),
+                        ..Default::default()
+                    };
+                    let op = hublet_core::twin::TwinOp::Patch;
+                    if hub.twins().write("d0", op, w, None).await.is_ok() {
+                        println!("TWIN desired {v}");
+                    }
+                    let patch = serde_json::json!({"n": v});
+                    if hub
+                        .twins()
+                        .report("d1", patch.clone(), "test")
+                        .await
+                        .is_ok()
+                    {
+                        println!("TWIN reported {v}");
+                    }
+                    if hub.twins().report("d2/m", patch, "test").await.is_ok() {
+                        println!("TWIN module {v}");
+                    }
+                }
+            }));
+        }
         for task in 0..8 {
             let hub = hub.clone();
             let round = round.clone();
@@ -89,6 +137,7 @@ fn every_accepted_message_survives_sigkill_at_random_points() {
     let mut rng = rand::rng();
     let mut sent: HashMap<String, String> = HashMap::new();
     let mut settled: HashMap<String, u32> = HashMap::new();
+    let mut twin_acked: HashMap<String, u64> = HashMap::new();
 
     for round in 0..20 {
         let mut child = Command::new(&exe)
@@ -147,6 +196,11 @@ fn every_accepted_message_survives_sigkill_at_random_points() {
                 ["SETTLED", how, id] => {
                     settled.insert(id.to_string(), how.parse().unwrap());
                 }
+                ["TWIN", part, v] => {
+                    let v: u64 = v.parse().unwrap();
+                    let best = twin_acked.entry(part.to_string()).or_default();
+                    *best = (*best).max(v);
+                }
                 _ => {}
             }
         }
@@ -162,6 +216,26 @@ fn every_accepted_message_survives_sigkill_at_random_points() {
         let hub = Hub::open(HubOptions::new(&db).background_tasks(false))
             .await
             .unwrap();
+        // Each twin holds at least the last value whose write returned.
+        for (part, id, section) in [
+            ("desired", "d0", "desired"),
+            ("reported", "d1", "reported"),
+            ("module", "d2/m", "reported"),
+        ] {
+            let Some(&acked) = twin_acked.get(part) else {
+                continue;
+            };
+            let twin = hub.twins().get(id).await.unwrap().to_json();
+            let stored = twin["properties"][section]["n"].as_u64().unwrap_or(0);
+            assert!(
+                stored >= acked,
+                "{part} twin of {id}: {acked} was acknowledged but {stored} is stored"
+            );
+        }
+        assert!(
+            twin_acked.len() == 3,
+            "the child should have written every twin: {twin_acked:?}"
+        );
         let mut queued = HashSet::new();
         for d in 0..DEVICES {
             for m in hub.mailbox().list(&format!("d{d}")).await.unwrap() {

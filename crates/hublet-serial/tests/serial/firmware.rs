@@ -194,6 +194,47 @@ async fn the_documented_arduino_sketch_handles_c2d_and_methods_through_the_bridg
         (404, json!({"error": "unknown method"}))
     );
 
+    // The device twin: the sketch reported its firmware at boot, follows
+    // the desired "led" and reports it back.
+    let reported = |b: &Bench| {
+        let hub = b.hub.clone();
+        async move { hub.twins().get("bench-7").await.unwrap().state.reported.doc }
+    };
+    for _ in 0..500 {
+        if reported(&b).await.get("firmware").is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(reported(&b).await["firmware"], "1.0.0");
+    b.hub
+        .twins()
+        .write(
+            "bench-7",
+            hublet_core::twin::TwinOp::Patch,
+            hublet_core::twin::TwinWrite {
+                desired: serde_json::from_value(json!({"led": true})).ok(),
+                ..Default::default()
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    for _ in 0..500 {
+        if reported(&b).await.get("led") == Some(&json!(true)) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(reported(&b).await["led"], true);
+    let state = b
+        .hub
+        .methods()
+        .invoke("bench-7", MethodCall::new("getState", json!({})))
+        .await
+        .unwrap();
+    assert_eq!(state.payload["led"], true, "the LED follows the twin");
+
     // Text typed in the console is not a frame; the sketch says so.
     b.bridge.send_line("bench-7", "help").await.unwrap();
     b.wait_event("bench-7", "serial.line", |e| {

@@ -180,3 +180,62 @@ async fn telemetry_frames_reach_the_hub_with_their_properties() {
     assert_eq!(t.detail.detail_value()["properties"]["room"], "lab");
     b.stop().await;
 }
+
+#[tokio::test]
+async fn a_board_reads_and_reports_its_twin_and_hears_desired_changes() {
+    let b = Bench::new().await;
+    let emu = b.board("b0", "bench-t").await;
+    // A REPORT is merged and answered with the new reported version.
+    emu.write_raw(b"@@ REPORT r1 {\"fw\":\"2.1\",\"net\":{\"rssi\":-40}}\n")
+        .unwrap();
+    assert_eq!(
+        wait_line(&emu, |l| l.starts_with("@@ TWIN r1")).await,
+        r#"@@ TWIN r1 204 {"$version":2}"#
+    );
+    // A refused one: IoT Hub's status and error body, nothing changed.
+    emu.write_raw(b"@@ REPORT r2 {\"bad.key\":1}\n").unwrap();
+    let refused = wait_line(&emu, |l| l.starts_with("@@ TWIN r2")).await;
+    assert!(
+        refused.starts_with("@@ TWIN r2 400 {") && refused.contains("\"errorCode\":400004"),
+        "{refused}"
+    );
+    // A desired change reaches the board; the emulator acknowledges it.
+    b.hub
+        .twins()
+        .write(
+            "bench-t",
+            hublet_core::twin::TwinOp::Patch,
+            hublet_core::twin::TwinWrite {
+                desired: serde_json::from_value(json!({"rate": 5})).ok(),
+                ..Default::default()
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        wait_line(&emu, |l| l.starts_with("@@ DESIRED")).await,
+        r#"@@ DESIRED 2 {"$version":2,"rate":5}"#
+    );
+    for _ in 0..500 {
+        let t = b.hub.twins().get("bench-t").await.unwrap().state;
+        if t.reported.doc.contains_key("rate") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let twin = b.hub.twins().get("bench-t").await.unwrap().to_json();
+    assert_eq!(
+        twin["properties"]["reported"]["rate"],
+        json!({"value": 5, "ac": 200, "av": 2})
+    );
+    // TWINGET: both sections with their versions, no metadata.
+    emu.write_raw(b"@@ TWINGET g1\n").unwrap();
+    let got = wait_line(&emu, |l| l.starts_with("@@ TWIN g1")).await;
+    let body: serde_json::Value =
+        serde_json::from_str(got.strip_prefix("@@ TWIN g1 200 ").unwrap()).unwrap();
+    assert_eq!(body["desired"], json!({"rate": 5, "$version": 2}));
+    assert_eq!(body["reported"]["fw"], "2.1");
+    assert_eq!(body["reported"]["$version"], 3);
+    b.stop().await;
+}

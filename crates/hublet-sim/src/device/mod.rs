@@ -102,6 +102,9 @@ pub(crate) struct Device {
     pub telemetry_count: u64,
     /// Twin requests sent (their `$rid`s).
     pub twin_requests: u64,
+    /// Desired values it took, by property (a declining device reports
+    /// these back instead of the new ones).
+    pub twin_kept: serde_json::Map<String, serde_json::Value>,
     /// Shared by every device of the simulator (one connection pool).
     pub http: reqwest::Client,
 }
@@ -143,6 +146,7 @@ impl Device {
             method_counts: Default::default(),
             telemetry_count: 0,
             twin_requests: 0,
+            twin_kept: serde_json::Map::new(),
             http,
         }
     }

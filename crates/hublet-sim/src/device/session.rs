@@ -172,8 +172,21 @@ async fn connected(
     let mut offline_at: Option<Timestamp> = None;
     let mut drop_at: Option<Timestamp> = None;
     let mut poll_at: Option<Timestamp> = None;
+    let mut report_at: Option<Timestamp> = None;
+    let report_every = profile
+        .twin
+        .as_ref()
+        .filter(|t| t.periodic.is_object() && t.report_every_secs > 0.0)
+        .map(|t| Duration::from_secs_f64(t.report_every_secs));
     loop {
-        let next = earliest(&[telemetry_at, offline_at, drop_at, poll_at, schedule.next()]);
+        let next = earliest(&[
+            telemetry_at,
+            offline_at,
+            drop_at,
+            poll_at,
+            report_at,
+            schedule.next(),
+        ]);
         let wake = async {
             match next {
                 Some(t) => clock.sleep_until(t).await,
@@ -200,6 +213,7 @@ async fn connected(
                         let _ = client.try_subscribe("$iothub/twin/res/#", QoS::AtMostOnce);
                         let _ = client.try_subscribe("$iothub/twin/PATCH/properties/desired/#", QoS::AtMostOnce);
                         report_at_connect(d, client);
+                        report_at = report_every.map(|every| now.plus(every));
                     }
                     if let Some(t) = &profile.telemetry {
                         telemetry_at = Some(now.plus(Duration::from_secs_f64(t.interval_secs)));
@@ -246,6 +260,10 @@ async fn connected(
                     if let Some(t) = &profile.telemetry {
                         telemetry_at = Some(now.plus(Duration::from_secs_f64(t.interval_secs)));
                     }
+                }
+                if report_at.is_some_and(|t| t <= now) {
+                    report_periodic(d, client);
+                    report_at = report_every.map(|every| now.plus(every));
                 }
                 if poll_at.is_some_and(|t| t <= now) {
                     poll_at = Some(now.plus(Duration::from_secs_f64(c2d.poll_secs)));
@@ -455,7 +473,20 @@ fn report_at_connect(d: &mut Device, client: &AsyncClient) {
     let Some(t) = d.profile.twin.clone() else {
         return;
     };
-    if t.reported.is_null() {
+    report_template(d, client, &t.reported);
+}
+
+/// Reports the profile's `twin.periodic` properties (every `report_every_secs`).
+fn report_periodic(d: &mut Device, client: &AsyncClient) {
+    let Some(t) = d.profile.twin.clone() else {
+        return;
+    };
+    report_template(d, client, &t.periodic);
+}
+
+/// Renders a template of reported properties and sends it as a patch.
+fn report_template(d: &mut Device, client: &AsyncClient, template: &Value) {
+    if template.is_null() {
         return;
     }
     let now_ms = d.hub.now().0;
@@ -469,7 +500,13 @@ fn report_at_connect(d: &mut Device, client: &AsyncClient) {
         uptime_s: uptime,
         rng: &mut d.rng,
     };
-    let body = template::render(&t.reported, &mut ctx);
+    let body = template::render(template, &mut ctx);
+    // What it reports is what it holds (a declining device keeps it).
+    if let Value::Object(m) = &body {
+        for (k, v) in m {
+            d.twin_kept.insert(k.clone(), v.clone());
+        }
+    }
     let topic = reported_topic(d);
     let _ = client.try_publish(topic, QoS::AtMostOnce, false, body.to_string().into_bytes());
 }
@@ -492,7 +529,15 @@ fn desired_patch(d: &mut Device, p: &rumqttc::Publish, schedule: &mut Schedule) 
             crate::profile::DesiredAnswer::Acknowledge => {
                 json!({"value": v, "ac": 200, "av": version, "ad": "completed"})
             }
+            // It keeps what it had (its reported value, if any) and says so.
+            crate::profile::DesiredAnswer::Decline => match d.twin_kept.get(k) {
+                Some(kept) => json!({"value": kept, "ac": 400, "av": version, "ad": "declined"}),
+                None => json!({"ac": 400, "av": version, "ad": "declined"}),
+            },
         };
+        if t.desired != crate::profile::DesiredAnswer::Decline {
+            d.twin_kept.insert(k.clone(), v.clone());
+        }
         reply.insert(k.clone(), answer);
     }
     if reply.is_empty() {

@@ -318,3 +318,50 @@ async fn a_thermostat_reports_its_twin_and_acknowledges_desired_properties() {
         json!({"value": 22, "ac": 200, "av": 2, "ad": "completed"})
     );
 }
+
+#[tokio::test]
+async fn a_twin_is_reported_on_a_timer_and_a_declined_setting_keeps_the_old_value() {
+    use hublet_core::twin::{TwinOp, TwinWrite};
+    let lab = Lab::new().await;
+    let d = lab
+        .start_toml(
+            "name = \"stubborn\"\ndescription = \"x\"\n[twin]\nreported = { mode = 1 }\ndesired = \"decline\"\nperiodic = { uptime = \"{{uptime}}\", beat = \"{{count}}\" }\nreport_every_secs = 30\n",
+            "stub",
+            5,
+        )
+        .await;
+    lab.online(&d).await;
+    let desire = |v: i64| TwinWrite {
+        desired: serde_json::from_value(json!({"mode": v})).ok(),
+        ..Default::default()
+    };
+    // The report at connect; no periodic one before its period is over.
+    lab.wait(&d, "twin.updated", 1).await;
+    lab.advance(Duration::from_secs(29)).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(lab.events(&d, "twin.updated").await.len(), 1);
+    lab.advance(Duration::from_secs(1)).await;
+    lab.wait(&d, "twin.updated", 2).await;
+    lab.advance(Duration::from_secs(30)).await;
+    let reports = lab.wait(&d, "twin.updated", 3).await;
+    assert!(
+        reports
+            .iter()
+            .all(|e| e.detail.detail_value()["by"] == "device")
+    );
+    let twin = lab.hub.twins().get(&d).await.unwrap().to_json();
+    assert!(twin["properties"]["reported"]["uptime"].as_f64().unwrap() >= 60.0);
+
+    lab.hub
+        .twins()
+        .write(&d, TwinOp::Patch, desire(3), None)
+        .await
+        .unwrap();
+    lab.wait(&d, "twin.updated", 5).await;
+    let twin = lab.hub.twins().get(&d).await.unwrap().to_json();
+    assert_eq!(
+        twin["properties"]["reported"]["mode"],
+        json!({"value": 1, "ac": 400, "av": 2, "ad": "declined"}),
+        "the reported value differs from the desired one"
+    );
+}

@@ -16,6 +16,8 @@ import type { RulesDto } from "./generated/RulesDto";
 import type { InvokeRequest } from "./generated/InvokeRequest";
 import type { MessageDto } from "./generated/MessageDto";
 import type { MethodResultDto } from "./generated/MethodResultDto";
+import type { ModuleDto } from "./generated/ModuleDto";
+import type { NewModuleRequest } from "./generated/NewModuleRequest";
 import type { NewDeviceRequest } from "./generated/NewDeviceRequest";
 import type { PortInfo } from "./generated/PortInfo";
 import type { ProfileDto } from "./generated/ProfileDto";
@@ -64,6 +66,13 @@ export function hubApi(c: HubClient) {
       c.patch<DeviceDto>(dev(id), { status, statusReason: null }),
     deleteDevice: (id: string) => c.delete<void>(dev(id)),
     connectionString: (id: string) => c.get<ConnectionStringDto>(`${dev(id)}/connection-string`),
+
+    modules: (id: string) => c.get<ModuleDto[]>(`${dev(id)}/modules`),
+    addModule: (id: string, r: NewModuleRequest) => c.post<ModuleDto>(`${dev(id)}/modules`, r),
+    deleteModule: (id: string, mid: string) => c.delete<void>(`${dev(id)}/modules/${seg(mid)}`),
+    moduleConnectionString: (id: string, mid: string) =>
+      c.get<ConnectionStringDto>(`${dev(id)}/modules/${seg(mid)}/connection-string`),
+    moduleTwin: (id: string, mid: string) => c.get<TwinDoc>(`${dev(id)}/modules/${seg(mid)}/twin`),
 
     messages: (id: string) => c.get<MessageDto[]>(`${dev(id)}/messages`),
     send: (id: string, r: SendMessageRequest) => c.post<MessageDto>(`${dev(id)}/messages`, r),

@@ -27,6 +27,7 @@ export const FAMILIES: { family: string; label: string }[] = [
   { family: "method", label: "Direct methods" },
   { family: "telemetry", label: "Telemetry" },
   { family: "twin", label: "Twins" },
+  { family: "module", label: "Module identities" },
   { family: "device", label: "Devices & connections" },
   { family: "service", label: "Back ends (AMQP)" },
   { family: "serial", label: "Serial lines" },
@@ -53,7 +54,7 @@ export function kindMatches(kind: string, wanted: string[]): boolean {
 
 /** Whether an event passes the filter (as the hub would decide). */
 export function matches(e: TraceEventDto, f: TraceFilter): boolean {
-  if (f.deviceId && e.deviceId !== f.deviceId) return false;
+  if (f.deviceId && !aboutDevice(e.deviceId, f.deviceId)) return false;
   if (!kindMatches(eventKind(e), f.kinds)) return false;
   const t = Date.parse(e.ts);
   if (f.since && t < Date.parse(f.since)) return false;
@@ -112,4 +113,14 @@ export function summary(e: TraceEventDto): string {
     default:
       return [describe(e).label, previewLine(eventBody(e))].filter(Boolean).join(" ");
   }
+}
+
+/**
+ * Whether an event's identity (`device` or `device/module`) falls under
+ * the filter's, as the hub reads it: a device takes in its modules; a
+ * `device/module` filter is that module alone.
+ */
+export function aboutDevice(eventId: string | undefined, wanted: string): boolean {
+  if (eventId === undefined) return false;
+  return eventId === wanted || (!wanted.includes("/") && eventId.startsWith(`${wanted}/`));
 }

@@ -63,4 +63,8 @@ transport: string | null,
 /**
  * When it was registered.
  */
-createdTime: string, };
+createdTime: string, 
+/**
+ * The IoT Plug and Play model id it announced (`""` if none).
+ */
+modelId: string, };
