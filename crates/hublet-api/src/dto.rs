@@ -184,6 +184,91 @@ pub struct NewModuleRequest {
     pub authentication: Option<AuthenticationInput>,
 }
 
+/// A device-to-cloud event as the Event Hub-compatible endpoint keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct EventDto {
+    /// The partition.
+    pub partition: u32,
+    /// Its number in the partition.
+    pub sequence_number: i64,
+    /// Its offset in the partition (a string, as Event Hubs gives it).
+    pub offset: String,
+    /// When the hub stored it.
+    pub enqueued_time: String,
+    /// The device.
+    pub device_id: String,
+    /// The module, if a module sent it.
+    pub module_id: Option<String>,
+    /// The transport it came over.
+    pub via: String,
+    /// `message-id`, `correlation-id`, `content-type`, `content-encoding`.
+    pub message_id: Option<String>,
+    /// Correlation id.
+    pub correlation_id: Option<String>,
+    /// Content type.
+    pub content_type: Option<String>,
+    /// Content encoding.
+    pub content_encoding: Option<String>,
+    /// Application properties (a bare key has no value).
+    pub properties: BTreeMap<String, Option<String>>,
+    /// The whole body: text when it is UTF-8, else base64.
+    pub body: hublet_core::BodyPreview,
+}
+
+impl From<hublet_core::events::HubEvent> for EventDto {
+    fn from(e: hublet_core::events::HubEvent) -> Self {
+        EventDto {
+            partition: e.partition,
+            sequence_number: e.sequence_number,
+            offset: e.offset.to_string(),
+            enqueued_time: e.enqueued_time.to_rfc3339(),
+            device_id: e.device_id,
+            module_id: e.module_id,
+            via: e.via,
+            message_id: e.properties.message_id,
+            correlation_id: e.properties.correlation_id,
+            content_type: e.properties.content_type,
+            content_encoding: e.properties.content_encoding,
+            properties: e.properties.application,
+            body: hublet_core::BodyPreview::of(&e.body, usize::MAX),
+        }
+    }
+}
+
+/// One partition of the Event Hub-compatible endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct PartitionDto {
+    /// Its id.
+    pub partition_id: String,
+    /// The oldest retained event's sequence number.
+    pub begin_sequence_number: i64,
+    /// The newest event's sequence number.
+    pub last_sequence_number: i64,
+    /// The newest event's offset (`-1` when empty).
+    pub last_offset: String,
+    /// When the newest event was stored.
+    pub last_enqueued_time: Option<String>,
+    /// No event retained.
+    pub is_empty: bool,
+}
+
+/// The Event Hub-compatible endpoint: its name, partitions and consumer groups.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct EventHubDto {
+    /// The Event Hub's name (its `EntityPath`).
+    pub name: String,
+    /// Each partition.
+    pub partitions: Vec<PartitionDto>,
+    /// `$Default` and those created.
+    pub consumer_groups: Vec<String>,
+}
+
 /// Registers a device (`POST /api/devices`, or IoT Hub's `PUT /devices/{id}`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(default, rename_all = "camelCase")]

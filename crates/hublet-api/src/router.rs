@@ -10,8 +10,8 @@ use tower_http::services::ServeDir;
 use crate::AppState;
 use crate::error::ApiError;
 use crate::routes::{
-    device_http, devices, feedback, hub, iothub, messages, methods, modules, serial, sim, trace,
-    twins,
+    device_http, devices, events, feedback, hub, iothub, messages, methods, modules, serial, sim,
+    trace, twins,
 };
 
 /// Largest request body: a 128 KB method payload as JSON with room to spare.
@@ -79,6 +79,14 @@ pub fn router(state: AppState) -> Router {
                 .put(twins::api_replace),
         )
         .route("/query", post(twins::api_query))
+        .route("/events", get(events::hub))
+        .route("/events/stream", get(events::stream))
+        .route("/events/partitions/{p}", get(events::page))
+        .route("/events/consumer-groups", post(events::add_group))
+        .route(
+            "/events/consumer-groups/{name}",
+            delete(events::delete_group),
+        )
         .route("/feedback", get(feedback::list))
         .route("/trace", get(trace::query))
         .route("/trace/story/{key}", get(trace::story))

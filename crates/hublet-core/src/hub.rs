@@ -274,6 +274,9 @@ impl Hub {
                 if let Err(e) = hub.trace().enforce_retention().await {
                     tracing::warn!("trace retention failed: {e}");
                 }
+                if let Err(e) = hub.events().enforce_retention().await {
+                    tracing::warn!("event retention failed: {e}");
+                }
             }
         });
     }
@@ -303,6 +306,11 @@ impl Hub {
     /// The device twins.
     pub fn twins(&self) -> crate::twin::Twins<'_> {
         crate::twin::Twins { hub: self }
+    }
+
+    /// The Event Hub-compatible event log: partitions, positions, consumer groups.
+    pub fn events(&self) -> crate::events::Events<'_> {
+        crate::events::Events { hub: self }
     }
 
     /// Module identities: create, list, get, update, delete, connection strings.
@@ -361,6 +369,17 @@ impl Hub {
     pub async fn update_settings(&self, new: HubSettings) -> HubResult<Arc<HubSettings>> {
         new.validate()?;
         let old = self.settings();
+        if new.event_partitions != old.event_partitions
+            && self.inner.db.read(crate::events::table::ever_used).await?
+        {
+            return Err(HubError::invalid_field(
+                "eventPartitions",
+                format!(
+                    "the partition count is fixed once events are stored (it is {}), as on IoT Hub",
+                    old.event_partitions
+                ),
+            ));
+        }
         let saved = new.clone();
         let changes = settings_diff(&old, &new);
         self.inner

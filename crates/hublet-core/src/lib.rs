@@ -29,6 +29,7 @@ pub mod attach;
 pub mod auth;
 pub mod clock;
 pub mod error;
+pub mod events;
 pub mod feedback;
 pub mod hub;
 pub mod ids;

@@ -127,6 +127,34 @@ fn a_frame_claiming_gigabytes_does_not_get_them() {
     );
 }
 
+/// A list of arrays of nulls: ten bytes per array, each claiming 65,536
+/// nulls, made serde_amqp build 13 million values from 2 KB (hundreds of
+/// millions from one 64 KB frame). The patched decoder refuses a
+/// zero-width array that claims more than its header
+/// (vendor/serde_amqp/PATCHED.md).
+#[test]
+fn arrays_of_nulls_claiming_more_than_they_hold_are_refused() {
+    let array: [u8; 10] = [0xf0, 0x00, 0x01, 0x00, 0x05, 0x00, 0x01, 0x00, 0x00, 0x40];
+    let n: u32 = 200;
+    let mut bytes = vec![0xd0];
+    bytes.extend((4 + n * 10).to_be_bytes());
+    bytes.extend(n.to_be_bytes());
+    for _ in 0..n {
+        bytes.extend(array);
+    }
+    let before = peak_rss_kb();
+    let decoded = serde_amqp::from_slice::<serde_amqp::Value>(&bytes);
+    let grown_mb = peak_rss_kb().saturating_sub(before) / 1024;
+    assert!(
+        decoded.is_err(),
+        "2 KB must not decode into 13 million values"
+    );
+    assert!(grown_mb < 128, "decoding grew memory by {grown_mb} MB");
+    // An honest array of nulls still decodes.
+    let honest = [0xe0, 0x02, 0x01, 0x40];
+    assert!(serde_amqp::from_slice::<serde_amqp::Value>(&honest).is_ok());
+}
+
 /// The saved MQTT inputs reach past CONNECT: the hub stored what they sent.
 #[test]
 fn the_mqtt_corpus_reaches_the_engine() {

@@ -34,6 +34,19 @@ use crate::{
 /// real-world OPEN/BEGIN/ATTACH frames carry single-digit element counts.
 pub const MAX_ARRAY_COUNT: usize = 65_536;
 
+/// Element constructors that take no bytes per element (Hublet's patch).
+fn zero_width(code: &EncodingCodes) -> bool {
+    matches!(
+        code,
+        EncodingCodes::Null
+            | EncodingCodes::BooleanTrue
+            | EncodingCodes::BooleanFalse
+            | EncodingCodes::Uint0
+            | EncodingCodes::Ulong0
+            | EncodingCodes::List0
+    )
+}
+
 /// Deserialize an instance of type T from an IO stream
 pub fn from_reader<T: de::DeserializeOwned>(reader: impl std::io::Read) -> Result<T, Error> {
     let reader = IoReader::new(reader);
@@ -899,6 +912,14 @@ where
                         let format_code = self
                             .read_format_code()
                             .ok_or_else(|| Error::unexpected_eof("Expecting format code"))??;
+                        // Hublet's patch (PATCHED.md): zero-width elements
+                        // span no bytes, so an honest size is the header
+                        // alone and, with `count <= len`, the count stays
+                        // tiny; a larger claimed size would let nested
+                        // arrays of nulls multiply into billions of values.
+                        if zero_width(&format_code) && len != OFFSET_ARRAY8 {
+                            return Err(Error::InvalidValue);
+                        }
                         self.elem_format_code = Some(format_code);
 
                         // Account for offset
@@ -930,6 +951,14 @@ where
                         let format_code = self
                             .read_format_code()
                             .ok_or_else(|| Error::unexpected_eof("Expecting format code"))??;
+                        // Hublet's patch (PATCHED.md): zero-width elements
+                        // span no bytes, so an honest size is the header
+                        // alone and, with `count <= len`, the count stays
+                        // tiny; a larger claimed size would let nested
+                        // arrays of nulls multiply into billions of values.
+                        if zero_width(&format_code) && len != OFFSET_ARRAY32 {
+                            return Err(Error::InvalidValue);
+                        }
                         self.elem_format_code = Some(format_code);
 
                         // Account for offset

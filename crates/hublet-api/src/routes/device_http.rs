@@ -136,8 +136,13 @@ pub async fn send_event(
             .collect();
         vec![Telemetry::from_properties(pairs, body.to_vec())]
     };
+    // Queued together (one commit for a batch), answered once all are stored.
+    let mut stored = Vec::with_capacity(messages.len());
     for t in messages {
-        s.hub.device_telemetry(&id, VIA, t)?;
+        stored.push(s.hub.device_telemetry(&id, VIA, t)?);
+    }
+    for st in stored {
+        st.committed().await?;
     }
     Ok(StatusCode::NO_CONTENT)
 }

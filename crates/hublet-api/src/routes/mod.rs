@@ -2,6 +2,7 @@
 
 pub mod device_http;
 pub mod devices;
+pub mod events;
 pub mod feedback;
 pub mod hub;
 pub mod iothub;

@@ -181,7 +181,7 @@ fn trace_event(e: &TraceEventDto) -> Event {
 }
 
 /// Runs `f` with a sender and turns what it sends into a stream.
-fn async_stream<F, Fut>(f: F) -> impl Stream<Item = Result<Event, Infallible>>
+pub(crate) fn async_stream<F, Fut>(f: F) -> impl Stream<Item = Result<Event, Infallible>>
 where
     F: FnOnce(tokio::sync::mpsc::Sender<Event>) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,

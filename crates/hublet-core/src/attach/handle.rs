@@ -200,7 +200,7 @@ impl Attachment {
     }
 
     /// A device-to-cloud message. Over 256 KB is refused with 413001.
-    pub fn telemetry(&self, t: Telemetry) -> HubResult<()> {
+    pub fn telemetry(&self, t: Telemetry) -> HubResult<Stored> {
         self.hub.device_telemetry(&self.device, &self.transport, t)
     }
 
@@ -435,7 +435,7 @@ impl Hub {
     /// endpoint, which holds no connection). Attached devices send through
     /// [`Attachment::telemetry`], which comes here. Over 256 KB is refused
     /// with 413001.
-    pub fn device_telemetry(&self, device: &str, via: &str, t: Telemetry) -> HubResult<()> {
+    pub fn device_telemetry(&self, device: &str, via: &str, t: Telemetry) -> HubResult<Stored> {
         if t.body.len() > MAX_TELEMETRY_BYTES {
             return Err(HubError::TooLarge {
                 what: "the device-to-cloud message",
@@ -444,6 +444,9 @@ impl Hub {
             });
         }
         self.touch(device);
+        // Queued before its trace event, so a reader woken by the trace
+        // finds it stored.
+        let stored = Stored(Box::pin(self.events().record(device, via, &t)?));
         let detail = TraceDetail::TelemetryReceived(TelemetryReceived {
             via: via.to_string(),
             size: t.body.len(),
@@ -455,6 +458,25 @@ impl Hub {
             properties: t.properties,
         });
         self.inner.db.append(NewEvent::new(device, detail));
-        Ok(())
+        Ok(stored)
+    }
+}
+
+/// A device-to-cloud message queued for the event log: await
+/// [`Stored::committed`] to know it is on disk (the HTTP device endpoint
+/// answers only then), or drop it (streaming transports go on; it is
+/// stored in order all the same).
+pub struct Stored(std::pin::Pin<Box<dyn std::future::Future<Output = HubResult<()>> + Send>>);
+
+impl Stored {
+    /// Resolves when the message is committed to the event log.
+    pub async fn committed(self) -> HubResult<()> {
+        self.0.await
+    }
+}
+
+impl std::fmt::Debug for Stored {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Stored")
     }
 }

@@ -29,7 +29,7 @@
 mod handle;
 pub(crate) mod presence;
 
-pub use handle::{Attachment, Responded};
+pub use handle::{Attachment, Responded, Stored};
 pub(crate) use presence::{CallStart, Presence, RawResponse};
 
 use std::collections::BTreeMap;

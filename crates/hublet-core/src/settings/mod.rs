@@ -55,6 +55,13 @@ pub struct HubSettings {
     pub trace_max_age_secs: u64,
     /// At most this many trace events are kept (0 means no limit).
     pub trace_max_events: u64,
+    /// Partitions of the Event Hub-compatible endpoint (IoT Hub: 4 by
+    /// default). Fixed once the first event is stored.
+    pub event_partitions: u32,
+    /// How long device-to-cloud events are kept for readers (IoT Hub: 1 day).
+    pub event_retention_secs: u64,
+    /// At most this many events are kept per partition (0 means no limit).
+    pub event_max_per_partition: u64,
     /// "Open bench": devices may connect without a SAS token (MQTT with an
     /// empty password). Off by default; meant for a bench on a private network.
     pub open_bench: bool,
@@ -79,6 +86,9 @@ impl Default for HubSettings {
             method_inflight_limit: 100,
             trace_max_age_secs: 7 * DAY,
             trace_max_events: 5_000_000,
+            event_partitions: 4,
+            event_retention_secs: DAY,
+            event_max_per_partition: 1_000_000,
             open_bench: false,
         }
     }
@@ -266,6 +276,30 @@ impl HubSettings {
                 None,
                 Count,
                 |s: &HubSettings| s.trace_max_events,
+            ),
+            r(
+                "eventPartitions",
+                1,
+                32,
+                Some(4),
+                Count,
+                |s: &HubSettings| u64::from(s.event_partitions),
+            ),
+            r(
+                "eventRetentionSecs",
+                60,
+                7 * DAY,
+                Some(DAY),
+                Seconds,
+                |s: &HubSettings| s.event_retention_secs,
+            ),
+            r(
+                "eventMaxPerPartition",
+                0,
+                1_000_000_000,
+                None,
+                Count,
+                |s: &HubSettings| s.event_max_per_partition,
             ),
         ]
     }

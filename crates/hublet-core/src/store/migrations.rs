@@ -32,6 +32,8 @@ pub(crate) const MIGRATIONS: &[&[&str]] = &[
     &[crate::twin::table::V5],
     // 6: module identities; twins keyed by device and module.
     &[crate::modules::table::V6],
+    // 7: the Event Hub-compatible event log.
+    &[crate::events::table::V7],
 ];
 
 /// The schema version this build writes.

@@ -8,6 +8,7 @@ mod attach;
 mod bad_input;
 mod contract;
 mod crash;
+mod events;
 mod feedback;
 mod mailbox;
 mod methods;

@@ -10,6 +10,7 @@ mod duration;
 mod feedback;
 mod invoke;
 mod module;
+mod monitor;
 mod purge;
 mod query;
 mod queue;
@@ -112,6 +113,9 @@ pub enum Command {
     /// and desired properties, or watch it change.
     #[command(subcommand)]
     Twin(twin::TwinCommand),
+    /// Print device-to-cloud messages live, as a back end reading the Event
+    /// Hub-compatible endpoint sees them (like `az iot hub monitor-events`).
+    Monitor(monitor::MonitorArgs),
     /// Module identities of a device: add, list, show, rm, connection-string.
     #[command(subcommand)]
     Module(module::ModuleCommand),
@@ -149,6 +153,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sas(c) => sas::run(g, c).await,
         Command::Twin(c) => twin::run(g, c).await,
         Command::Module(c) => module::run(g, c).await,
+        Command::Monitor(a) => monitor::run(g, a).await,
         Command::Query(a) => query::run(g, a).await,
         Command::Settings { command } => settings::run(g, command).await,
         Command::Db(c) => db::run(g, c).await,

@@ -4,6 +4,7 @@
 mod support;
 
 mod commands;
+mod monitor;
 mod ports;
 mod scripting;
 mod serial;
