@@ -16,18 +16,8 @@ use hublet_core::twin::{TwinOp, TwinWrite};
 use hublet_core::{Hub, HubOptions, NewDevice};
 use serde_json::json;
 
-fn arg(name: &str, default: usize) -> usize {
-    let v: Vec<String> = std::env::args().collect();
-    v.iter()
-        .position(|a| a == name)
-        .and_then(|i| v.get(i + 1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
-}
-
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
+mod common;
+use common::{arg, pct};
 
 async fn open(dir: &std::path::Path) -> Hub {
     Hub::open(HubOptions::new(dir.join("hub.db")).background_tasks(false))

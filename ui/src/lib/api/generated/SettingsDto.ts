@@ -71,6 +71,19 @@ traceMaxAgeSecs: number,
  */
 traceMaxEvents: number, 
 /**
+ * Partitions of the Event Hub-compatible endpoint (IoT Hub: 4 by
+ * default). Fixed once the first event is stored.
+ */
+eventPartitions: number, 
+/**
+ * How long device-to-cloud events are kept for readers (IoT Hub: 1 day).
+ */
+eventRetentionSecs: number, 
+/**
+ * At most this many events are kept per partition (0 means no limit).
+ */
+eventMaxPerPartition: number, 
+/**
  * "Open bench": devices may connect without a SAS token (MQTT with an
  * empty password). Off by default; meant for a bench on a private network.
  */
