@@ -5,11 +5,14 @@
 //! on the Event Hub-compatible endpoint reads it.
 //!
 //! ```text
-//! cargo bench -p hublet-core --bench events -- [--devices 1000] [--events 200000]
+//! cargo bench -p hublet-core --bench events -- [--devices 1000] [--events 200000] [--rate 0]
 //! ```
 //!
 //! Prints events per second stored and delivered to the reader, and the
-//! latency from a device's send to the reader's receipt (p50, p99).
+//! latency from a device's send to the reader's receipt (p50, p99). With
+//! `--rate 0` every device sends as fast as it can (throughput; latency is
+//! then mostly queueing); with `--rate N` the devices together send N
+//! events per second, evenly spread (latency at that load).
 //! Results go to `docs/benchmarks.md` by hand, with the machine they ran on.
 
 use std::collections::BTreeSet;
@@ -27,6 +30,9 @@ async fn main() {
     let n_devices = arg("--devices", 1000);
     let total = arg("--events", 200_000);
     let per = total / n_devices;
+    let rate = arg("--rate", 0);
+    // Each device's gap between sends at the asked total rate.
+    let gap = (rate > 0).then(|| Duration::from_secs_f64(n_devices as f64 / rate as f64));
     let dir = tempfile::tempdir().unwrap();
     let hub = Hub::open(HubOptions::new(dir.path().join("hub.db")).background_tasks(false))
         .await
@@ -68,7 +74,15 @@ async fn main() {
         .map(|(att, _rx)| {
             tokio::spawn(async move {
                 let mut last = None;
+                let mut tick = gap.map(|g| {
+                    let mut i = tokio::time::interval(g);
+                    i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    i
+                });
                 for _ in 0..per {
+                    if let Some(t) = tick.as_mut() {
+                        t.tick().await;
+                    }
                     let t = Telemetry {
                         body: start.elapsed().as_micros().to_string().into_bytes(),
                         ..Telemetry::default()
@@ -93,7 +107,12 @@ async fn main() {
         .unwrap();
     lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
     println!(
-        "{expected} events from {n_devices} devices: stored {:.0}/s ({:.2} s); delivered to one reader {:.0}/s; latency send->reader p50 {:.1} ms, p99 {:.1} ms",
+        "{expected} events from {n_devices} devices at {}: stored {:.0}/s ({:.2} s); delivered to one reader {:.0}/s; latency send->reader p50 {:.1} ms, p99 {:.1} ms",
+        if rate == 0 {
+            "full speed".to_string()
+        } else {
+            format!("{rate}/s")
+        },
         expected as f64 / stored.as_secs_f64(),
         stored.as_secs_f64(),
         expected as f64 / (read_at - (t0 - start)).as_secs_f64(),
