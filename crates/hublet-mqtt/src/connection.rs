@@ -56,6 +56,14 @@ enum End {
 
 type Conn<S> = Framed<S, Codec>;
 
+/// PUBACKs owed, in the order of their PUBLISHes (MQTT 3.1.1, 4.6): a
+/// telemetry message's once it is committed to the event log, any other's
+/// at once. Commits finish in queue order, so the head is always the
+/// first to be ready and nothing waits behind a later message.
+type Acks = futures::stream::FuturesOrdered<
+    std::pin::Pin<Box<dyn std::future::Future<Output = (u16, hublet_core::HubResult<()>)> + Send>>,
+>;
+
 /// Serves one accepted connection until it ends.
 pub(crate) async fn serve<S>(
     stream: S,
@@ -343,10 +351,20 @@ where
     let clock = shared.hub.clock().clone();
     let allowance = keep_alive_allowance(connect.keep_alive);
     let mut deadline = clock.now().plus(allowance);
+    let mut acks = Acks::new();
     loop {
         let keep_alive = clock.sleep_until(deadline);
         tokio::select! {
             _ = shared.cancel.cancelled() => return End::Hub(DetachReason::Shutdown),
+            Some((pkid, stored)) = futures::StreamExt::next(&mut acks), if !acks.is_empty() => {
+                if let Err(e) = stored {
+                    // Not acknowledged: the device sends it again.
+                    return End::Lost(format!("the hub could not store a message ({e}); it was not acknowledged"));
+                }
+                if let Err(e) = conn.send(Packet::PubAck(PubAck::new(pkid))).await {
+                    return End::Lost(format!("write failed: {e}"));
+                }
+            }
             item = rx.recv() => {
                 let out = match item {
                     Some(ToDevice::C2d(m)) => Packet::Publish(session.deliver(&m)),
@@ -376,7 +394,7 @@ where
                     Some(Ok(p)) => p,
                 };
                 att.touch();
-                match handle(pkt, conn, att, session, shared).await {
+                match handle(pkt, conn, att, session, shared, &mut acks).await {
                     Ok(None) => {}
                     Ok(Some(end)) => return end,
                     Err(v) => return End::Violation(v.0),
@@ -394,6 +412,7 @@ async fn handle<S>(
     att: &Attachment,
     session: &mut Session,
     shared: &Shared,
+    acks: &mut Acks,
 ) -> Result<Option<End>, Violation>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
@@ -406,7 +425,9 @@ where
                     p.topic
                 )));
             }
-            let ack = (p.qos == QoS::AtLeastOnce).then(|| Packet::PubAck(PubAck::new(p.pkid)));
+            let qos1 = p.qos == QoS::AtLeastOnce;
+            let pkid = p.pkid;
+            let mut stored = None;
             match parse_publish(att.device_id(), &p.topic)? {
                 Inbound::Telemetry { bag } => {
                     let mut t = Telemetry::from_properties(bag::decode(&bag), p.payload.to_vec());
@@ -414,8 +435,10 @@ where
                         t.properties
                             .insert("mqtt-retain".into(), Some("true".into()));
                     }
-                    att.telemetry(t)
-                        .map_err(|e| Violation::new(e.to_string()))?;
+                    stored = Some(
+                        att.telemetry(t)
+                            .map_err(|e| Violation::new(e.to_string()))?,
+                    );
                 }
                 Inbound::MethodResponse { status, request_id } => {
                     att.respond(&request_id, status, &p.payload);
@@ -456,7 +479,13 @@ where
                     }
                 }
             }
-            ack
+            if qos1 {
+                acks.push_back(match stored {
+                    Some(st) => Box::pin(async move { (pkid, st.committed().await) }),
+                    None => Box::pin(std::future::ready((pkid, Ok(())))),
+                });
+            }
+            None
         }
         Packet::PubAck(a) => {
             if let Some(token) = session.puback(a.pkid)?

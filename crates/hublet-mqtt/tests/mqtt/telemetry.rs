@@ -143,3 +143,36 @@ async fn twin_requests_are_answered_without_crashing_anything() {
     .await;
     assert_eq!(c.await.unwrap().unwrap().payload, json!(1));
 }
+
+#[tokio::test]
+async fn a_puback_means_the_message_is_stored_and_pubacks_keep_their_order() {
+    let b = Bench::new().await;
+    b.device("d1").await;
+    let mut raw = b.connected("d1", false, true).await;
+    let p = hublet_core::events::partition_of("d1", 4);
+    for pkid in 1..=20u16 {
+        let mut pb = rumqttc::mqttbytes::v4::Publish::new(
+            "devices/d1/messages/events/",
+            QoS::AtLeastOnce,
+            pkid.to_string().into_bytes(),
+        );
+        pb.pkid = pkid;
+        raw.send(Packet::Publish(pb)).await;
+    }
+    for want in 1..=20u16 {
+        match raw.recv().await {
+            Some(Packet::PubAck(a)) => {
+                assert_eq!(a.pkid, want, "PUBACKs in the order of the PUBLISHes");
+                // Acknowledged means committed: readable at once, no flush.
+                let stored = b.hub.events().read(p, 0, 100).await.unwrap();
+                assert!(
+                    stored
+                        .iter()
+                        .any(|e| e.body == want.to_string().into_bytes()),
+                    "message {want} was acknowledged before it was stored"
+                );
+            }
+            other => panic!("expected PUBACK {want}, got {other:?}"),
+        }
+    }
+}
