@@ -141,3 +141,22 @@ def test_node_module_client_and_service(standard_hub, node_sdk):
     assert steps["service-get"] == {"step": "service-get", "moduleId": "pinger", "reported": "m-1"}
     assert steps["module-desired"] == {"step": "module-desired", "level": 3, "version": 2}
     assert steps["method"] == {"step": "method", "status": 200, "payload": {"pong": 7}}
+
+
+def test_node_event_hubs_consumer_reads_device_telemetry(standard_hub, node_sdk):
+    from test_eventhubs import partition_of, send
+    hub = standard_hub
+    hub.add_device("node-eh")
+    send(hub, "node-eh", ['{"n": 1}', '{"n": 2}'])
+    p = partition_of("node-eh")
+    lines = run_node(hub, "eventhubs.js", hublet(hub, "connection-string", "--events"), p, "2", timeout=90)
+    steps = [l for l in lines if l.get("step") != "error"]
+    assert steps[0] == {"step": "hub", "name": "localhost", "partitionIds": ["0", "1", "2", "3"]}
+    assert steps[1] == {"step": "partition", "last": 1, "empty": False}
+    events = [l for l in steps if l["step"] == "event"]
+    assert [e["body"] for e in events] == [{"n": 1}, {"n": 2}]
+    assert [e["sequenceNumber"] for e in events] == [0, 1]
+    assert events[0]["messageId"] == "node-eh-0"
+    assert events[0]["properties"] == {"room": "lab"}
+    assert events[0]["device"] == "node-eh"
+    assert events[0]["source"] == "Telemetry"

@@ -32,6 +32,11 @@ pub struct Replies {
 }
 
 impl Replies {
+    /// Queues a reply for the node's reply link.
+    pub(crate) async fn send(&self, m: Message<AmqpValue<Value>>) -> Result<(), ()> {
+        self.tx.send(m).await.map_err(drop)
+    }
+
     pub(crate) fn new() -> Replies {
         let (tx, rx) = mpsc::channel(16);
         Replies {

@@ -13,8 +13,9 @@ use std::time::Duration;
 use fe2o3_amqp::acceptor::{
     ConnectionAcceptor, LinkAcceptor, LinkEndpoint, ListenerConnectionHandle,
     ListenerSessionHandle, SessionAcceptor, SupportedReceiverSettleModes,
+    SupportedSenderSettleModes,
 };
-use fe2o3_amqp::types::definitions::{ReceiverSettleMode, Role};
+use fe2o3_amqp::types::definitions::{ReceiverSettleMode, Role, SenderSettleMode};
 use fe2o3_amqp::types::performatives::Attach;
 use hublet_core::Hub;
 use hublet_core::TraceDetail;
@@ -160,6 +161,7 @@ async fn run(
     cancel: CancellationToken,
 ) -> Option<String> {
     let replies = Arc::new(Replies::new());
+    let mgmt_replies = Arc::new(Replies::new());
     let sessions = SessionAcceptor::builder().handle_max(HANDLE_MAX).build();
     let links = tokio_util::task::TaskTracker::new();
     let reason = loop {
@@ -168,7 +170,7 @@ async fn run(
                 let Some(incoming) = incoming else { break None };
                 match sessions.accept_incoming_session(incoming, &mut conn).await {
                     Ok(s) => {
-                        links.spawn(session(hub.clone(), s, auth.clone(), replies.clone()));
+                        links.spawn(session(hub.clone(), s, auth.clone(), replies.clone(), mgmt_replies.clone()));
                     }
                     Err(e) => break Some(format!("session refused: {e}")),
                 }
@@ -215,7 +217,18 @@ async fn session(
     mut s: ListenerSessionHandle,
     auth: Arc<ConnAuth>,
     replies: Arc<Replies>,
+    mgmt_replies: Arc<Replies>,
 ) {
+    // Event Hub readers get pre-settled events whatever they ask for (the
+    // Python SDK asks for unsettled and never settles).
+    let eh_acceptor = LinkAcceptor::builder()
+        .supported_sender_settle_modes(SupportedSenderSettleModes::Settled)
+        .fallback_sender_settle_mode(SenderSettleMode::Settled)
+        .supported_receiver_settle_modes(SupportedReceiverSettleModes::First)
+        .fallback_receiver_settle_mode(ReceiverSettleMode::First)
+        .max_message_size(MAX_MESSAGE)
+        .build();
+    let eh_name = hub.events().name();
     let acceptor = LinkAcceptor::builder()
         .supported_receiver_settle_modes(SupportedReceiverSettleModes::First)
         .fallback_receiver_settle_mode(ReceiverSettleMode::First)
@@ -224,6 +237,21 @@ async fn session(
     let tasks = tokio_util::task::TaskTracker::new();
     while let Some(attach) = s.next_incoming_attach().await {
         let (address, direction) = link_address(&attach);
+        // An Event Hub partition reader: its partition and start position.
+        let partition = match (
+            &attach.role,
+            crate::eventhub::partition_address(&address, &eh_name),
+        ) {
+            (Role::Receiver, Some((cg, p))) => Some((
+                cg,
+                p,
+                crate::eventhub::position_of(
+                    attach.source.as_ref().and_then(|s| s.filter.as_ref()),
+                ),
+            )),
+            _ => None,
+        };
+        let management = crate::eventhub::is_management(&address);
         // The session's limit: a handle above handle-max, or more live
         // links than it allows, is refused with resource-limit-exceeded.
         let over_limit = attach.handle.0 > HANDLE_MAX || tasks.len() > HANDLE_MAX as usize;
@@ -246,7 +274,12 @@ async fn session(
                 TraceDetail::ServiceLinkDetached(link)
             });
         };
-        let endpoint = match acceptor.accept_incoming_attach(attach, &mut s).await {
+        let accepted = if partition.is_some() {
+            eh_acceptor.accept_incoming_attach(attach, &mut s).await
+        } else {
+            acceptor.accept_incoming_attach(attach, &mut s).await
+        };
+        let endpoint = match accepted {
             Ok(e) => e,
             Err(e) => {
                 trace(Some(format!("refused: {e}")), false);
@@ -257,6 +290,36 @@ async fn session(
             std::pin::Pin<Box<dyn std::future::Future<Output = Option<String>> + Send>>,
         > =
             match (endpoint, node) {
+                (LinkEndpoint::Sender(tx), _) if partition.is_some() && !over_limit => {
+                    let Some((cg, p, from)) = partition.clone() else {
+                        continue;
+                    };
+                    match eventhub_link(&hub, &cg, &p, from).await {
+                        Ok((pid, from)) => Some(Box::pin(crate::eventhub::serve_partition(
+                            hub.clone(),
+                            auth.clone(),
+                            tx,
+                            pid,
+                            from,
+                        ))),
+                        Err(e) => {
+                            trace(Some(crate::errors::describe(&e)), false);
+                            let _ = tx.close_with_error(e).await;
+                            None
+                        }
+                    }
+                }
+                (LinkEndpoint::Receiver(r), _) if management && !over_limit => {
+                    Some(Box::pin(crate::eventhub::serve_management(
+                        hub.clone(),
+                        auth.clone(),
+                        mgmt_replies.clone(),
+                        r,
+                    )))
+                }
+                (LinkEndpoint::Sender(tx), _) if management && !over_limit => {
+                    Some(Box::pin(cbs::serve_replies(mgmt_replies.clone(), tx)))
+                }
                 (LinkEndpoint::Receiver(r), Some(Node::Cbs)) => Some(Box::pin(
                     cbs::serve_requests(auth.clone(), replies.clone(), r),
                 )),
@@ -308,4 +371,44 @@ async fn session(
     tasks.close();
     tasks.wait().await;
     let _ = s.on_end().await;
+}
+
+/// Checks an Event Hub reader's consumer group, partition and filter:
+/// `amqp:not-found` for an unknown group, Event Hubs' argument-out-of-range
+/// for an unknown partition, `amqp:not-allowed` for a filter that is not a
+/// position.
+async fn eventhub_link(
+    hub: &Hub,
+    cg: &str,
+    p: &str,
+    from: Result<hublet_core::events::Position, String>,
+) -> Result<(u32, hublet_core::events::Position), fe2o3_amqp::types::definitions::Error> {
+    use fe2o3_amqp::types::definitions::{AmqpError, Error};
+    let ev = hub.events();
+    if !ev.has_consumer_group(cg).await.unwrap_or(false) {
+        return Err(Error::new(
+            AmqpError::NotFound,
+            Some(format!(
+                "The messaging entity '{}:eventhub:{}~{}|{cg}' could not be found.",
+                hub.settings().hub_name,
+                ev.name(),
+                ev.partition_count()
+            )),
+            None,
+        ));
+    }
+    let pid = ev.partition_id(p).map_err(|_| {
+        Error::new(
+            fe2o3_amqp::types::definitions::ErrorCondition::Custom(
+                fe2o3_amqp::types::primitives::Symbol::from("com.microsoft:argument-out-of-range"),
+            ),
+            Some(
+                "The specified partition is invalid for an EventHub partition sender or receiver."
+                    .into(),
+            ),
+            None,
+        )
+    })?;
+    let from = from.map_err(|e| Error::new(AmqpError::NotAllowed, Some(e), None))?;
+    Ok((pid, from))
 }

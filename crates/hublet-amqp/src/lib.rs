@@ -12,7 +12,8 @@
 //! the header sniffing that lets one port serve SASL and non-SASL clients
 //! ([`connection`], with `hublet_net::Peeked`), the SASL mechanisms ([`sasl`]), CBS ([`cbs`]), the nodes and
 //! their addresses ([`address`]), the C2D and feedback links ([`c2d`],
-//! [`feedback`]) and IoT Hub's error conditions ([`errors`]). TLS is the
+//! [`feedback`]), the Event Hub-compatible endpoint's partition readers and
+//! `$management` ([`eventhub`]) and IoT Hub's error conditions ([`errors`]). TLS is the
 //! hub's own (tokio-rustls with the local CA), from byte 0 as on port 5671.
 //!
 //! Layout: [`server`] accepts on the listener; [`connection`] runs one
@@ -25,6 +26,7 @@ pub mod c2d;
 pub mod cbs;
 pub mod connection;
 pub mod errors;
+pub mod eventhub;
 pub mod feedback;
 pub mod frame_guard;
 pub mod sasl;

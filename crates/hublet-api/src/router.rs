@@ -29,6 +29,10 @@ pub fn router(state: AppState) -> Router {
             "/connection-string/service",
             get(hub::service_connection_string),
         )
+        .route(
+            "/connection-string/events",
+            get(hub::events_connection_string),
+        )
         .route("/sas-token/service", get(hub::service_sas_token))
         .route("/devices/{id}/sas-token", get(devices::sas_token))
         .route("/devices", get(devices::list).post(devices::create))

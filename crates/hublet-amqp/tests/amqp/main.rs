@@ -5,6 +5,8 @@
 
 mod support;
 
+mod eventhub;
+
 use std::time::Duration;
 
 use fe2o3_amqp::link::{Receiver, Sender};

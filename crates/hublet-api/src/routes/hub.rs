@@ -112,16 +112,44 @@ pub async fn service_connection_string(
     }))
 }
 
+/// `GET /api/connection-string/events[?policy=…]`: the Event Hub-compatible
+/// endpoint's connection string, naming the AMQP listener.
+pub async fn events_connection_string(
+    State(s): State<AppState>,
+    _c: ApiCaller,
+    QueryParams(p): QueryParams<ServiceParams>,
+) -> Result<Json<ConnectionStringDto>, ApiError> {
+    let amqps = s.facts().listeners.amqps.map(|a| listener_host(&a, 5671));
+    let host = p.host.or(amqps).ok_or_else(|| {
+        ApiError::invalid(
+            "the AMQP listener is off (--amqps off): there is no Event Hub-compatible endpoint",
+        )
+    })?;
+    let cs = s
+        .hub
+        .registry()
+        .events_connection_string(p.policy.as_deref(), &host)?;
+    Ok(Json(ConnectionStringDto {
+        connection_string: cs,
+    }))
+}
+
 /// The HostName for the HTTPS listener at `addr`: `localhost` for a
 /// loopback or wildcard listener, with `:PORT` unless it is IoT Hub's 443
 /// (which every SDK dials without being told, and the Node SDKs require).
 pub fn https_host(addr: &str) -> String {
+    listener_host(addr, 443)
+}
+
+/// The host name (with `:PORT` unless it is the protocol's `standard`
+/// port) that clients dial for a listener at `addr`.
+pub fn listener_host(addr: &str, standard: u16) -> String {
     match addr.parse::<std::net::SocketAddr>() {
         Ok(a) if a.ip().is_loopback() || a.ip().is_unspecified() => match a.port() {
-            443 => "localhost".to_string(),
+            p if p == standard => "localhost".to_string(),
             port => format!("localhost:{port}"),
         },
-        Ok(a) if a.port() == 443 => match a.ip() {
+        Ok(a) if a.port() == standard => match a.ip() {
             std::net::IpAddr::V6(ip) => format!("[{ip}]"),
             ip => ip.to_string(),
         },

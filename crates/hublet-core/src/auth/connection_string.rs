@@ -45,6 +45,14 @@ fn with_gateway(mut s: String, host_name: &str, gateway: Option<&str>) -> String
     s
 }
 
+/// Builds the Event Hub-compatible endpoint's connection string, as the
+/// Event Hubs SDKs take it (`Endpoint=sb://host/;…;EntityPath=name`).
+pub fn events(host: &str, policy: &str, key: &str, entity: &str) -> String {
+    format!(
+        "Endpoint=sb://{host}/;SharedAccessKeyName={policy};SharedAccessKey={key};EntityPath={entity}"
+    )
+}
+
 /// Builds a service (policy) connection string.
 pub fn service(host_name: &str, policy: &str, key: &str) -> String {
     format!("HostName={host_name};SharedAccessKeyName={policy};SharedAccessKey={key}")

@@ -139,30 +139,45 @@ impl SasToken {
 
     /// The resource the token covers: `sr` percent-decoded and lower-cased.
     pub fn resource(&self) -> String {
-        percent_decode_str(&self.sr_raw)
+        let r = percent_decode_str(&self.sr_raw)
             .decode_utf8_lossy()
-            .to_ascii_lowercase()
+            .to_ascii_lowercase();
+        // Event Hubs audiences carry a scheme (`sb://host/hub/…`): the
+        // resource is what follows it.
+        match r.split_once("://") {
+            Some((_, rest)) => rest.to_string(),
+            None => r,
+        }
     }
 
     /// True when `key_b64` signed this token (over `sr` as sent, lower-cased,
     /// or decoded). The comparison is constant-time.
+    ///
+    /// The key is tried as IoT Hub's SDKs use it (base64-decoded) and as the
+    /// Event Hubs SDKs do (the key text's bytes, not decoded).
     pub fn signed_by(&self, key_b64: &str) -> bool {
-        let Ok(key) = B64.decode(key_b64.trim()) else {
-            return false;
-        };
+        let key_text = key_b64.trim();
+        let decoded_key = B64.decode(key_text).ok();
+        let keys: Vec<&[u8]> = decoded_key
+            .as_deref()
+            .into_iter()
+            .chain(std::iter::once(key_text.as_bytes()))
+            .collect();
         let decoded = percent_decode_str(&self.sr_raw)
             .decode_utf8_lossy()
             .into_owned();
         let lowered = self.sr_raw.to_ascii_lowercase();
-        [self.sr_raw.as_str(), lowered.as_str(), decoded.as_str()]
-            .iter()
-            .any(|sr| {
-                let Ok(mut mac) = HmacSha256::new_from_slice(&key) else {
-                    return false;
-                };
-                mac.update(format!("{sr}\n{}", self.expiry).as_bytes());
-                mac.verify_slice(&self.signature).is_ok()
-            })
+        keys.iter().any(|key| {
+            [self.sr_raw.as_str(), lowered.as_str(), decoded.as_str()]
+                .iter()
+                .any(|sr| {
+                    let Ok(mut mac) = HmacSha256::new_from_slice(key) else {
+                        return false;
+                    };
+                    mac.update(format!("{sr}\n{}", self.expiry).as_bytes());
+                    mac.verify_slice(&self.signature).is_ok()
+                })
+        })
     }
 
     /// Checks the expiry against `now_unix` (no clock-skew allowance; see docs/semantics.md).

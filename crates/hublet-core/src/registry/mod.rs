@@ -615,6 +615,24 @@ impl Registry<'_> {
         ))
     }
 
+    /// The Event Hub-compatible endpoint's connection string for `policy`
+    /// (default `iothubowner`); `host` is the AMQP listener's address as
+    /// readers dial it (no port on IoT Hub's 5671).
+    pub fn events_connection_string(&self, policy: Option<&str>, host: &str) -> HubResult<String> {
+        let name = policy.unwrap_or("iothubowner");
+        let policies = self.hub.policies();
+        let p = policies
+            .iter()
+            .find(|p| p.name == name)
+            .ok_or_else(|| HubError::invalid(format!("no shared access policy named '{name}'")))?;
+        Ok(connection_string::events(
+            host,
+            &p.name,
+            &p.primary_key,
+            &self.hub.events().name(),
+        ))
+    }
+
     /// Whether a policy exists that grants `perm` (used by API docs and checks).
     pub fn policy_allows(&self, policy: &str, perm: Permission) -> bool {
         self.hub

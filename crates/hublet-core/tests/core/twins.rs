@@ -282,7 +282,8 @@ async fn twins_written_before_modules_existed_survive_the_schema_change() {
         // Back to schema 5: twins keyed by device only, no modules.
         let c = rusqlite::Connection::open(&path).unwrap();
         c.execute_batch(
-            "DROP TRIGGER twins_follow_modules; DROP TRIGGER modules_follow_devices; DROP TABLE modules;
+            "DROP TABLE eh_events; DROP TABLE eh_partitions; DROP TABLE eh_consumer_groups;
+             DROP TRIGGER twins_follow_modules; DROP TRIGGER modules_follow_devices; DROP TABLE modules;
              CREATE TABLE twins5 AS SELECT device_id, tags, desired, reported, etag_seq, version, model_id FROM twins;
              DROP TRIGGER twins_follow_devices; DROP TABLE twins;
              CREATE TABLE twins (device_id TEXT PRIMARY KEY NOT NULL, tags TEXT, desired TEXT NOT NULL,

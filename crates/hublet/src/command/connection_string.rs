@@ -10,6 +10,11 @@ pub struct ConnectionStringArgs {
     /// listener (e.g. localhost:8443), which the Azure service SDK dials.
     #[arg(long)]
     pub service: bool,
+    /// The Event Hub-compatible endpoint's connection string (for the Event
+    /// Hubs SDKs' consumers: `Endpoint=sb://…;EntityPath=…`); its host is the
+    /// AMQP listener.
+    #[arg(long, conflicts_with = "service")]
+    pub events: bool,
     /// Policy name.
     #[arg(long, default_value = "iothubowner")]
     pub policy: String,
@@ -19,10 +24,10 @@ pub struct ConnectionStringArgs {
 }
 
 pub async fn run(g: &Global, a: ConnectionStringArgs) -> anyhow::Result<()> {
-    if !a.service {
+    if !a.service && !a.events {
         return Err(ClientError::Exit(
             crate::exit::codes::BAD_INPUT,
-            "use `hublet connection-string --service`, or `hublet device connection-string <id>` for a device".into(),
+            "use `hublet connection-string --service` (or `--events` for the Event Hub-compatible endpoint), or `hublet device connection-string <id>` for a device".into(),
         )
         .into());
     }
@@ -31,7 +36,12 @@ pub async fn run(g: &Global, a: ConnectionStringArgs) -> anyhow::Result<()> {
     if let Some(h) = a.host {
         q.push(("host", h));
     }
-    let cs: ConnectionStringDto = c.get("/api/connection-string/service", &q).await?;
+    let path = if a.events {
+        "/api/connection-string/events"
+    } else {
+        "/api/connection-string/service"
+    };
+    let cs: ConnectionStringDto = c.get(path, &q).await?;
     if g.json {
         crate::output::json(&cs);
     } else {

@@ -1,0 +1,349 @@
+//! The Event Hub-compatible endpoint on the AMQP listener: receiver links
+//! on `{hub}/ConsumerGroups/{cg}/Partitions/{p}` read the engine's event
+//! log (`hublet_core::events`) from the position their selector filter
+//! names, and `$management` answers the Event Hubs SDKs' READ requests
+//! for the hub and its partitions. Authorisation is the same CBS grant
+//! as the service endpoint's (a policy with ServiceConnect).
+//!
+//! Events go out pre-settled (the Python SDK never settles them), one per
+//! credit the reader grants, each with Event Hubs' and IoT Hub's
+//! annotations (docs/semantics.md, "Device-to-cloud events").
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use fe2o3_amqp::link::{Receiver, Sender};
+use fe2o3_amqp::types::definitions::{AmqpError, Error as AmqpErrorInfo};
+use fe2o3_amqp::types::messaging::{
+    AmqpValue, ApplicationProperties, Body, Data, FilterSet, Message, MessageAnnotations,
+    MessageId, Properties,
+};
+use fe2o3_amqp::types::primitives::{
+    Array, Binary, OrderedMap, SimpleValue, Symbol, Timestamp, Value,
+};
+use hublet_core::Hub;
+use hublet_core::events::{HubEvent, Position};
+
+use crate::auth::ConnAuth;
+use crate::cbs::Replies;
+
+/// The filter key the Event Hubs SDKs put their position under.
+const SELECTOR: &str = "apache.org:selector-filter:string";
+
+/// The consumer group and partition a receiver's source address names,
+/// if it is this hub's Event Hub (`[amqps://host[:port]]/{hub}/ConsumerGroups/{cg}/Partitions/{p}`).
+pub fn partition_address(address: &str, hub_name: &str) -> Option<(String, String)> {
+    let path = crate::address::path_of(address).trim_matches('/');
+    let parts: Vec<&str> = path.split('/').collect();
+    match parts.as_slice() {
+        [hub, cg_word, cg, p_word, p]
+            if hub.eq_ignore_ascii_case(hub_name)
+                && cg_word.eq_ignore_ascii_case("consumergroups")
+                && p_word.eq_ignore_ascii_case("partitions") =>
+        {
+            Some((cg.to_string(), p.to_string()))
+        }
+        _ => None,
+    }
+}
+
+/// Whether an address is the `$management` node.
+pub fn is_management(address: &str) -> bool {
+    crate::address::path_of(address)
+        .trim_matches('/')
+        .eq_ignore_ascii_case("$management")
+}
+
+/// The reader's start from its source filter: the selector's text, under
+/// a symbol or ulong descriptor (each SDK uses one); none means the
+/// earliest retained event.
+pub fn position_of(filter: Option<&FilterSet>) -> Result<Position, String> {
+    let Some(filter) = filter else {
+        return Ok(Position::Earliest);
+    };
+    for (key, value) in filter.iter() {
+        if !key.0.eq_ignore_ascii_case(SELECTOR) {
+            continue;
+        }
+        let text = match value {
+            Value::Described(d) => match &d.value {
+                Value::String(s) => Some(s.clone()),
+                _ => None,
+            },
+            Value::String(s) => Some(s.clone()),
+            _ => None,
+        };
+        return match text {
+            Some(t) => Position::parse_selector(&t).map_err(|e| e.to_string()),
+            None => Err("the selector filter's value is not a string".into()),
+        };
+    }
+    Ok(Position::Earliest)
+}
+
+fn event_message(e: &HubEvent) -> Message<Body<Value>> {
+    let p = &e.properties;
+    let props = Properties {
+        message_id: p.message_id.clone().map(MessageId::from),
+        correlation_id: p.correlation_id.clone().map(MessageId::from),
+        content_type: p.content_type.clone().map(Symbol::from),
+        content_encoding: p.content_encoding.clone().map(Symbol::from),
+        ..Properties::default()
+    };
+    let mut app = ApplicationProperties::builder();
+    for (k, v) in &p.application {
+        app = app.insert(
+            k.clone(),
+            SimpleValue::String(v.clone().unwrap_or_default()),
+        );
+    }
+    let at = Timestamp::from_milliseconds(e.enqueued_time.0);
+    let mut ann = MessageAnnotations::builder()
+        .insert(
+            Symbol::from("x-opt-sequence-number"),
+            Value::Long(e.sequence_number),
+        )
+        .insert(
+            Symbol::from("x-opt-offset"),
+            Value::String(e.offset.to_string()),
+        )
+        .insert(
+            Symbol::from("x-opt-enqueued-time"),
+            Value::Timestamp(at.clone()),
+        )
+        .insert(
+            Symbol::from("iothub-connection-device-id"),
+            Value::String(e.device_id.clone()),
+        )
+        .insert(
+            Symbol::from("iothub-connection-auth-method"),
+            Value::String(
+                r#"{"scope":"device","type":"sas","issuer":"iothub","acceptingIpFilterRule":null}"#
+                    .into(),
+            ),
+        )
+        .insert(Symbol::from("iothub-enqueuedtime"), Value::Timestamp(at))
+        .insert(
+            Symbol::from("iothub-message-source"),
+            Value::String("Telemetry".into()),
+        );
+    if let Some(m) = &e.module_id {
+        ann = ann.insert(
+            Symbol::from("iothub-connection-module-id"),
+            Value::String(m.clone()),
+        );
+    }
+    Message::builder()
+        .properties(props)
+        .application_properties(app.build())
+        .message_annotations(ann.build())
+        .body(Body::Data(vec![Data(Binary::from(e.body.clone()))].into()))
+        .build()
+}
+
+/// Serves one receiver link on a partition until it ends.
+pub async fn serve_partition(
+    hub: Hub,
+    auth: Arc<ConnAuth>,
+    mut link: Sender,
+    partition: u32,
+    from: Position,
+) -> Option<String> {
+    let mut reader = match hub
+        .events()
+        .reader(&[partition], from, BTreeSet::new())
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = link
+                .close_with_error(AmqpErrorInfo::new(
+                    AmqpError::InternalError,
+                    Some(e.to_string()),
+                    None,
+                ))
+                .await;
+            return Some(e.to_string());
+        }
+    };
+    loop {
+        if auth.current().is_none() {
+            let e =
+                crate::errors::token_invalid("the token expired and no new one was put on $cbs");
+            let reason = crate::errors::describe(&e);
+            let _ = link.close_with_error(e).await;
+            return Some(reason);
+        }
+        let batch = tokio::select! {
+            b = reader.next_batch(256) => b,
+            e = link.on_detach() => return crate::errors::end_reason(e),
+            _ = auth.lapsed() => continue,
+        };
+        let batch = match batch {
+            Ok(Some(b)) => b,
+            Ok(None) => return Some("the hub is shutting down".into()),
+            Err(e) => return Some(e.to_string()),
+        };
+        for e in &batch {
+            let sendable = fe2o3_amqp::link::delivery::Sendable::builder()
+                .message(event_message(e))
+                .settled(true)
+                .build();
+            if let Err(err) = link.send(sendable).await {
+                return Some(format!("the reader's link ended: {err}"));
+            }
+        }
+    }
+}
+
+fn text(v: Option<&SimpleValue>) -> Option<String> {
+    match v? {
+        SimpleValue::String(s) => Some(s.clone()),
+        SimpleValue::Symbol(s) => Some(s.0.clone()),
+        SimpleValue::Binary(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        _ => None,
+    }
+}
+
+fn reply(
+    request_id: Option<MessageId>,
+    status: i32,
+    description: &str,
+    body: Value,
+) -> Message<AmqpValue<Value>> {
+    let props = Properties {
+        correlation_id: request_id,
+        ..Properties::default()
+    };
+    let app = ApplicationProperties::builder()
+        .insert("status-code", SimpleValue::Int(status))
+        .insert(
+            "status-description",
+            SimpleValue::String(description.into()),
+        )
+        .build();
+    Message::builder()
+        .properties(props)
+        .application_properties(app)
+        .value(body)
+        .build()
+}
+
+fn map(entries: Vec<(&str, Value)>) -> Value {
+    let mut m = OrderedMap::new();
+    for (k, v) in entries {
+        m.insert(Value::String(k.into()), v);
+    }
+    Value::Map(m)
+}
+
+/// Answers one READ request.
+async fn answer(hub: &Hub, auth: &ConnAuth, m: &Message<Body<Value>>) -> Message<AmqpValue<Value>> {
+    let id = m.properties.as_ref().and_then(|p| p.message_id.clone());
+    let app = m.application_properties.as_ref();
+    let get = |k: &str| text(app.and_then(|a| a.0.get(k)));
+    // A token on the request itself (both SDKs send one) also authorises.
+    if auth.current().is_none()
+        && let Some(t) = get("security_token")
+        && auth.put_token(&t).is_err()
+    {
+        return reply(id, 401, "the token is not valid", Value::Null);
+    }
+    if auth.current().is_none() {
+        return reply(id, 401, "no valid token was put on $cbs", Value::Null);
+    }
+    let ev = hub.events();
+    let name = ev.name();
+    match (get("operation").as_deref(), get("type").as_deref()) {
+        (Some("READ"), Some("com.microsoft:eventhub")) => {
+            let ids = ev
+                .partition_ids()
+                .into_iter()
+                .map(Value::String)
+                .collect::<Vec<_>>();
+            let body = map(vec![
+                ("name", Value::String(name)),
+                ("type", Value::String("com.microsoft:eventhub".into())),
+                (
+                    "created_at",
+                    Value::Timestamp(Timestamp::from_milliseconds(0)),
+                ),
+                (
+                    "partition_count",
+                    Value::Int(i32::try_from(ev.partition_count()).unwrap_or(0)),
+                ),
+                ("partition_ids", Value::Array(Array::from(ids))),
+            ]);
+            reply(id, 200, "OK", body)
+        }
+        (Some("READ"), Some("com.microsoft:partition")) => {
+            let p = get("partition").unwrap_or_default();
+            let Ok(pid) = ev.partition_id(&p) else {
+                return reply(
+                    id,
+                    400,
+                    "The specified partition is invalid for an EventHub partition sender or receiver.",
+                    Value::Null,
+                );
+            };
+            match ev.partition(pid).await {
+                Ok(info) => {
+                    let body = map(vec![
+                        ("name", Value::String(name)),
+                        ("type", Value::String("com.microsoft:partition".into())),
+                        ("partition", Value::String(p)),
+                        (
+                            "begin_sequence_number",
+                            Value::Long(info.begin_sequence_number),
+                        ),
+                        (
+                            "last_enqueued_sequence_number",
+                            Value::Long(info.last_sequence_number),
+                        ),
+                        (
+                            "last_enqueued_offset",
+                            Value::String(info.last_offset.to_string()),
+                        ),
+                        (
+                            "last_enqueued_time_utc",
+                            Value::Timestamp(Timestamp::from_milliseconds(
+                                info.last_enqueued_time.map(|t| t.0).unwrap_or(0),
+                            )),
+                        ),
+                        ("is_partition_empty", Value::Bool(info.is_empty)),
+                    ]);
+                    reply(id, 200, "OK", body)
+                }
+                Err(e) => reply(id, 500, &e.to_string(), Value::Null),
+            }
+        }
+        (op, ty) => reply(
+            id,
+            400,
+            &format!("unsupported $management request: operation {op:?}, type {ty:?}"),
+            Value::Null,
+        ),
+    }
+}
+
+/// Serves `$management` requests on one link, replying through `replies`.
+pub async fn serve_management(
+    hub: Hub,
+    auth: Arc<ConnAuth>,
+    replies: Arc<Replies>,
+    mut link: Receiver,
+) -> Option<String> {
+    loop {
+        let d = match link.recv::<Body<Value>>().await {
+            Ok(d) => d,
+            Err(e) => return crate::errors::end_reason(e),
+        };
+        let answer = answer(&hub, &auth, d.message()).await;
+        if link.accept(&d).await.is_err() {
+            return Some("the $management link ended".into());
+        }
+        if replies.send(answer).await.is_err() {
+            return Some("the connection is closing".into());
+        }
+    }
+}

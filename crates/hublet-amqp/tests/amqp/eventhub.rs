@@ -1,0 +1,156 @@
+//! The Event Hub-compatible endpoint through a plain AMQP client: a reader
+//! on a partition gets device telemetry with Event Hubs' and IoT Hub's
+//! annotations from the position its selector names, and bad groups,
+//! partitions and filters are refused with Event Hubs' conditions.
+
+use std::time::Duration;
+
+use fe2o3_amqp::link::Receiver;
+use fe2o3_amqp::types::messaging::{Body, Source};
+use fe2o3_amqp::types::primitives::{OrderedMap, Symbol, Value};
+use hublet_core::attach::Telemetry;
+use hublet_core::events::partition_of;
+
+use crate::support::{Bench, Client};
+
+async fn send(b: &Bench, device: &str, bodies: &[&str]) {
+    for body in bodies {
+        b.hub
+            .device_telemetry(
+                device,
+                "test",
+                Telemetry {
+                    message_id: Some(format!("m-{body}")),
+                    body: body.as_bytes().to_vec(),
+                    ..Telemetry::default()
+                },
+            )
+            .unwrap()
+            .committed()
+            .await
+            .unwrap();
+    }
+}
+
+async fn reader(c: &mut Client, address: &str, selector: Option<&str>) -> Result<Receiver, String> {
+    let mut source = Source::builder().address(address.to_string());
+    if let Some(s) = selector {
+        let mut filter = OrderedMap::new();
+        filter.insert(
+            Symbol::from("apache.org:selector-filter:string"),
+            Value::String(s.to_string()),
+        );
+        source = source.filter(filter);
+    }
+    let r = Receiver::builder()
+        .name("eh-reader")
+        .source(source.build())
+        .attach(&mut c.session)
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+    Ok(r)
+}
+
+fn annotation(d: &fe2o3_amqp::link::delivery::Delivery<Body<Value>>, key: &str) -> Option<Value> {
+    d.message().message_annotations.as_ref().and_then(|a| {
+        a.0.get(&fe2o3_amqp::types::messaging::annotations::OwnedKey::Symbol(Symbol::from(key)))
+            .cloned()
+    })
+}
+
+#[tokio::test]
+async fn a_partition_reader_gets_telemetry_from_its_position_with_the_annotations() {
+    let b = Bench::new().await;
+    send(&b, "d1", &["a", "b", "c"]).await;
+    let p = partition_of("d1", 4);
+    let mut c = b.authorized().await;
+    let address = format!("localhost/ConsumerGroups/$Default/Partitions/{p}");
+    let mut r = reader(
+        &mut c,
+        &address,
+        Some("amqp.annotation.x-opt-sequence-number > '0'"),
+    )
+    .await
+    .unwrap();
+    let mut got = Vec::new();
+    for _ in 0..2 {
+        let d = tokio::time::timeout(Duration::from_secs(10), r.recv::<Body<Value>>())
+            .await
+            .unwrap()
+            .unwrap();
+        got.push(d);
+    }
+    let seqs: Vec<Option<Value>> = got
+        .iter()
+        .map(|d| annotation(d, "x-opt-sequence-number"))
+        .collect();
+    assert_eq!(seqs, [Some(Value::Long(1)), Some(Value::Long(2))]);
+    let d = &got[0];
+    assert!(matches!(
+        annotation(d, "x-opt-offset"),
+        Some(Value::String(_))
+    ));
+    assert!(matches!(
+        annotation(d, "x-opt-enqueued-time"),
+        Some(Value::Timestamp(_))
+    ));
+    assert_eq!(
+        annotation(d, "iothub-connection-device-id"),
+        Some(Value::String("d1".into()))
+    );
+    assert_eq!(
+        annotation(d, "iothub-message-source"),
+        Some(Value::String("Telemetry".into()))
+    );
+    match &d.message().body {
+        Body::Data(data) => assert_eq!(
+            data.iter().next().map(|x| x.0.to_vec()),
+            Some(b"b".to_vec())
+        ),
+        other => panic!("expected a data body, got {other:?}"),
+    }
+    // Live: a new event reaches the attached reader.
+    send(&b, "d1", &["d"]).await;
+    let d = tokio::time::timeout(Duration::from_secs(10), r.recv::<Body<Value>>())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        annotation(&d, "x-opt-sequence-number"),
+        Some(Value::Long(3))
+    );
+}
+
+#[tokio::test]
+async fn unknown_groups_partitions_and_filters_are_refused_as_event_hubs_does() {
+    let b = Bench::new().await;
+    let mut c = b.authorized().await;
+    for (address, selector, want) in [
+        (
+            "localhost/ConsumerGroups/nobody/Partitions/0",
+            None,
+            "NotFound",
+        ),
+        (
+            "localhost/ConsumerGroups/$Default/Partitions/9",
+            None,
+            "argument-out-of-range",
+        ),
+        (
+            "localhost/ConsumerGroups/$Default/Partitions/0",
+            Some("amqp.annotation.x-opt-partition-key > 'a'"),
+            "NotAllowed",
+        ),
+    ] {
+        let err = match reader(&mut c, address, selector).await {
+            Err(e) => e,
+            Ok(mut r) => {
+                let e = tokio::time::timeout(Duration::from_secs(5), r.recv::<Body<Value>>())
+                    .await
+                    .unwrap();
+                format!("{:?}", e.err())
+            }
+        };
+        assert!(err.contains(want), "{address}: {err}");
+    }
+}
