@@ -7,6 +7,7 @@ mod connection_string;
 mod db;
 mod device;
 mod duration;
+mod events;
 mod feedback;
 mod invoke;
 mod module;
@@ -113,6 +114,9 @@ pub enum Command {
     /// and desired properties, or watch it change.
     #[command(subcommand)]
     Twin(twin::TwinCommand),
+    /// The Event Hub-compatible endpoint: partitions and consumer groups.
+    #[command(subcommand)]
+    Events(events::EventsCommand),
     /// Print device-to-cloud messages live, as a back end reading the Event
     /// Hub-compatible endpoint sees them (like `az iot hub monitor-events`).
     Monitor(monitor::MonitorArgs),
@@ -154,6 +158,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Twin(c) => twin::run(g, c).await,
         Command::Module(c) => module::run(g, c).await,
         Command::Monitor(a) => monitor::run(g, a).await,
+        Command::Events(c) => events::run(g, c).await,
         Command::Query(a) => query::run(g, a).await,
         Command::Settings { command } => settings::run(g, command).await,
         Command::Db(c) => db::run(g, c).await,

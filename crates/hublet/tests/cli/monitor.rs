@@ -77,3 +77,35 @@ fn monitor_prints_each_devices_messages_in_order_with_their_properties() {
     );
     assert!(human.contains("other device"), "{human}");
 }
+
+#[test]
+fn the_endpoints_partitions_consumer_groups_and_connection_string() {
+    let s = Served::start();
+    s.ok(&["device", "add", "p1"]);
+    send(&s, "p1", "x", &[]);
+    s.ok(&["events", "consumer-group-add", "dashboards"]);
+    let again = s
+        .cli(&["events", "consumer-group-add", "dashboards"])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(2), "it exists: bad input");
+    let info = s.json(&["events", "info"]);
+    assert_eq!(info["name"], "localhost");
+    assert_eq!(
+        info["consumerGroups"],
+        serde_json::json!(["$Default", "dashboards"])
+    );
+    let parts = info["partitions"].as_array().unwrap();
+    assert_eq!(parts.len(), 4);
+    assert_eq!(
+        parts.iter().filter(|p| p["isEmpty"] == false).count(),
+        1,
+        "one device, one partition"
+    );
+    s.ok(&["events", "consumer-group-rm", "dashboards"]);
+    let cs = s.ok(&["connection-string", "--events"]);
+    assert!(
+        cs.starts_with("Endpoint=sb://localhost:") && cs.trim().ends_with(";EntityPath=localhost"),
+        "the test hub's AMQP port is not 5671, so it is named: {cs}"
+    );
+}

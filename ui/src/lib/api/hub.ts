@@ -58,6 +58,8 @@ export function hubApi(c: HubClient) {
       return r.text();
     },
     serviceConnectionString: () => c.get<ConnectionStringDto>("/api/connection-string/service"),
+    /** For the Event Hubs SDKs' consumers (`Endpoint=sb://…;EntityPath=…`). */
+    eventsConnectionString: () => c.get<ConnectionStringDto>("/api/connection-string/events"),
 
     devices: (search?: string) => c.get<DeviceDto[]>("/api/devices", { search, limit: 10000 }),
     device: (id: string) => c.get<DeviceDto>(dev(id)),
