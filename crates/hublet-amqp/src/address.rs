@@ -53,7 +53,7 @@ pub fn device_of(to: &str) -> Result<String, String> {
             Ok(percent_decode_str(id).decode_utf8_lossy().into_owned())
         }
         ["devices", _, "modules", _, "messages", _] => Err(format!(
-            "'{to}' names a module: Hublet has no module identities yet"
+            "'{to}' names a module: modules have no cloud-to-device queue (as on IoT Hub)"
         )),
         _ => Err(format!(
             "'to' must be /devices/{{deviceId}}/messages/devicebound, not '{to}'"

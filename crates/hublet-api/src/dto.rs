@@ -449,7 +449,7 @@ pub struct PurgeResultDto {
     pub total_messages_purged: u32,
     /// The device.
     pub device_id: String,
-    /// Always null (modules are not supported).
+    /// Always null (modules have no C2D queue to purge).
     pub module_id: Option<String>,
 }
 

@@ -13,6 +13,6 @@ totalMessagesPurged: number,
  */
 deviceId: string, 
 /**
- * Always null (modules are not supported).
+ * Always null (modules have no C2D queue to purge).
  */
 moduleId: string | null, };
