@@ -248,6 +248,7 @@ async fn session(
                 crate::eventhub::position_of(
                     attach.source.as_ref().and_then(|s| s.filter.as_ref()),
                 ),
+                crate::eventhub::epoch_of(attach.properties.as_ref()),
             )),
             _ => None,
         };
@@ -291,16 +292,17 @@ async fn session(
         > =
             match (endpoint, node) {
                 (LinkEndpoint::Sender(tx), _) if partition.is_some() && !over_limit => {
-                    let Some((cg, p, from)) = partition.clone() else {
+                    let Some((cg, p, from, epoch)) = partition.clone() else {
                         continue;
                     };
-                    match eventhub_link(&hub, &cg, &p, from).await {
-                        Ok((pid, from)) => Some(Box::pin(crate::eventhub::serve_partition(
+                    match eventhub_link(&hub, &cg, &p, from, epoch).await {
+                        Ok((pid, from, lease)) => Some(Box::pin(crate::eventhub::serve_partition(
                             hub.clone(),
                             auth.clone(),
                             tx,
                             pid,
                             from,
+                            lease,
                         ))),
                         Err(e) => {
                             trace(Some(crate::errors::describe(&e)), false);
@@ -382,7 +384,15 @@ async fn eventhub_link(
     cg: &str,
     p: &str,
     from: Result<hublet_core::events::Position, String>,
-) -> Result<(u32, hublet_core::events::Position), fe2o3_amqp::types::definitions::Error> {
+    epoch: Option<i64>,
+) -> Result<
+    (
+        u32,
+        hublet_core::events::Position,
+        hublet_core::events::ReaderLease,
+    ),
+    fe2o3_amqp::types::definitions::Error,
+> {
     use fe2o3_amqp::types::definitions::{AmqpError, Error};
     let ev = hub.events();
     if !ev.has_consumer_group(cg).await.unwrap_or(false) {
@@ -410,5 +420,8 @@ async fn eventhub_link(
         )
     })?;
     let from = from.map_err(|e| Error::new(AmqpError::NotAllowed, Some(e), None))?;
-    Ok((pid, from))
+    let lease = ev
+        .claim_reader(cg, pid, epoch)
+        .map_err(crate::eventhub::owner_error)?;
+    Ok((pid, from, lease))
 }

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use fe2o3_amqp::link::{Receiver, Sender};
 use fe2o3_amqp::types::definitions::{AmqpError, Error as AmqpErrorInfo};
+use fe2o3_amqp::types::definitions::{Fields, LinkError};
 use fe2o3_amqp::types::messaging::{
     AmqpValue, ApplicationProperties, Body, Data, FilterSet, Message, MessageAnnotations,
     MessageId, Properties,
@@ -22,7 +23,7 @@ use fe2o3_amqp::types::primitives::{
     Array, Binary, OrderedMap, SimpleValue, Symbol, Timestamp, Value,
 };
 use hublet_core::Hub;
-use hublet_core::events::{HubEvent, Position};
+use hublet_core::events::{HubEvent, OwnerError, Position, ReaderLease};
 
 use crate::auth::ConnAuth;
 use crate::cbs::Replies;
@@ -79,6 +80,28 @@ pub fn position_of(filter: Option<&FilterSet>) -> Result<Position, String> {
         };
     }
     Ok(Position::Earliest)
+}
+
+/// The reader's epoch (owner level), from its attach's
+/// `com.microsoft:epoch` property.
+pub fn epoch_of(properties: Option<&Fields>) -> Option<i64> {
+    match properties?.get(&Symbol::from("com.microsoft:epoch"))? {
+        Value::Long(n) => Some(*n),
+        Value::Int(n) => Some(i64::from(*n)),
+        Value::Uint(n) => Some(i64::from(*n)),
+        Value::Ulong(n) => i64::try_from(*n).ok(),
+        _ => None,
+    }
+}
+
+/// Event Hubs' AMQP error for a refused or stolen reader.
+pub fn owner_error(e: OwnerError) -> AmqpErrorInfo {
+    match e {
+        OwnerError::Stolen(text) => AmqpErrorInfo::new(LinkError::Stolen, Some(text), None),
+        OwnerError::TooMany(text) => {
+            AmqpErrorInfo::new(AmqpError::ResourceLimitExceeded, Some(text), None)
+        }
+    }
 }
 
 fn event_message(e: &HubEvent) -> Message<Body<Value>> {
@@ -148,6 +171,7 @@ pub async fn serve_partition(
     mut link: Sender,
     partition: u32,
     from: Position,
+    mut lease: ReaderLease,
 ) -> Option<String> {
     let mut reader = match hub
         .events()
@@ -178,6 +202,11 @@ pub async fn serve_partition(
             b = reader.next_batch(256) => b,
             e = link.on_detach() => return crate::errors::end_reason(e),
             _ = auth.lapsed() => continue,
+            e = lease.stolen() => {
+                let reason = e.to_string();
+                let _ = link.close_with_error(owner_error(e)).await;
+                return Some(reason);
+            }
         };
         let batch = match batch {
             Ok(Some(b)) => b,
@@ -189,8 +218,17 @@ pub async fn serve_partition(
                 .message(event_message(e))
                 .settled(true)
                 .build();
-            if let Err(err) = link.send(sendable).await {
-                return Some(format!("the reader's link ended: {err}"));
+            let stolen = tokio::select! {
+                r = link.send(sendable) => match r {
+                    Ok(_) => None,
+                    Err(err) => return Some(format!("the reader's link ended: {err}")),
+                },
+                e = lease.stolen() => Some(e),
+            };
+            if let Some(e) = stolen {
+                let reason = e.to_string();
+                let _ = link.close_with_error(owner_error(e)).await;
+                return Some(reason);
             }
         }
     }

@@ -112,6 +112,8 @@ pub(crate) struct HubInner {
     pub(crate) request_ids: crate::methods::request_ids::RequestIds,
     /// Serializes service writes to twins through their notifications.
     pub(crate) twin_writes: tokio::sync::Mutex<()>,
+    /// Who reads which Event Hub partition (epochs, the plain-reader limit).
+    pub(crate) owners: Arc<crate::events::owners::Owners>,
     settings: RwLock<Arc<HubSettings>>,
     policies: RwLock<Arc<Vec<Policy>>>,
     next_attachment: AtomicU64,
@@ -216,6 +218,7 @@ impl Hub {
                 live,
                 request_ids,
                 twin_writes: tokio::sync::Mutex::new(()),
+                owners: Arc::default(),
                 settings: RwLock::new(Arc::new(settings)),
                 policies: RwLock::new(Arc::new(policies)),
                 next_attachment: AtomicU64::new(1),

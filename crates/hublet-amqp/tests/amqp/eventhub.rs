@@ -154,3 +154,44 @@ async fn unknown_groups_partitions_and_filters_are_refused_as_event_hubs_does() 
         assert!(err.contains(want), "{address}: {err}");
     }
 }
+
+#[tokio::test]
+async fn a_reader_with_an_epoch_takes_the_partition_over() {
+    let b = Bench::new().await;
+    let mut c = b.authorized().await;
+    let address = "localhost/ConsumerGroups/$Default/Partitions/0";
+    let mut plain = reader(&mut c, address, None).await.unwrap();
+    let mut props = fe2o3_amqp::types::definitions::Fields::new();
+    props.insert(Symbol::from("com.microsoft:epoch"), Value::Long(3));
+    let _owner = Receiver::builder()
+        .name("eh-owner")
+        .source(Source::builder().address(address.to_string()).build())
+        .properties(props)
+        .attach(&mut c.session)
+        .await
+        .unwrap();
+    let e = tokio::time::timeout(Duration::from_secs(5), plain.recv::<Body<Value>>())
+        .await
+        .unwrap()
+        .err();
+    let e = format!("{e:?}");
+    assert!(
+        e.contains("Stolen") && e.contains("higher epoch of '3'"),
+        "{e}"
+    );
+    // While it owns the partition, a plain reader is refused.
+    let err = match reader(&mut c, address, None).await {
+        Err(e) => e,
+        Ok(mut r) => format!(
+            "{:?}",
+            tokio::time::timeout(Duration::from_secs(5), r.recv::<Body<Value>>())
+                .await
+                .unwrap()
+                .err()
+        ),
+    };
+    assert!(
+        err.contains("Stolen") && err.contains("non-epoch receiver is not allowed"),
+        "{err}"
+    );
+}

@@ -13,11 +13,13 @@
 //!   ([`Events::enforce_retention`]); a reader asking for a position that
 //!   was deleted starts at the oldest event kept, as Event Hubs does;
 //! - consumer groups: `$Default` and any created; every reader gets every
-//!   event of its partition (who may read at once is the edge's concern).
+//!   event of its partition; who may read at once follows Event Hubs'
+//!   epoch rules ([`owners`]).
 //!
 //! The trace keeps a preview of each telemetry message for the app; the
 //! body itself is stored once, here.
 
+pub mod owners;
 pub mod position;
 pub mod reader;
 pub(crate) mod table;
@@ -30,6 +32,7 @@ use crate::attach::Telemetry;
 use crate::clock::Timestamp;
 use crate::error::{HubError, HubResult};
 use crate::hub::Hub;
+pub use owners::{OwnerError, ReaderLease};
 pub use position::Position;
 pub use reader::EventReader;
 

@@ -330,3 +330,37 @@ mod order_per_partition {
         }
     }
 }
+
+#[tokio::test]
+async fn readers_follow_event_hubs_epoch_rules() {
+    use hublet_core::events::OwnerError;
+    let t = TestHub::new().await;
+    let ev = t.hub.events();
+    let mut plain: Vec<_> = (0..5)
+        .map(|_| ev.claim_reader("$Default", 0, None).unwrap())
+        .collect();
+    assert!(matches!(
+        ev.claim_reader("$default", 0, None),
+        Err(OwnerError::TooMany(_))
+    ));
+    // Another partition, another group: their own limits.
+    let _other = ev.claim_reader("$Default", 1, None).unwrap();
+    let _group = ev.claim_reader("dashboards", 0, None).unwrap();
+    // An epoch reader takes the partition over from every plain one.
+    let mut owner = ev.claim_reader("$Default", 0, Some(1)).unwrap();
+    for r in &mut plain {
+        assert!(matches!(r.stolen().await, OwnerError::Stolen(_)));
+    }
+    drop(plain);
+    let e = ev.claim_reader("$Default", 0, None).unwrap_err();
+    assert!(e.to_string().contains("epoch of '1'"), "{e}");
+    let e = ev.claim_reader("$Default", 0, Some(0)).unwrap_err();
+    assert!(e.to_string().contains("higher epoch '1'"), "{e}");
+    // An equal or higher epoch takes over from the owner.
+    let _next = ev.claim_reader("$Default", 0, Some(1)).unwrap();
+    assert!(matches!(owner.stolen().await, OwnerError::Stolen(_)));
+    drop(owner);
+    drop(_next);
+    // Once the epoch readers are gone, plain readers may come back.
+    assert!(ev.claim_reader("$Default", 0, None).is_ok());
+}
