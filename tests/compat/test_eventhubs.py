@@ -36,7 +36,7 @@ def send(hub, device_id, bodies):
         client.shutdown()
 
 
-def receive(consumer, partition, position, want, inclusive=False, meanwhile=None):
+def receive(consumer, partition, position, want, inclusive=False, meanwhile=None, contexts=None):
     """Up to `want` events of one partition from `position`; calls
     `meanwhile` every second until they arrived (for `@latest`, whose
     reader sees only what is sent after it attached)."""
@@ -46,12 +46,15 @@ def receive(consumer, partition, position, want, inclusive=False, meanwhile=None
         if event is None:
             return
         got.append(event)
+        if contexts is not None:
+            contexts.append(dict(ctx.last_enqueued_event_properties or {}))
         if len(got) >= want:
             done.set()
 
     t = threading.Thread(target=consumer.receive, kwargs=dict(
         on_event=on_event, partition_id=partition, starting_position=position,
-        starting_position_inclusive=inclusive), daemon=True)
+        starting_position_inclusive=inclusive,
+        track_last_enqueued_event_properties=contexts is not None), daemon=True)
     t.start()
     if meanwhile:
         for _ in range(30):
@@ -98,9 +101,15 @@ def test_a_back_end_reads_device_telemetry_as_from_iot_hub(standard_hub):
     assert first.enqueued_time is not None
     assert int(events[1].offset) > int(first.offset)
 
-    # From an offset (exclusive): the events after it.
-    after = receive(consumer(), p, first.offset, 2)
+    # From an offset (exclusive): the events after it, each with the
+    # partition's last enqueued event for a reader that tracks it.
+    contexts = []
+    after = receive(consumer(), p, first.offset, 2, contexts=contexts)
     assert [e.sequence_number for e in after] == [1, 2]
+    assert contexts[0]["sequence_number"] == 2
+    assert contexts[0]["offset"] == events[2].offset
+    assert contexts[0]["enqueued_time"] == events[2].enqueued_time
+    assert contexts[0]["retrieval_time"] is not None
 
     # From the latest: only what is sent after the reader attached (sent
     # again each second until the reader, attaching meanwhile, gets one).

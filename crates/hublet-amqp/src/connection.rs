@@ -249,6 +249,7 @@ async fn session(
                     attach.source.as_ref().and_then(|s| s.filter.as_ref()),
                 ),
                 crate::eventhub::epoch_of(attach.properties.as_ref()),
+                crate::eventhub::wants_runtime_metric(attach.desired_capabilities.as_ref()),
             )),
             _ => None,
         };
@@ -292,7 +293,7 @@ async fn session(
         > =
             match (endpoint, node) {
                 (LinkEndpoint::Sender(tx), _) if partition.is_some() && !over_limit => {
-                    let Some((cg, p, from, epoch)) = partition.clone() else {
+                    let Some((cg, p, from, epoch, metric)) = partition.clone() else {
                         continue;
                     };
                     match eventhub_link(&hub, &cg, &p, from, epoch).await {
@@ -303,6 +304,7 @@ async fn session(
                             pid,
                             from,
                             lease,
+                            metric,
                         ))),
                         Err(e) => {
                             trace(Some(crate::errors::describe(&e)), false);

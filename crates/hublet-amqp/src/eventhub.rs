@@ -16,8 +16,8 @@ use fe2o3_amqp::link::{Receiver, Sender};
 use fe2o3_amqp::types::definitions::{AmqpError, Error as AmqpErrorInfo};
 use fe2o3_amqp::types::definitions::{Fields, LinkError};
 use fe2o3_amqp::types::messaging::{
-    AmqpValue, ApplicationProperties, Body, Data, FilterSet, Message, MessageAnnotations,
-    MessageId, Properties,
+    AmqpValue, ApplicationProperties, Body, Data, DeliveryAnnotations, FilterSet, Message,
+    MessageAnnotations, MessageId, Properties,
 };
 use fe2o3_amqp::types::primitives::{
     Array, Binary, OrderedMap, SimpleValue, Symbol, Timestamp, Value,
@@ -80,6 +80,41 @@ pub fn position_of(filter: Option<&FilterSet>) -> Result<Position, String> {
         };
     }
     Ok(Position::Earliest)
+}
+
+/// The capability a reader desires to get the partition's last enqueued
+/// event with each event (the SDKs' "track last enqueued event properties").
+pub const RUNTIME_METRIC: &str = "com.microsoft:enable-receiver-runtime-metric";
+
+/// Whether a reader's attach desires [`RUNTIME_METRIC`].
+pub fn wants_runtime_metric(
+    desired: Option<&fe2o3_amqp::types::primitives::Array<Symbol>>,
+) -> bool {
+    desired.is_some_and(|caps| caps.0.iter().any(|c| c.0 == RUNTIME_METRIC))
+}
+
+/// The partition's last enqueued event, as delivery annotations.
+fn runtime_metric(info: &hublet_core::events::PartitionInfo, now: i64) -> DeliveryAnnotations {
+    DeliveryAnnotations::builder()
+        .insert(
+            Symbol::from("last_enqueued_sequence_number"),
+            Value::Long(info.last_sequence_number),
+        )
+        .insert(
+            Symbol::from("last_enqueued_offset"),
+            Value::String(info.last_offset.to_string()),
+        )
+        .insert(
+            Symbol::from("last_enqueued_time_utc"),
+            Value::Timestamp(Timestamp::from_milliseconds(
+                info.last_enqueued_time.map(|t| t.0).unwrap_or(0),
+            )),
+        )
+        .insert(
+            Symbol::from("runtime_info_retrieval_time_utc"),
+            Value::Timestamp(Timestamp::from_milliseconds(now)),
+        )
+        .build()
 }
 
 /// The reader's epoch (owner level), from its attach's
@@ -172,6 +207,7 @@ pub async fn serve_partition(
     partition: u32,
     from: Position,
     mut lease: ReaderLease,
+    runtime_metric_wanted: bool,
 ) -> Option<String> {
     let mut reader = match hub
         .events()
@@ -213,9 +249,21 @@ pub async fn serve_partition(
             Ok(None) => return Some("the hub is shutting down".into()),
             Err(e) => return Some(e.to_string()),
         };
+        // The partition's newest event, read once per batch, for readers
+        // that track it.
+        let metric = if runtime_metric_wanted {
+            match hub.events().partition(partition).await {
+                Ok(info) => Some(runtime_metric(&info, hub.now().0)),
+                Err(e) => return Some(e.to_string()),
+            }
+        } else {
+            None
+        };
         for e in &batch {
+            let mut message = event_message(e);
+            message.delivery_annotations = metric.clone();
             let sendable = fe2o3_amqp::link::delivery::Sendable::builder()
-                .message(event_message(e))
+                .message(message)
                 .settled(true)
                 .build();
             let stolen = tokio::select! {
