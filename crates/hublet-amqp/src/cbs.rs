@@ -46,18 +46,25 @@ impl Replies {
     }
 }
 
-fn text(v: Option<&SimpleValue>) -> Option<String> {
+/// An application property as text: a string, a symbol, or UTF-8 bytes
+/// (the Event Hubs Python SDK sends `operation` and `type` as binary).
+pub(crate) fn text(v: Option<&SimpleValue>) -> Option<String> {
     match v? {
         SimpleValue::String(s) => Some(s.clone()),
         SimpleValue::Symbol(s) => Some(s.0.clone()),
+        SimpleValue::Binary(b) => Some(String::from_utf8_lossy(b).into_owned()),
         _ => None,
     }
 }
 
-fn reply(
+/// A request/response node's answer (`$cbs`, `$management`): the
+/// request's message-id as correlation-id, `status-code` and
+/// `status-description`, and `body` as an amqp-value.
+pub(crate) fn reply(
     request_id: Option<MessageId>,
     status: i32,
-    description: String,
+    description: impl Into<String>,
+    body: Value,
 ) -> Message<AmqpValue<Value>> {
     let props = Properties {
         correlation_id: request_id,
@@ -65,12 +72,15 @@ fn reply(
     };
     let app = ApplicationProperties::builder()
         .insert("status-code", SimpleValue::Int(status))
-        .insert("status-description", SimpleValue::String(description))
+        .insert(
+            "status-description",
+            SimpleValue::String(description.into()),
+        )
         .build();
     Message::builder()
         .properties(props)
         .application_properties(app)
-        .value(Value::Null)
+        .value(body)
         .build()
 }
 
@@ -112,18 +122,20 @@ pub async fn serve_requests(
         }
         let answer = match (operation.as_deref(), token) {
             (Some("put-token"), Some(token)) => match auth.put_token(&token) {
-                Ok(_) => reply(id, 200, "OK".into()),
-                Err(e) => reply(id, 401, e.to_string()),
+                Ok(_) => reply(id, 200, "OK", Value::Null),
+                Err(e) => reply(id, 401, e.to_string(), Value::Null),
             },
             (Some("put-token"), None) => reply(
                 id,
                 400,
-                "the put-token body must be the token, as a string".into(),
+                "the put-token body must be the token, as a string",
+                Value::Null,
             ),
             (op, _) => reply(
                 id,
                 400,
                 format!("unsupported $cbs operation {op:?}; only put-token is"),
+                Value::Null,
             ),
         };
         if replies.tx.send(answer).await.is_err() {

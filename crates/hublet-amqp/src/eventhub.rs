@@ -26,7 +26,7 @@ use hublet_core::Hub;
 use hublet_core::events::{HubEvent, OwnerError, Position, ReaderLease};
 
 use crate::auth::ConnAuth;
-use crate::cbs::Replies;
+use crate::cbs::{Replies, reply, text};
 
 /// The filter key the Event Hubs SDKs put their position under.
 const SELECTOR: &str = "apache.org:selector-filter:string";
@@ -282,39 +282,6 @@ pub async fn serve_partition(
     }
 }
 
-fn text(v: Option<&SimpleValue>) -> Option<String> {
-    match v? {
-        SimpleValue::String(s) => Some(s.clone()),
-        SimpleValue::Symbol(s) => Some(s.0.clone()),
-        SimpleValue::Binary(b) => Some(String::from_utf8_lossy(b).into_owned()),
-        _ => None,
-    }
-}
-
-fn reply(
-    request_id: Option<MessageId>,
-    status: i32,
-    description: &str,
-    body: Value,
-) -> Message<AmqpValue<Value>> {
-    let props = Properties {
-        correlation_id: request_id,
-        ..Properties::default()
-    };
-    let app = ApplicationProperties::builder()
-        .insert("status-code", SimpleValue::Int(status))
-        .insert(
-            "status-description",
-            SimpleValue::String(description.into()),
-        )
-        .build();
-    Message::builder()
-        .properties(props)
-        .application_properties(app)
-        .value(body)
-        .build()
-}
-
 fn map(entries: Vec<(&str, Value)>) -> Value {
     let mut m = OrderedMap::new();
     for (k, v) in entries {
@@ -400,13 +367,13 @@ async fn answer(hub: &Hub, auth: &ConnAuth, m: &Message<Body<Value>>) -> Message
                     ]);
                     reply(id, 200, "OK", body)
                 }
-                Err(e) => reply(id, 500, &e.to_string(), Value::Null),
+                Err(e) => reply(id, 500, e.to_string(), Value::Null),
             }
         }
         (op, ty) => reply(
             id,
             400,
-            &format!("unsupported $management request: operation {op:?}, type {ty:?}"),
+            format!("unsupported $management request: operation {op:?}, type {ty:?}"),
             Value::Null,
         ),
     }

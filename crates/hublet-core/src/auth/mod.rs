@@ -26,6 +26,19 @@ pub fn generate_key() -> String {
     B64.encode(bytes)
 }
 
+/// The two keys of a new identity: each one given (validated) or freshly
+/// generated.
+pub fn keys_or_generated(
+    primary: Option<&String>,
+    secondary: Option<&String>,
+) -> Result<(String, String), crate::HubError> {
+    let pick = |k: Option<&String>| match k {
+        Some(k) => validate_key(k).map(|()| k.clone()),
+        None => Ok(generate_key()),
+    };
+    Ok((pick(primary)?, pick(secondary)?))
+}
+
 /// Checks that `key` is base64 of 16 to 64 bytes (IoT Hub's accepted key sizes).
 pub fn validate_key(key: &str) -> Result<(), crate::HubError> {
     match B64.decode(key.trim()) {

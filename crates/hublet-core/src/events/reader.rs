@@ -69,11 +69,29 @@ impl EventReader {
             if !batch.is_empty() {
                 return Ok(Some(batch));
             }
-            match self.doorbell.recv().await {
-                Ok(_) | Err(LiveError::Lagged(_)) => {}
-                Err(LiveError::Closed) => return Ok(None),
+            // Wait for a message that lands in one of this reader's
+            // partitions (and from a device it keeps), so a reader does not
+            // query the log for every message the hub receives.
+            loop {
+                match self.doorbell.recv().await {
+                    Ok(ev) if self.concerns(ev.device_id.as_deref()) => break,
+                    Ok(_) => {}
+                    Err(LiveError::Lagged(_)) => break,
+                    Err(LiveError::Closed) => return Ok(None),
+                }
             }
         }
+    }
+
+    /// Whether a message from `key` (`device` or `device/module`) can be
+    /// one this reader returns.
+    fn concerns(&self, key: Option<&str>) -> bool {
+        let Some(key) = key else { return true };
+        let device = key.split_once('/').map_or(key, |(d, _)| d);
+        let count = self.hub.events().partition_count();
+        let p = super::partition_of(device, count);
+        (self.devices.is_empty() || self.devices.contains(device))
+            && self.next.iter().any(|(q, _)| *q == p)
     }
 
     /// What is stored now, without waiting.

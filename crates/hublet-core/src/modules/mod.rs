@@ -116,17 +116,8 @@ impl Modules<'_> {
     /// device, 409301 if the device has one with this id.
     pub async fn create(&self, device: &str, spec: NewModule) -> HubResult<Module> {
         let who = Identity::module(device, &spec.module_id)?;
-        for k in [&spec.primary_key, &spec.secondary_key]
-            .into_iter()
-            .flatten()
-        {
-            auth::validate_key(k)?;
-        }
-        let primary_key = spec.primary_key.clone().unwrap_or_else(auth::generate_key);
-        let secondary_key = spec
-            .secondary_key
-            .clone()
-            .unwrap_or_else(auth::generate_key);
+        let (primary_key, secondary_key) =
+            auth::keys_or_generated(spec.primary_key.as_ref(), spec.secondary_key.as_ref())?;
         let row = self
             .hub
             .inner

@@ -287,17 +287,8 @@ impl Registry<'_> {
     /// Registers a device. Fails with 409001 if the id exists.
     pub async fn create(&self, spec: NewDevice) -> HubResult<Device> {
         let id = DeviceId::new(spec.device_id)?;
-        for k in [&spec.primary_key, &spec.secondary_key]
-            .into_iter()
-            .flatten()
-        {
-            auth::validate_key(k)?;
-        }
-        let primary_key = spec.primary_key.clone().unwrap_or_else(auth::generate_key);
-        let secondary_key = spec
-            .secondary_key
-            .clone()
-            .unwrap_or_else(auth::generate_key);
+        let (primary_key, secondary_key) =
+            auth::keys_or_generated(spec.primary_key.as_ref(), spec.secondary_key.as_ref())?;
         let row = self
             .hub
             .inner
