@@ -135,6 +135,25 @@ def test_node_client_send_and_feedback_receiver(hub, node_sdk):
     client.shutdown()
 
 
+def test_node_client_over_websockets_on_port_443(standard_hub, node_sdk):
+    """The same send and feedback with the AmqpWs transport, which dials
+    wss://HOST:443/$iothub/websocket whatever the connection string says."""
+    hub = standard_hub
+    client = device(hub, "node-ws")
+    received = []
+    client.on_message_received = received.append
+    cs = subprocess.run([os.environ["HUBLET_BIN"], "--data-dir", hub.data_dir, "connection-string", "--service"],
+                        check=True, capture_output=True, text=True).stdout.strip()
+    lines = run_node(hub, "c2d.js", cs, "node-ws", "node-ws-1", "websocket")
+    assert lines[0] == {"sent": "MessageEnqueued"}
+    assert lines[1]["feedback"][0]["statusCode"] == "Success"
+    assert received and received[0].message_id == "node-ws-1"
+    trace = subprocess.run([os.environ["HUBLET_BIN"], "--data-dir", hub.data_dir, "trace", "--kind",
+                            "service.connected", "--json"], check=True, capture_output=True, text=True)
+    assert "amqp-ws" in trace.stdout
+    client.shutdown()
+
+
 def test_node_gets_iot_hubs_error_classes(hub, node_sdk):
     hub.add_device("d-err")
     lines = run_node(hub, "c2d_errors.js", service_cs(hub))

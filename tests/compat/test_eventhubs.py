@@ -3,15 +3,26 @@ Python (`azure-eventhub` 5.x, its own pure-Python AMQP stack): a back end
 reads what devices sent over MQTT with the connection string `hublet
 connection-string --events` prints, from the earliest event, from the latest
 (only new ones) and from an offset, with every property and annotation IoT
-Hub sets, and reads the hub's and a partition's properties. The SDK always
+Hub sets, and reads the hub's and a partition's properties; over AMQP and
+over WebSockets, and found from the IoT Hub connection string alone by the
+redirect the Azure CLI follows. The SDK always
 dials 5671, so this runs on a hub on IoT Hub's standard ports."""
 
+import base64
+import hashlib
+import hmac
 import threading
+import time
+import urllib.parse
+from collections import namedtuple
 
-from azure.eventhub import EventHubConsumerClient
+import pytest
+from azure.eventhub import EventHubConsumerClient, TransportType
 from azure.iot.device import IoTHubDeviceClient, Message
 
 from test_node_sdks import hublet
+
+AccessToken = namedtuple("AccessToken", ["token", "expires_on"])
 
 
 def partition_of(device_id, partitions=4):
@@ -116,3 +127,73 @@ def test_a_back_end_reads_device_telemetry_as_from_iot_hub(standard_hub):
     new = receive(consumer(), p, "@latest", 1, meanwhile=lambda: send(hub, "eh-dev", ['{"t": 4}']))
     assert [e.body_as_json() for e in new] == [{"t": 4}]
     assert new[0].sequence_number >= 3
+
+
+def test_a_back_end_reads_over_websockets_on_port_443(standard_hub):
+    """`TransportType.AmqpOverWebsocket`: the same reader through
+    `wss://localhost/$servicebus/websocket` (subprotocol AMQPWSB10), as
+    back ends behind a firewall that passes only 443 read IoT Hub."""
+    hub = standard_hub
+    hub.add_device("ws-dev")
+    send(hub, "ws-dev", ['{"w": 1}', '{"w": 2}'])
+    cs = hublet(hub, "connection-string", "--events")
+    consumer = lambda: EventHubConsumerClient.from_connection_string(  # noqa: E731
+        cs, consumer_group="$Default", connection_verify=hub.ca_path,
+        transport_type=TransportType.AmqpOverWebsocket)
+    c = consumer()
+    assert c.get_partition_ids() == ["0", "1", "2", "3"]
+    c.close()
+    events = receive(consumer(), partition_of("ws-dev"), "-1", 2)
+    assert [e.body_as_json() for e in events] == [{"w": 1}, {"w": 2}]
+    assert events[0].system_properties[b"iothub-connection-device-id"] == b"ws-dev"
+    assert "amqp-ws" in hublet(hub, "trace", "--kind", "service.connected", "--json")
+
+
+def iot_hub_sas(host, policy, key, ttl=360):
+    """A service SAS token as the Azure CLI's extension makes it from an IoT
+    Hub connection string: resource = the host name, key base64-decoded."""
+    expiry = int(time.time() + ttl)
+    resource = urllib.parse.quote_plus(host)
+    sig = hmac.new(base64.b64decode(key), f"{resource}\n{expiry}".encode(), hashlib.sha256).digest()
+    sig = urllib.parse.quote_plus(base64.b64encode(sig).decode())
+    return f"SharedAccessSignature sr={resource}&sig={sig}&se={expiry}&skn={policy}"
+
+
+def test_the_iot_hub_connection_string_alone_finds_the_event_hub(standard_hub):
+    """`az iot hub monitor-events --login "<IoT Hub connection string>"`:
+    the Azure CLI's extension attaches to IoT Hub's own
+    `messages/events/$management` with the SDK's AMQP stack, expects
+    `amqp:link:redirect` naming the Event Hub-compatible endpoint, and
+    reads from there (its hub_target_builder, step by step)."""
+    from azure.eventhub._pyamqp import ReceiveClient
+    from azure.eventhub._pyamqp.authentication import _CBSAuth
+    from azure.eventhub._pyamqp.error import AMQPLinkRedirect
+
+    hub = standard_hub
+    hub.add_device("redir-dev")
+    send(hub, "redir-dev", ['{"r": 1}'])
+    parts = dict(kv.split("=", 1) for kv in hublet(hub, "connection-string", "--service").split(";"))
+    host, policy, key = parts["HostName"], parts["SharedAccessKeyName"], parts["SharedAccessKey"]
+    source = f"amqps://{host}/messages/events/$management"
+    auth = _CBSAuth(source, host, b"servicebus.windows.net:sastoken",
+                    lambda: AccessToken(iot_hub_sas(host, policy, key), time.time() + 360),
+                    expires_in=360)
+    client = ReceiveClient(host, source=source, auth=auth, timeout=30000, prefetch=1,
+                           connection_verify=hub.ca_path)
+    try:
+        client.open()
+        with pytest.raises(AMQPLinkRedirect) as redirect:
+            client.receive_message_batch(max_batch_size=1, timeout=5000)
+    finally:
+        client.close()
+    r = redirect.value
+    assert r.hostname == "localhost" and r.network_host == "localhost" and r.port == 5671
+    assert r.address == "amqps://localhost:5671/localhost/$management"
+    # The CLI's parsing of the address: the Event Hub's name.
+    path = r.address.replace("amqps://", "").split("/", 1)[1]
+    path = path[: -len("/$management")]
+    cs = f"Endpoint=sb://{r.hostname}/;SharedAccessKeyName={policy};SharedAccessKey={key};EntityPath={path}"
+    consumer = EventHubConsumerClient.from_connection_string(
+        cs, consumer_group="$Default", connection_verify=hub.ca_path)
+    events = receive(consumer, partition_of("redir-dev"), "-1", 1)
+    assert [e.body_as_json() for e in events] == [{"r": 1}]

@@ -10,6 +10,7 @@ import os
 import subprocess
 import time
 
+import pytest
 from azure.iot.device import IoTHubDeviceClient
 
 from test_amqp import NODE_DIR, node_sdk, run_node  # noqa: F401 (node_sdk is a fixture)
@@ -143,13 +144,16 @@ def test_node_module_client_and_service(standard_hub, node_sdk):
     assert steps["method"] == {"step": "method", "status": 200, "payload": {"pong": 7}}
 
 
-def test_node_event_hubs_consumer_reads_device_telemetry(standard_hub, node_sdk):
+@pytest.mark.parametrize("transport", ["amqp", "websocket"])
+def test_node_event_hubs_consumer_reads_device_telemetry(standard_hub, node_sdk, transport):
+    """Over AMQP on 5671, and over WebSockets on 443 (`webSocketOptions`)."""
     from test_eventhubs import partition_of, send
     hub = standard_hub
     hub.add_device("node-eh")
     send(hub, "node-eh", ['{"n": 1}', '{"n": 2}'])
     p = partition_of("node-eh")
-    lines = run_node(hub, "eventhubs.js", hublet(hub, "connection-string", "--events"), p, "2", timeout=90)
+    lines = run_node(hub, "eventhubs.js", hublet(hub, "connection-string", "--events"), p, "2", transport,
+                     timeout=90)
     steps = [l for l in lines if l.get("step") != "error"]
     assert steps[0] == {"step": "hub", "name": "localhost", "partitionIds": ["0", "1", "2", "3"]}
     assert steps[1] == {"step": "partition", "last": 1, "empty": False}
@@ -160,3 +164,5 @@ def test_node_event_hubs_consumer_reads_device_telemetry(standard_hub, node_sdk)
     assert events[0]["properties"] == {"room": "lab"}
     assert events[0]["device"] == "node-eh"
     assert events[0]["source"] == "Telemetry"
+    via = hublet(hub, "trace", "--kind", "service.connected", "--json")
+    assert ("amqp-ws" in via) == (transport == "websocket")

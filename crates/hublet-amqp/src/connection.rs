@@ -29,6 +29,7 @@ use crate::address::{self, Node};
 use crate::auth::ConnAuth;
 use crate::cbs::{self, Replies};
 use crate::errors::unknown_node;
+use crate::eventhub::EventsAt;
 use crate::frame_guard::FrameGuard;
 use crate::sasl::HubSasl;
 use crate::{c2d, feedback};
@@ -54,8 +55,17 @@ const HANDLE_MAX: u32 = 63;
 const IDLE_MS: u32 = 240_000;
 
 /// Serves one connection, from its first byte (after TLS) to its end.
-pub async fn serve<S>(hub: Hub, io: S, remote: String, via: &'static str, cancel: CancellationToken)
-where
+///
+/// `events_at` is where readers of IoT Hub's own `messages/events` address
+/// are redirected (this listener); `None` refuses that address instead.
+pub async fn serve<S>(
+    hub: Hub,
+    io: S,
+    remote: String,
+    via: &'static str,
+    cancel: CancellationToken,
+    events_at: Option<EventsAt>,
+) where
     S: AsyncRead + AsyncWrite + std::fmt::Debug + Send + Unpin + 'static,
 {
     let auth = Arc::new(ConnAuth::new(hub.clone(), via, remote.clone()));
@@ -63,7 +73,7 @@ where
         Ok(Ok(p)) => p,
         _ => return,
     };
-    serve_peeked(hub, peeked, auth, cancel).await;
+    serve_peeked(hub, peeked, auth, cancel, events_at).await;
 }
 
 /// Serves a connection whose first bytes were already read (the HTTPS
@@ -73,6 +83,7 @@ pub async fn serve_peeked<S>(
     mut peeked: Peeked<S>,
     auth: Arc<ConnAuth>,
     cancel: CancellationToken,
+    events_at: Option<EventsAt>,
 ) where
     S: AsyncRead + AsyncWrite + std::fmt::Debug + Send + Unpin + 'static,
 {
@@ -146,7 +157,7 @@ pub async fn serve_peeked<S>(
         mechanism,
         container_id: None,
     }));
-    let reason = run(hub, conn, auth.clone(), cancel).await;
+    let reason = run(hub, conn, auth.clone(), cancel, events_at).await;
     auth.trace(TraceDetail::ServiceDisconnected(ServiceDisconnected {
         via: auth.via().into(),
         remote: auth.remote().into(),
@@ -159,6 +170,7 @@ async fn run(
     mut conn: ListenerConnectionHandle,
     auth: Arc<ConnAuth>,
     cancel: CancellationToken,
+    events_at: Option<EventsAt>,
 ) -> Option<String> {
     let replies = Arc::new(Replies::new());
     let mgmt_replies = Arc::new(Replies::new());
@@ -170,7 +182,7 @@ async fn run(
                 let Some(incoming) = incoming else { break None };
                 match sessions.accept_incoming_session(incoming, &mut conn).await {
                     Ok(s) => {
-                        links.spawn(session(hub.clone(), s, auth.clone(), replies.clone(), mgmt_replies.clone()));
+                        links.spawn(session(hub.clone(), s, auth.clone(), replies.clone(), mgmt_replies.clone(), events_at.clone()));
                     }
                     Err(e) => break Some(format!("session refused: {e}")),
                 }
@@ -218,6 +230,7 @@ async fn session(
     auth: Arc<ConnAuth>,
     replies: Arc<Replies>,
     mgmt_replies: Arc<Replies>,
+    events_at: Option<EventsAt>,
 ) {
     // Event Hub readers get pre-settled events whatever they ask for (the
     // Python SDK asks for unsettled and never settles).
@@ -254,6 +267,13 @@ async fn session(
             _ => None,
         };
         let management = crate::eventhub::is_management(&address);
+        // A reader of IoT Hub's own `messages/events` (the Azure CLI, the
+        // samples): told where the Event Hub-compatible endpoint is.
+        let redirect = match (&attach.role, &events_at) {
+            (Role::Receiver, Some(at)) => crate::eventhub::iothub_events_path(&address)
+                .map(|rest| at.redirect(&eh_name, &rest)),
+            _ => None,
+        };
         // The session's limit: a handle above handle-max, or more live
         // links than it allows, is refused with resource-limit-exceeded.
         let over_limit = attach.handle.0 > HANDLE_MAX || tasks.len() > HANDLE_MAX as usize;
@@ -276,7 +296,7 @@ async fn session(
                 TraceDetail::ServiceLinkDetached(link)
             });
         };
-        let accepted = if partition.is_some() {
+        let accepted = if partition.is_some() || redirect.is_some() {
             eh_acceptor.accept_incoming_attach(attach, &mut s).await
         } else {
             acceptor.accept_incoming_attach(attach, &mut s).await
@@ -312,6 +332,20 @@ async fn session(
                             None
                         }
                     }
+                }
+                (LinkEndpoint::Sender(tx), _) if redirect.is_some() => {
+                    // Attached first (echoing its source, which Python
+                    // needs to see the reason), then detached with the
+                    // redirect; without a token it is refused as IoT Hub does.
+                    let e = match (auth.current(), redirect.clone()) {
+                        (Some(_), Some(e)) => e,
+                        _ => crate::errors::token_invalid(
+                            "put a token on $cbs before reading messages/events",
+                        ),
+                    };
+                    trace(Some(crate::errors::describe(&e)), false);
+                    let _ = tx.close_with_error(e).await;
+                    None
                 }
                 (LinkEndpoint::Receiver(r), _) if management && !over_limit => {
                     Some(Box::pin(crate::eventhub::serve_management(

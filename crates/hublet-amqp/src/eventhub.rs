@@ -48,6 +48,62 @@ pub fn partition_address(address: &str, hub_name: &str) -> Option<(String, Strin
     }
 }
 
+/// Where the Event Hub-compatible endpoint listens, for the redirect IoT
+/// Hub answers on its own `messages/events` address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventsAt {
+    /// The host clients dial (no port).
+    pub host: String,
+    /// The AMQP listener's port.
+    pub port: u16,
+}
+
+impl EventsAt {
+    /// IoT Hub's `amqp:link:redirect`: the Event Hub's host, port and the
+    /// same node under the Event Hub's name
+    /// (`amqps://{host}:{port}/{eventhub}/{rest}`, the port always written:
+    /// the samples cut the name out of the address with it).
+    pub fn redirect(&self, eh_name: &str, rest: &str) -> AmqpErrorInfo {
+        let address = match rest {
+            "" => format!("amqps://{}:{}/{eh_name}", self.host, self.port),
+            rest => format!("amqps://{}:{}/{eh_name}/{rest}", self.host, self.port),
+        };
+        let mut info = Fields::new();
+        for (k, v) in [
+            ("hostname", Value::String(self.host.clone())),
+            ("network-host", Value::String(self.host.clone())),
+            ("port", Value::Int(i32::from(self.port))),
+            ("address", Value::String(address)),
+        ] {
+            info.insert(Symbol::from(k), v);
+        }
+        AmqpErrorInfo::new(
+            LinkError::Redirect,
+            Some(format!(
+                "messages/events is served by the Event Hub-compatible endpoint '{eh_name}' at {}:{}",
+                self.host, self.port
+            )),
+            Some(info),
+        )
+    }
+}
+
+/// What follows IoT Hub's own `messages/events` in an address
+/// (`$management`, `ConsumerGroups/{cg}/Partitions/{p}`, or nothing), if
+/// the address is that node.
+pub fn iothub_events_path(address: &str) -> Option<String> {
+    let path = crate::address::path_of(address).trim_matches('/');
+    let mut parts = path.splitn(3, '/');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(m), Some(e), rest)
+            if m.eq_ignore_ascii_case("messages") && e.eq_ignore_ascii_case("events") =>
+        {
+            Some(rest.unwrap_or("").to_string())
+        }
+        _ => None,
+    }
+}
+
 /// Whether an address is the `$management` node.
 pub fn is_management(address: &str) -> bool {
     crate::address::path_of(address)
@@ -226,6 +282,11 @@ pub async fn serve_partition(
             return Some(e.to_string());
         }
     };
+    // How many events to read ahead of the reader's credit: doubled while
+    // every send goes straight out, back to one as soon as one has to wait
+    // (fe2o3 does not show a sender its credit), so a reader that grants
+    // no credit holds one event here, not a batch.
+    let mut ahead = 1usize;
     loop {
         if auth.current().is_none() {
             let e =
@@ -235,7 +296,7 @@ pub async fn serve_partition(
             return Some(reason);
         }
         let batch = tokio::select! {
-            b = reader.next_batch(256) => b,
+            b = reader.next_batch(ahead) => b,
             e = link.on_detach() => return crate::errors::end_reason(e),
             _ = auth.lapsed() => continue,
             e = lease.stolen() => {
@@ -259,6 +320,7 @@ pub async fn serve_partition(
         } else {
             None
         };
+        let mut waited = false;
         for e in &batch {
             let mut message = event_message(e);
             message.delivery_annotations = metric.clone();
@@ -266,12 +328,29 @@ pub async fn serve_partition(
                 .message(message)
                 .settled(true)
                 .build();
-            let stolen = tokio::select! {
-                r = link.send(sendable) => match r {
-                    Ok(_) => None,
-                    Err(err) => return Some(format!("the reader's link ended: {err}")),
-                },
-                e = lease.stolen() => Some(e),
+            let stolen = {
+                let send = link.send(sendable);
+                tokio::pin!(send);
+                // Polled once first: Pending means the reader's credit (or
+                // the session's window) is used up.
+                let sent = match futures::poll!(send.as_mut()) {
+                    std::task::Poll::Ready(r) => Some(r),
+                    std::task::Poll::Pending => None,
+                };
+                match sent {
+                    Some(Ok(_)) => None,
+                    Some(Err(err)) => return Some(format!("the reader's link ended: {err}")),
+                    None => {
+                        waited = true;
+                        tokio::select! {
+                            r = send => match r {
+                                Ok(_) => None,
+                                Err(err) => return Some(format!("the reader's link ended: {err}")),
+                            },
+                            e = lease.stolen() => Some(e),
+                        }
+                    }
+                }
             };
             if let Some(e) = stolen {
                 let reason = e.to_string();
@@ -279,6 +358,7 @@ pub async fn serve_partition(
                 return Some(reason);
             }
         }
+        ahead = if waited { 1 } else { (ahead * 2).min(256) };
     }
 }
 
@@ -398,5 +478,52 @@ pub async fn serve_management(
         if replies.send(answer).await.is_err() {
             return Some("the connection is closing".into());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iot_hubs_own_events_address_is_recognised_in_every_spelling() {
+        for (a, rest) in [
+            (
+                "amqps://localhost/messages/events/$management",
+                "$management",
+            ),
+            (
+                "/messages/events/ConsumerGroups/$Default/Partitions/0",
+                "ConsumerGroups/$Default/Partitions/0",
+            ),
+            ("amqps://h:5671/Messages/Events", ""),
+        ] {
+            assert_eq!(iothub_events_path(a).as_deref(), Some(rest), "{a}");
+        }
+        assert_eq!(iothub_events_path("/messages/devicebound"), None);
+        assert_eq!(
+            iothub_events_path("hublet/ConsumerGroups/$Default/Partitions/0"),
+            None
+        );
+    }
+
+    #[test]
+    fn the_redirect_names_the_event_hub_with_an_explicit_port() {
+        let at = EventsAt {
+            host: "localhost".into(),
+            port: 5671,
+        };
+        let e = at.redirect("hublet", "$management");
+        assert_eq!(e.condition, LinkError::Redirect.into());
+        let info = e.info.expect("info");
+        let get = |k: &str| info.get(&Symbol::from(k)).cloned();
+        assert_eq!(
+            get("address"),
+            Some(Value::String(
+                "amqps://localhost:5671/hublet/$management".into()
+            ))
+        );
+        assert_eq!(get("hostname"), Some(Value::String("localhost".into())));
+        assert_eq!(get("port"), Some(Value::Int(5671)));
     }
 }

@@ -14,7 +14,9 @@
 //! their addresses ([`address`]), the C2D and feedback links ([`c2d`],
 //! [`feedback`]), the Event Hub-compatible endpoint's partition readers and
 //! `$management` ([`eventhub`]) and IoT Hub's error conditions ([`errors`]). TLS is the
-//! hub's own (tokio-rustls with the local CA), from byte 0 as on port 5671.
+//! hub's own (tokio-rustls with the local CA), from byte 0 as on port 5671;
+//! the same connections also arrive over WebSockets on the HTTPS port
+//! ([`websocket`]).
 //!
 //! Layout: [`server`] accepts on the listener; [`connection`] runs one
 //! connection and routes its links; [`auth`] holds what a connection has
@@ -31,5 +33,6 @@ pub mod feedback;
 pub mod frame_guard;
 pub mod sasl;
 pub mod server;
+pub mod websocket;
 
 pub use server::{AmqpConfig, AmqpServer};

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::ConnAuth;
+use crate::eventhub::EventsAt;
 use hublet_net::Peeked;
 
 /// How long a TLS handshake may take.
@@ -40,6 +41,9 @@ pub struct AmqpServer {
     addr: Option<SocketAddr>,
     cancel: CancellationToken,
     tracker: TaskTracker,
+    /// Where IoT Hub's `messages/events` address redirects readers: this
+    /// listener, which serves the Event Hub-compatible endpoint.
+    events_at: Option<EventsAt>,
 }
 
 impl AmqpServer {
@@ -51,6 +55,7 @@ impl AmqpServer {
             addr: None,
             cancel: CancellationToken::new(),
             tracker: TaskTracker::new(),
+            events_at: None,
         }
     }
 
@@ -58,7 +63,12 @@ impl AmqpServer {
     pub async fn start(hub: Hub, config: AmqpConfig) -> std::io::Result<AmqpServer> {
         let listener = TcpListener::bind(config.addr).await?;
         let mut server = AmqpServer::detached(hub);
-        server.addr = Some(listener.local_addr()?);
+        let addr = listener.local_addr()?;
+        server.addr = Some(addr);
+        server.events_at = Some(EventsAt {
+            host: hublet_net::client_host(&addr),
+            port: addr.port(),
+        });
         let acceptor = Acceptor::new(listener, config.max_connections, "amqps");
         let tls = TlsAcceptor::from(config.tls);
         let s = server.clone();
@@ -89,6 +99,7 @@ impl AmqpServer {
                             peer.to_string(),
                             "amqp",
                             me.cancel.clone(),
+                            me.events_at.clone(),
                         )
                         .await
                     }
@@ -111,7 +122,19 @@ impl AmqpServer {
         S: AsyncRead + AsyncWrite + std::fmt::Debug + Send + Unpin + 'static,
     {
         let auth = Arc::new(ConnAuth::new(self.hub.clone(), "amqp", remote));
-        crate::connection::serve_peeked(self.hub.clone(), io, auth, self.cancel.clone()).await;
+        let cancel = self.cancel.clone();
+        crate::connection::serve_peeked(self.hub.clone(), io, auth, cancel, self.events_at.clone())
+            .await;
+    }
+
+    /// Serves a connection from its first byte on another transport (AMQP
+    /// over WebSockets, [`crate::websocket`]); `via` names it in the trace.
+    pub async fn serve_stream<S>(&self, io: S, remote: String, via: &'static str)
+    where
+        S: AsyncRead + AsyncWrite + std::fmt::Debug + Send + Unpin + 'static,
+    {
+        let (hub, cancel) = (self.hub.clone(), self.cancel.clone());
+        crate::connection::serve(hub, io, remote, via, cancel, self.events_at.clone()).await;
     }
 
     /// Closes every connection and stops accepting.

@@ -254,17 +254,39 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let activity = Activity::new();
+    // AMQP over WebSockets: once upgraded, the connection is AMQP's until
+    // it ends, and this task (which holds the connection's permit) waits
+    // for it.
+    let upgraded: Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>> = Arc::default();
     let service = {
         let activity = activity.clone();
         let app = ctx.app.clone();
+        let amqp = ctx.amqp.clone();
+        let upgraded = upgraded.clone();
         hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+            if let Some(amqp) = amqp
+                .as_ref()
+                .filter(|_| hublet_amqp::websocket::is_amqp_upgrade(&req))
+            {
+                let (res, serve) = hublet_amqp::websocket::accept(amqp, req, peer.to_string());
+                if let Some(serve) = serve
+                    && let Ok(mut slot) = upgraded.lock()
+                {
+                    *slot = Some(tokio::spawn(serve));
+                }
+                let res = res.map(axum::body::Body::from);
+                return futures::future::Either::Left(std::future::ready(Ok::<
+                    _,
+                    std::convert::Infallible,
+                >(res)));
+            }
             // In flight from the request's arrival until its response body
             // is dropped, so a streamed response (live trace) is activity.
             let mark = InFlight::begin(&activity);
             let mut req = req.map(axum::body::Body::new);
             req.extensions_mut().insert(ConnectInfo(peer));
             let call = tower::ServiceExt::oneshot(app.clone(), req);
-            async move {
+            futures::future::Either::Right(async move {
                 let res = call.await?;
                 Ok::<_, std::convert::Infallible>(res.map(|b| {
                     axum::body::Body::new(b.map_frame(move |f| {
@@ -272,7 +294,7 @@ where
                         f
                     }))
                 }))
-            }
+            })
         })
     };
     let mut builder = Builder::new(TokioExecutor::new());
@@ -295,6 +317,10 @@ where
             r = conn.as_mut() => {
                 if let Err(e) = r {
                     tracing::debug!(%peer, "API connection: {e}");
+                }
+                let amqp = upgraded.lock().ok().and_then(|mut slot| slot.take());
+                if let Some(amqp) = amqp {
+                    let _ = amqp.await;
                 }
                 return;
             }

@@ -135,6 +135,7 @@ pub fn amqp_session(data: &[u8]) {
             "fuzz".into(),
             "amqp",
             cancel.clone(),
+            None,
         );
         let talk = async {
             let _ = client.write_all(data).await;

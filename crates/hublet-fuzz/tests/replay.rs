@@ -215,6 +215,7 @@ fn record_amqp_seeds() {
                 "seed".into(),
                 "amqp",
                 cancel,
+                None,
             ));
             let (mut from_client, mut to_client) = tokio::io::split(proxy_client_side);
             let (mut from_hub, mut to_hub) = tokio::io::split(proxy_hub_side);

@@ -19,8 +19,10 @@
 
 pub mod accept;
 pub mod fd;
+pub mod host;
 pub mod peek;
 
 pub use accept::{Acceptor, Incoming};
 pub use fd::{Budget, Share};
+pub use host::{client_host, listener_host};
 pub use peek::Peeked;

@@ -198,3 +198,62 @@ async fn the_demo_starts_around_a_users_own_device_and_beside_a_users_fleet() {
     );
     running.shutdown().await.unwrap();
 }
+
+/// AMQP over WebSockets on the API's HTTP port (as on the HTTPS one): the
+/// upgrade needs the AMQP subprotocol, and then the socket speaks AMQP.
+#[tokio::test]
+async fn the_api_port_upgrades_amqp_websockets_and_refuses_other_subprotocols() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let dir = tempfile::tempdir().unwrap();
+    let running = hublet_server::start(loopback_config(dir.path()))
+        .await
+        .unwrap();
+    let api = running.api_url.clone().unwrap();
+    let host = api
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let request = |protocol: &str| {
+        let mut r = format!("ws://{host}/$servicebus/websocket")
+            .into_client_request()
+            .unwrap();
+        r.headers_mut()
+            .insert("sec-websocket-protocol", protocol.parse().unwrap());
+        r
+    };
+
+    let tcp = tokio::net::TcpStream::connect(&host).await.unwrap();
+    let refused = tokio_tungstenite::client_async(request("mqtt"), tcp).await;
+    let Err(tokio_tungstenite::tungstenite::Error::Http(res)) = refused else {
+        panic!("expected an HTTP refusal, got {refused:?}")
+    };
+    assert_eq!(res.status(), 400);
+    let body = String::from_utf8(res.body().clone().unwrap_or_default()).unwrap();
+    assert!(body.contains("AMQPWSB10"), "{body}");
+
+    let tcp = tokio::net::TcpStream::connect(&host).await.unwrap();
+    let (mut ws, res) = tokio_tungstenite::client_async(request("AMQPWSB10"), tcp)
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["sec-websocket-protocol"], "AMQPWSB10");
+    ws.send(Message::Binary(b"AMQP\x03\x01\x00\x00".to_vec().into()))
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    while got.len() < 8 {
+        match ws.next().await.unwrap().unwrap() {
+            Message::Binary(b) => got.extend_from_slice(&b),
+            other => panic!("expected AMQP bytes, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        &got[..8],
+        b"AMQP\x03\x01\x00\x00",
+        "the SASL header comes back"
+    );
+    drop(ws);
+    running.shutdown().await.unwrap();
+}

@@ -1,16 +1,18 @@
 // Sends one C2D message with the Azure IoT Node service SDK (azure-iothub,
 // unmodified) and waits for its feedback record on the feedback receiver.
 //
-//   node c2d.js CONNECTION_STRING DEVICE_ID MESSAGE_ID
+//   node c2d.js CONNECTION_STRING DEVICE_ID MESSAGE_ID [websocket]
 //
+// With `websocket`, the client's transport is AmqpWs (AMQP over WebSockets
+// to wss://HOST:443/$iothub/websocket).
 // Prints one JSON line per step: {"sent": ...}, then {"feedback": [...]}.
 // The hub's CA comes from NODE_EXTRA_CA_CERTS.
 "use strict";
-const { Client } = require("azure-iothub");
+const { Client, AmqpWs } = require("azure-iothub");
 const { Message } = require("azure-iothub/dist/common-core/message");
 
-const [cs, deviceId, messageId] = process.argv.slice(2);
-const client = Client.fromConnectionString(cs);
+const [cs, deviceId, messageId, transport] = process.argv.slice(2);
+const client = transport === "websocket" ? Client.fromConnectionString(cs, AmqpWs) : Client.fromConnectionString(cs);
 
 function fail(what, err) {
   console.log(JSON.stringify({ error: what, message: String(err && (err.message || err)), name: err && err.constructor && err.constructor.name }));

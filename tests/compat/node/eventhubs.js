@@ -3,14 +3,17 @@
 // `hublet connection-string --events` prints. The hub's CA comes from
 // NODE_EXTRA_CA_CERTS.
 //
-//   node eventhubs.js EVENTS_CONNECTION_STRING PARTITION COUNT
+//   node eventhubs.js EVENTS_CONNECTION_STRING PARTITION COUNT [websocket]
 //
 // Prints the hub's and the partition's properties, then each of the first
-// COUNT events of PARTITION from the earliest, one JSON line each.
+// COUNT events of PARTITION from the earliest, one JSON line each. With
+// `websocket`, AMQP goes over WebSockets on port 443 (the SDK's
+// `webSocketOptions`, with the `ws` package as its documentation shows).
 "use strict";
 const { EventHubConsumerClient, earliestEventPosition } = require("@azure/event-hubs");
+const WebSocket = require("ws");
 
-const [cs, partition, count] = process.argv.slice(2);
+const [cs, partition, count, transport] = process.argv.slice(2);
 const say = (o) => console.log(JSON.stringify(o));
 function fail(what, err) {
   say({ error: what, message: String(err && (err.message || err)), code: err && err.code });
@@ -18,7 +21,8 @@ function fail(what, err) {
 }
 
 async function main() {
-  const client = new EventHubConsumerClient("$Default", cs);
+  const options = transport === "websocket" ? { webSocketOptions: { webSocket: WebSocket } } : {};
+  const client = new EventHubConsumerClient("$Default", cs, options);
   const hub = await client.getEventHubProperties();
   say({ step: "hub", name: hub.name, partitionIds: hub.partitionIds });
   const p = await client.getPartitionProperties(partition);

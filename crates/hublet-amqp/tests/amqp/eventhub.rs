@@ -195,3 +195,170 @@ async fn a_reader_with_an_epoch_takes_the_partition_over() {
         "{err}"
     );
 }
+
+/// The error a reader's link ended with (at attach, or at its first receive).
+async fn link_error(r: Result<Receiver, String>) -> String {
+    match r {
+        Err(e) => e,
+        Ok(mut r) => format!(
+            "{:?}",
+            tokio::time::timeout(Duration::from_secs(5), r.recv::<Body<Value>>())
+                .await
+                .unwrap()
+                .err()
+        ),
+    }
+}
+
+#[tokio::test]
+async fn iot_hubs_own_events_address_redirects_to_the_event_hub() {
+    let b = Bench::new().await;
+    let eh = b.hub.events().name();
+    let want = format!("amqps://localhost:{}/{eh}/$management", b.addr.port());
+    let mut c = b.authorized().await;
+    for address in [
+        "amqps://localhost/messages/events/$management",
+        "/messages/events/ConsumerGroups/$Default/Partitions/0",
+    ] {
+        let e = link_error(reader(&mut c, address, None).await).await;
+        assert!(e.contains("Redirect"), "{address}: {e}");
+        assert!(e.contains("hostname") && e.contains("network-host"), "{e}");
+        if address.ends_with("$management") {
+            assert!(e.contains(&want), "{e}");
+        } else {
+            assert!(
+                e.contains(&format!("/{eh}/ConsumerGroups/$Default/Partitions/0")),
+                "{e}"
+            );
+        }
+    }
+    // Without a token the address is not revealed.
+    let mut anonymous = b.connect().await;
+    let e = link_error(reader(&mut anonymous, "/messages/events/$management", None).await).await;
+    assert!(
+        e.contains("UnauthorizedAccess") && !e.contains("Redirect"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn a_reader_that_never_grants_credit_holds_up_nobody_and_loses_nothing() {
+    use fe2o3_amqp::link::receiver::CreditMode;
+    let b = Bench::new().await;
+    let p = partition_of("d1", 4);
+    let address = format!("localhost/ConsumerGroups/$Default/Partitions/{p}");
+    let mut c = b.authorized().await;
+    let mut stalled = Receiver::builder()
+        .name("stalled")
+        .source(Source::builder().address(address.clone()).build())
+        .credit_mode(CreditMode::Manual)
+        .attach(&mut c.session)
+        .await
+        .unwrap();
+    let mut other = b.authorized().await;
+    // (fe2o3's client renews credit only as it settles, and events come
+    // settled, so this reader grants enough for all of them at once.)
+    let mut live = Receiver::builder()
+        .name("live")
+        .source(Source::builder().address(address.clone()).build())
+        .credit_mode(CreditMode::Manual)
+        .attach(&mut other.session)
+        .await
+        .unwrap();
+    live.set_credit(600).await.unwrap();
+    let bodies: Vec<String> = (0..600).map(|i| format!("e{i}")).collect();
+    let refs: Vec<&str> = bodies.iter().map(String::as_str).collect();
+    send(&b, "d1", &refs).await;
+    for i in 0..600i64 {
+        let d = tokio::time::timeout(Duration::from_secs(10), live.recv::<Body<Value>>())
+            .await
+            .unwrap_or_else(|_| panic!("event {i} did not arrive"))
+            .unwrap();
+        assert_eq!(
+            annotation(&d, "x-opt-sequence-number"),
+            Some(Value::Long(i))
+        );
+    }
+    // The stalled reader still gets its events, in order, once it asks.
+    stalled.set_credit(3).await.unwrap();
+    for i in 0..3i64 {
+        let d = tokio::time::timeout(Duration::from_secs(10), stalled.recv::<Body<Value>>())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            annotation(&d, "x-opt-sequence-number"),
+            Some(Value::Long(i))
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_thousand_idle_readers_leave_the_endpoint_serving() {
+    let b = Bench::new().await;
+    // Event Hubs allows five plain readers per partition and group: 50
+    // groups of 4 partitions hold 1,000.
+    for g in 0..50 {
+        b.hub
+            .events()
+            .create_consumer_group(&format!("g{g}"))
+            .await
+            .unwrap();
+    }
+    let mut clients = Vec::new();
+    let mut readers = Vec::new();
+    let mut n = 0;
+    'open: for _ in 0..17 {
+        let mut c = b.authorized().await;
+        for _ in 0..60 {
+            if n == 1000 {
+                clients.push(c);
+                break 'open;
+            }
+            let (g, p) = (n / 20, n % 4);
+            let r = Receiver::builder()
+                .name(format!("idle-{n}"))
+                .source(
+                    Source::builder()
+                        .address(format!("localhost/ConsumerGroups/g{g}/Partitions/{p}"))
+                        .build(),
+                )
+                .attach(&mut c.session)
+                .await
+                .unwrap();
+            readers.push(r);
+            n += 1;
+        }
+        clients.push(c);
+    }
+    assert_eq!(readers.len(), 1000);
+    // A new reader still attaches and gets what a device sends now, and so
+    // does an idle one on the same partition.
+    let p = partition_of("d2", 4);
+    let mut c = b.authorized().await;
+    let mut fresh = reader(
+        &mut c,
+        &format!("localhost/ConsumerGroups/$Default/Partitions/{p}"),
+        None,
+    )
+    .await
+    .unwrap();
+    send(&b, "d2", &["after"]).await;
+    let d = tokio::time::timeout(Duration::from_secs(10), fresh.recv::<Body<Value>>())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        annotation(&d, "iothub-connection-device-id"),
+        Some(Value::String("d2".into()))
+    );
+    let idle = &mut readers[p as usize];
+    let d = tokio::time::timeout(Duration::from_secs(10), idle.recv::<Body<Value>>())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        annotation(&d, "iothub-connection-device-id"),
+        Some(Value::String("d2".into()))
+    );
+}

@@ -134,39 +134,11 @@ pub async fn events_connection_string(
     }))
 }
 
+pub use hublet_net::listener_host;
+
 /// The HostName for the HTTPS listener at `addr`: `localhost` for a
 /// loopback or wildcard listener, with `:PORT` unless it is IoT Hub's 443
 /// (which every SDK dials without being told, and the Node SDKs require).
 pub fn https_host(addr: &str) -> String {
     listener_host(addr, 443)
-}
-
-/// The host name (with `:PORT` unless it is the protocol's `standard`
-/// port) that clients dial for a listener at `addr`.
-pub fn listener_host(addr: &str, standard: u16) -> String {
-    match addr.parse::<std::net::SocketAddr>() {
-        Ok(a) if a.ip().is_loopback() || a.ip().is_unspecified() => match a.port() {
-            p if p == standard => "localhost".to_string(),
-            port => format!("localhost:{port}"),
-        },
-        Ok(a) if a.port() == standard => match a.ip() {
-            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
-            ip => ip.to_string(),
-        },
-        _ => addr.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::https_host;
-
-    #[test]
-    fn the_standard_port_is_left_out_of_the_host_name() {
-        assert_eq!(https_host("127.0.0.1:443"), "localhost");
-        assert_eq!(https_host("0.0.0.0:443"), "localhost");
-        assert_eq!(https_host("127.0.0.1:8443"), "localhost:8443");
-        assert_eq!(https_host("192.168.1.5:443"), "192.168.1.5");
-        assert_eq!(https_host("192.168.1.5:8443"), "192.168.1.5:8443");
-    }
 }
