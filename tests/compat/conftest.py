@@ -14,15 +14,28 @@ HUB_NAME = "myhub.azure-devices.net"
 
 
 class Hub:
-    def __init__(self, data_dir, proc):
+    def __init__(self, data_dir, proc, args=()):
         self.data_dir = data_dir
         self.proc = proc
+        self.args = list(args)
+        self._load()
+
+    def _load(self):
+        data_dir = self.data_dir
         info = json.load(open(os.path.join(data_dir, "hub.json")))
         self.api = info["api"]
         self.https = info["https"]
         self.token = open(os.path.join(data_dir, "api-token")).read().strip()
         self.ca_path = os.path.join(data_dir, "tls", "ca.pem")
         self.ca_pem = open(self.ca_path).read()
+
+    def kill_and_restart(self):
+        """SIGKILL the hub (nothing flushed, no goodbye), then start it again
+        on the same data directory and ports."""
+        self.proc.kill()
+        self.proc.wait(timeout=20)
+        self.proc = spawn(self.data_dir, self.args)
+        self._load()
 
     def call(self, method, path, **kw):
         r = requests.request(method, self.api + path, headers={"Authorization": "Bearer " + self.token}, timeout=60, **kw)
@@ -84,27 +97,37 @@ def standard_hub():
                       "--https", "127.0.0.1:443", "--amqps", "127.0.0.1:5671"])
 
 
+def spawn(data_dir, args):
+    """Starts `hublet serve` and waits until its hub.json names it."""
+    proc = subprocess.Popen(
+        [os.environ["HUBLET_BIN"], "--data-dir", data_dir, "serve", *args],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    path = os.path.join(data_dir, "hub.json")
+    deadline = time.time() + 30
+    while True:
+        try:
+            if json.load(open(path)).get("pid") == proc.pid:
+                return proc
+        except (OSError, ValueError):
+            pass
+        if proc.poll() is not None:
+            raise RuntimeError("hublet serve exited: " + proc.stderr.read().decode())
+        if time.time() > deadline:
+            raise RuntimeError("hublet serve did not start")
+        time.sleep(0.05)
+
+
 def serve(args):
-    binary = os.environ["HUBLET_BIN"]
     with tempfile.TemporaryDirectory() as data_dir:
-        proc = subprocess.Popen(
-            [binary, "--data-dir", data_dir, "serve", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        deadline = time.time() + 30
-        while not os.path.exists(os.path.join(data_dir, "hub.json")):
-            if proc.poll() is not None:
-                raise RuntimeError("hublet serve exited: " + proc.stderr.read().decode())
-            if time.time() > deadline:
-                raise RuntimeError("hublet serve did not start")
-            time.sleep(0.05)
-        h = Hub(data_dir, proc)
+        proc = spawn(data_dir, args)
+        h = Hub(data_dir, proc, args)
         os.environ["REQUESTS_CA_BUNDLE"] = h.ca_path
         try:
             yield h
         finally:
             os.environ.pop("REQUESTS_CA_BUNDLE", None)
-            proc.send_signal(signal.SIGTERM)
+            h.proc.send_signal(signal.SIGTERM)
             try:
-                proc.wait(timeout=20)
+                h.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                h.proc.kill()
