@@ -64,6 +64,25 @@ type Acks = futures::stream::FuturesOrdered<
     std::pin::Pin<Box<dyn std::future::Future<Output = (u16, hublet_core::HubResult<()>)> + Send>>,
 >;
 
+/// Completions queued by PUBACKs, awaited only to report a failure: the
+/// connection goes on reading while they commit.
+type Settles = futures::stream::FuturesUnordered<
+    std::pin::Pin<Box<dyn std::future::Future<Output = (u16, hublet_core::HubResult<()>)> + Send>>,
+>;
+
+/// The notice for a PUBACK whose message could not be completed.
+fn late_puback(att: &Attachment, pkid: u16, e: &hublet_core::HubError) -> DeviceProtocol {
+    let mut notice = DeviceProtocol::new(
+        att.transport(),
+        format!(
+            "PUBACK arrived after the message's lock ended; the message was not completed by it ({e})"
+        ),
+    );
+    notice.code = Some(e.code().number());
+    notice.packet_id = Some(pkid);
+    notice
+}
+
 /// Serves one accepted connection until it ends.
 pub(crate) async fn serve<S>(
     stream: S,
@@ -352,10 +371,16 @@ where
     let allowance = keep_alive_allowance(connect.keep_alive);
     let mut deadline = clock.now().plus(allowance);
     let mut acks = Acks::new();
+    let mut settles = Settles::new();
     loop {
         let keep_alive = clock.sleep_until(deadline);
         tokio::select! {
             _ = shared.cancel.cancelled() => return End::Hub(DetachReason::Shutdown),
+            Some((pkid, done)) = futures::StreamExt::next(&mut settles), if !settles.is_empty() => {
+                if let Err(e) = done {
+                    att.protocol_event(late_puback(att, pkid, &e));
+                }
+            }
             Some((pkid, stored)) = futures::StreamExt::next(&mut acks), if !acks.is_empty() => {
                 if let Err(e) = stored {
                     // Not acknowledged: the device sends it again.
@@ -394,7 +419,7 @@ where
                     Some(Ok(p)) => p,
                 };
                 att.touch();
-                match handle(pkt, conn, att, session, shared, &mut acks).await {
+                match handle(pkt, conn, att, session, shared, &mut acks, &mut settles).await {
                     Ok(None) => {}
                     Ok(Some(end)) => return end,
                     Err(v) => return End::Violation(v.0),
@@ -413,6 +438,7 @@ async fn handle<S>(
     session: &mut Session,
     shared: &Shared,
     acks: &mut Acks,
+    settles: &mut Settles,
 ) -> Result<Option<End>, Violation>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
@@ -488,18 +514,12 @@ where
             None
         }
         Packet::PubAck(a) => {
-            if let Some(token) = session.puback(a.pkid)?
-                && let Err(e) = att.complete(&token).await
-            {
-                let mut notice = DeviceProtocol::new(
-                    att.transport(),
-                    format!(
-                        "PUBACK arrived after the message's lock ended; the message was not completed by it ({e})"
-                    ),
-                );
-                notice.code = Some(e.code().number());
-                notice.packet_id = Some(a.pkid);
-                att.protocol_event(notice);
+            if let Some(token) = session.puback(a.pkid)? {
+                let pkid = a.pkid;
+                match att.complete_queued(&token) {
+                    Ok(done) => settles.push(Box::pin(async move { (pkid, done.await) })),
+                    Err(e) => att.protocol_event(late_puback(att, pkid, &e)),
+                }
             }
             None
         }

@@ -173,6 +173,17 @@ impl Attachment {
         self.hub.mailbox().complete(&self.device, lock_token).await
     }
 
+    /// Queues the completion of a delivered message and frees its delivery
+    /// slot now (see [`Mailbox::complete_queued`](crate::mailbox::Mailbox::complete_queued));
+    /// the future reports 412002 if the lock had ended.
+    pub fn complete_queued(
+        &self,
+        lock_token: &str,
+    ) -> HubResult<impl std::future::Future<Output = HubResult<()>> + Send + 'static + use<>> {
+        self.hub.touch(&self.device);
+        self.hub.mailbox().complete_queued(&self.device, lock_token)
+    }
+
     /// Abandons a delivered message. 412002 if the lock is unknown or expired.
     pub async fn abandon(&self, lock_token: &str) -> HubResult<()> {
         self.hub.touch(&self.device);

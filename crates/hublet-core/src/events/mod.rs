@@ -245,7 +245,7 @@ impl Events<'_> {
         self.hub
             .inner
             .db
-            .read(move |conn| table::read_from(conn, partition, from_seq, max))
+            .read_committed(move |conn| table::read_from(conn, partition, from_seq, max))
             .await
     }
 
@@ -255,7 +255,7 @@ impl Events<'_> {
         self.hub
             .inner
             .db
-            .read(move |conn| table::partition_info(conn, partition))
+            .read_committed(move |conn| table::partition_info(conn, partition))
             .await
     }
 

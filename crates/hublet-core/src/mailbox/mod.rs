@@ -100,11 +100,15 @@ impl Mailbox<'_> {
         let settings = self.hub.settings();
         let dev = device.to_string();
         let via = via.to_string();
+        // The lock is handed out without waiting for its fsync: a crash
+        // that loses it only puts the message back in the queue, to be
+        // delivered again (at-least-once), and later jobs (the device's
+        // completion) are committed after it.
         let locked = self
             .hub
             .inner
             .db
-            .write(move |ctx| {
+            .write_unsynced(move |ctx| {
                 crate::registry::table::get_required(ctx.conn, &dev)?;
                 ops::lock_next(ctx, &dev, &settings, &via, pushed)
             })
@@ -127,6 +131,27 @@ impl Mailbox<'_> {
             .await;
         self.hub.inner.presence.settled(device, lock_token);
         r.map(|_| ())
+    }
+
+    /// Queues the completion of a locked message and frees its delivery
+    /// slot at once, without waiting for the commit: the next delivery's
+    /// lock is queued after it, so it commits after it, and a crash before
+    /// the commit only means the message is delivered again. The returned
+    /// future reports the outcome (412002 for a lock that had ended).
+    pub fn complete_queued(
+        &self,
+        device: &str,
+        lock_token: &str,
+    ) -> HubResult<impl std::future::Future<Output = HubResult<()>> + Send + 'static + use<>> {
+        let settings = self.hub.settings();
+        let (dev, token) = (device.to_string(), lock_token.to_string());
+        let done = self
+            .hub
+            .inner
+            .db
+            .submit(move |ctx| ops::complete(ctx, &dev, &token, &settings))?;
+        self.hub.inner.presence.settled(device, lock_token);
+        Ok(async move { done.await.map(|_| ()) })
     }
 
     /// Abandons a locked message: back to the queue with its delivery count

@@ -100,7 +100,7 @@ impl Db {
     /// Runs `f` on the writer thread in the next group transaction and
     /// returns its result once that transaction committed. If `f` fails, its
     /// changes (and trace events) are undone and the rest of the group still
-    /// commits. `f` may run twice (see `writer::run_group`), so it must not
+    /// commits. `f` may run twice (see `writer::Group::run`), so it must not
     /// consume what it captures.
     pub(crate) async fn write<T, F>(&self, f: F) -> HubResult<T>
     where
@@ -108,6 +108,20 @@ impl Db {
         F: Fn(&mut WriteCtx<'_>) -> HubResult<T> + Send + 'static,
     {
         self.submit(f)?.await
+    }
+
+    /// Like [`write`](Self::write), but a success is returned as soon as
+    /// the job's group has run, without waiting for the commit's fsync
+    /// ([`Work::early_job`]): for changes a crash may lose.
+    pub(crate) async fn write_unsynced<T, F>(&self, f: F) -> HubResult<T>
+    where
+        T: Send + 'static,
+        F: Fn(&mut WriteCtx<'_>) -> HubResult<T> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        self.writer.send(Work::early_job(f, tx))?;
+        rx.await
+            .map_err(|_| HubError::Internal("the storage writer stopped".into()))?
     }
 
     /// Queues `f` for the writer now and returns a future of its committed
@@ -156,7 +170,24 @@ impl Db {
     }
 
     /// Runs a read-only query on a pooled connection off the async threads.
+    /// It sees every change whose caller was answered: unsynced changes
+    /// (C2D locks and completions, see [`write_unsynced`](Self::write_unsynced))
+    /// are committed first if any are pending.
     pub(crate) async fn read<T, F>(&self, f: F) -> HubResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> HubResult<T> + Send + 'static,
+    {
+        if self.writer.has_unsynced() {
+            self.flush().await?;
+        }
+        self.read_committed(f).await
+    }
+
+    /// [`read`](Self::read) without committing pending unsynced changes
+    /// first: for readers that only follow committed data (the event log,
+    /// read after the commit that woke them).
+    pub(crate) async fn read_committed<T, F>(&self, f: F) -> HubResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> HubResult<T> + Send + 'static,

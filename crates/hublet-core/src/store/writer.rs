@@ -1,10 +1,11 @@
 //! The writer thread: owns the read-write connection and commits in groups.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::thread::JoinHandle;
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, oneshot};
 
@@ -66,7 +67,7 @@ impl WriteCtx<'_> {
     }
 }
 
-/// A closure waiting for the writer. It may run twice: see [`run_group`].
+/// A closure waiting for the writer. It may run twice: see [`Group::run`].
 pub(crate) trait Job: Send {
     /// Runs the closure; true when it succeeded.
     fn run(&mut self, ctx: &mut WriteCtx<'_>) -> bool;
@@ -74,12 +75,19 @@ pub(crate) trait Job: Send {
     fn failure(&self) -> Option<&HubError>;
     /// Answers the caller once the group's fate is known.
     fn finish(self: Box<Self>, commit: Result<(), HubError>);
+    /// Answers a caller that asked not to wait for the disk, once the
+    /// job has run in the open transaction.
+    fn reply_early(&mut self);
+    /// Whether the caller waits for the commit (most do).
+    fn waits_for_commit(&self) -> bool;
 }
 
 struct TypedJob<F, T> {
     f: F,
     out: Option<HubResult<T>>,
-    reply: oneshot::Sender<HubResult<T>>,
+    reply: Option<oneshot::Sender<HubResult<T>>>,
+    /// Answer a success before the commit's fsync (see [`Work::early_job`]).
+    early: bool,
 }
 
 impl<F, T> Job for TypedJob<F, T>
@@ -99,12 +107,26 @@ where
     }
 
     fn finish(self: Box<Self>, commit: Result<(), HubError>) {
+        let Some(reply) = self.reply else { return };
         let result = match (commit, self.out) {
             (Err(e), _) => Err(e),
             (Ok(()), Some(out)) => out,
             (Ok(()), None) => Err(HubError::Internal("a storage job never ran".into())),
         };
-        let _ = self.reply.send(result);
+        let _ = reply.send(result);
+    }
+
+    fn waits_for_commit(&self) -> bool {
+        !self.early
+    }
+
+    fn reply_early(&mut self) {
+        if self.early
+            && matches!(self.out, Some(Ok(_)))
+            && let (Some(reply), Some(out)) = (self.reply.take(), self.out.take())
+        {
+            let _ = reply.send(out);
+        }
     }
 }
 
@@ -131,7 +153,27 @@ impl Work {
         Work::Job(Box::new(TypedJob {
             f,
             out: None,
-            reply,
+            reply: Some(reply),
+            early: false,
+        }))
+    }
+
+    /// A job whose success is answered as soon as its group has run, before
+    /// the commit reaches the disk; failures still wait for the group. For
+    /// changes a crash may lose without breaking a promise (a C2D lock: a
+    /// lost lock only means the message is delivered again), so the caller
+    /// does not wait for an fsync. Jobs still commit in queue order, so a
+    /// later job sees this one's changes.
+    pub(crate) fn early_job<T, F>(f: F, reply: oneshot::Sender<HubResult<T>>) -> Work
+    where
+        T: Send + 'static,
+        F: Fn(&mut WriteCtx<'_>) -> HubResult<T> + Send + 'static,
+    {
+        Work::Job(Box::new(TypedJob {
+            f,
+            out: None,
+            reply: Some(reply),
+            early: true,
         }))
     }
 }
@@ -140,9 +182,17 @@ impl Work {
 pub(crate) struct WriterHandle {
     tx: Sender<Work>,
     thread: std::sync::Mutex<Option<JoinHandle<()>>>,
+    /// An unsynced job's changes are not committed yet (readers on other
+    /// connections do not see them).
+    unsynced: Arc<AtomicBool>,
 }
 
 impl WriterHandle {
+    /// Whether an unsynced job's changes still wait for their commit.
+    pub(crate) fn has_unsynced(&self) -> bool {
+        self.unsynced.load(Ordering::Acquire)
+    }
+
     pub(crate) fn send(&self, w: Work) -> HubResult<()> {
         self.tx
             .send(w)
@@ -169,13 +219,16 @@ pub(crate) fn spawn(
     health: Arc<StorageHealth>,
 ) -> HubResult<WriterHandle> {
     let (tx, rx) = channel();
+    let unsynced = Arc::new(AtomicBool::new(false));
+    let flag = unsynced.clone();
     let thread = std::thread::Builder::new()
         .name("hublet-db-writer".into())
-        .spawn(move || run(conn, rx, clock, live, health))
+        .spawn(move || run(conn, rx, clock, live, health, flag))
         .map_err(|e| HubError::Internal(format!("cannot start the storage writer: {e}")))?;
     Ok(WriterHandle {
         tx,
         thread: std::sync::Mutex::new(Some(thread)),
+        unsynced,
     })
 }
 
@@ -185,67 +238,58 @@ fn run(
     clock: SharedClock,
     live: broadcast::Sender<Arc<TraceEvent>>,
     health: Arc<StorageHealth>,
+    unsynced: Arc<AtomicBool>,
 ) {
-    let mut batch: Vec<Work> = Vec::with_capacity(MAX_GROUP);
     let mut stop_reply = None;
     let (mut groups, mut items) = (0u64, 0u64);
-    while stop_reply.is_none() {
-        match rx.recv() {
-            Ok(w) => batch.push(w),
-            Err(_) => break,
+    let mut group = Group::default();
+    loop {
+        let Ok(first) = rx.recv() else { break };
+        if let Some(r) = group.push(first) {
+            stop_reply = Some(r);
         }
-        while batch.len() < MAX_GROUP {
+        while group.len() < MAX_GROUP && stop_reply.is_none() {
             match rx.try_recv() {
-                Ok(w) => batch.push(w),
+                Ok(w) => {
+                    if let Some(r) = group.push(w) {
+                        stop_reply = Some(r);
+                    }
+                }
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
         }
-        groups += 1;
-        items += batch.len() as u64;
-        let mut jobs: Vec<Box<dyn Job>> = Vec::new();
-        let mut traces: Vec<NewEvent> = Vec::new();
-        let mut order: Vec<Item> = Vec::with_capacity(batch.len());
-        for w in batch.drain(..) {
-            match w {
-                Work::Job(j) => {
-                    order.push(Item::Job(jobs.len()));
-                    jobs.push(j);
-                }
-                Work::Trace(ev) => {
-                    order.push(Item::Trace(traces.len()));
-                    traces.push(*ev);
-                }
-                Work::Stop(r) => stop_reply = Some(r),
-            }
-        }
-        let mut events = Vec::new();
+        items += group.len() as u64;
         let watched = live.receiver_count() > 0;
-        let commit = run_group(
-            &mut conn,
-            &clock,
-            watched,
-            &order,
-            &mut jobs,
-            &traces,
-            &mut events,
-        );
+        // Raised before an unsynced job is answered, so a reader that
+        // follows the answer knows to wait for the commit.
+        if group.jobs.iter().any(|j| !j.waits_for_commit()) {
+            unsynced.store(true, Ordering::Release);
+        }
+        let ran = group.run(&mut conn, &clock, watched);
+        groups += 1;
+        let commit = ran.and_then(|()| group.commit(&conn));
         match &commit {
             Err(HubError::DiskFull { .. }) => {
                 health.report_full(clock.now());
-                events.clear();
+                group.events.clear();
             }
             Err(e) => {
                 tracing::error!("group commit failed: {e}");
-                events.clear();
+                group.events.clear();
             }
             Ok(()) => health.committed(clock.now()),
         }
-        for j in jobs {
+        unsynced.store(false, Ordering::Release);
+        let done = std::mem::take(&mut group);
+        for j in done.jobs {
             j.finish(commit.clone());
         }
-        for ev in events {
+        for ev in done.events {
             // No receivers is fine: nobody is watching the live trace.
             let _ = live.send(Arc::new(ev));
+        }
+        if stop_reply.is_some() {
+            break;
         }
     }
     tracing::debug!(
@@ -265,98 +309,196 @@ fn run(
     }
 }
 
-#[derive(Clone, Copy)]
-enum Item {
-    Job(usize),
-    Trace(usize),
-}
-
-/// SQLite ends the whole transaction by itself on some errors (a full disk,
-/// an I/O error): then nothing in the group was stored, and every job in it
-/// is answered with the failing job's error.
-fn rolled_back(job: &dyn Job) -> HubError {
-    job.failure()
-        .cloned()
-        .unwrap_or_else(|| HubError::Internal("SQLite rolled back the transaction".into()))
-}
-
-/// Runs one group in one transaction.
+/// The work of one transaction (a group commit).
 ///
-/// Fast path: every job runs directly in the transaction. A job that fails
-/// without having written anything (the normal shape of a refused request:
-/// check, then write) costs nothing more. Only if a job fails *after*
-/// writing is the whole transaction rolled back and the group run again,
-/// each job inside its own savepoint, so the failed job's partial writes are
-/// undone and every other job still commits. Savepoints are not used on the
-/// fast path because SQLite copies each touched page into a sub-journal for
-/// them, which halves throughput.
-fn run_group(
-    conn: &mut Connection,
-    clock: &SharedClock,
-    watched: bool,
-    order: &[Item],
-    jobs: &mut [Box<dyn Job>],
-    traces: &[NewEvent],
-    events: &mut Vec<TraceEvent>,
-) -> Result<(), HubError> {
-    let now = clock.now();
-    for careful in [false, true] {
-        events.clear();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut dirty_failure = false;
-        for item in order {
+/// Measured and left out: keeping the transaction open for a few
+/// milliseconds while only unwaited work (trace events, C2D locks and
+/// completions) arrives, to share its pages with the next waited-for
+/// commit. It did not lower the bytes written per C2D message (with
+/// senders always waiting, nearly every group holds a send anyway) and it
+/// moved the deferred writes into the critical path of the next waited-for
+/// job: one method caller's round trip went from 0.16 to 0.25 ms
+/// (`cargo bench -p hublet --bench versus`).
+#[derive(Default)]
+struct Group {
+    order: Vec<Item>,
+    jobs: Vec<Box<dyn Job>>,
+    traces: Vec<NewEvent>,
+    events: Vec<TraceEvent>,
+    /// The transaction is open.
+    open: bool,
+    /// A job failed after writing: everything runs again with savepoints.
+    careful: bool,
+}
+
+impl Group {
+    fn push(&mut self, w: Work) -> Option<oneshot::Sender<()>> {
+        match w {
+            Work::Job(j) => {
+                self.order.push(Item::Job(self.jobs.len()));
+                self.jobs.push(j);
+            }
+            Work::Trace(ev) => {
+                self.order.push(Item::Trace(self.traces.len()));
+                self.traces.push(*ev);
+            }
+            Work::Stop(r) => return Some(r),
+        }
+        None
+    }
+
+    fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// Runs the group in a new transaction, then answers the early jobs
+    /// (before the commit).
+    ///
+    /// Fast path: every job runs directly in the transaction. A job that
+    /// fails without having written anything (the normal shape of a refused
+    /// request: check, then write) costs nothing more. Only if a job fails
+    /// *after* writing is the whole transaction rolled back and everything
+    /// in the group run again, each job inside its own savepoint, so the
+    /// failed job's partial writes are undone and every other job still
+    /// commits. Savepoints are not used on the fast path because SQLite
+    /// copies each touched page into a sub-journal for them, which halves
+    /// throughput.
+    fn run(
+        &mut self,
+        conn: &mut Connection,
+        clock: &SharedClock,
+        watched: bool,
+    ) -> Result<(), HubError> {
+        let r = self.begin_and_run(conn, clock, watched);
+        if r.is_err() {
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            self.open = false;
+        }
+        r
+    }
+
+    fn begin_and_run(
+        &mut self,
+        conn: &mut Connection,
+        clock: &SharedClock,
+        watched: bool,
+    ) -> Result<(), HubError> {
+        let now = clock.now();
+        if !self.open {
+            conn.execute_batch("BEGIN IMMEDIATE")?;
+            self.open = true;
+        }
+        if let Err(Dirty) = self.run_all(conn, clock, now, watched) {
+            // Start over with savepoints.
+            conn.execute_batch("ROLLBACK; BEGIN IMMEDIATE")?;
+            self.careful = true;
+            self.events.clear();
+            let _ = self.run_all(conn, clock, now, watched);
+        }
+        if conn.is_autocommit() {
+            // SQLite ended the transaction by itself (a full disk, an I/O
+            // error): nothing in the group was stored.
+            self.open = false;
+            let failed = self.jobs.iter().find_map(|j| j.failure().cloned());
+            return Err(failed.unwrap_or_else(|| {
+                HubError::Internal("SQLite rolled back the transaction".into())
+            }));
+        }
+        for j in self.jobs.iter_mut() {
+            j.reply_early();
+        }
+        Ok(())
+    }
+
+    /// Runs every item; `Err(Dirty)` when a job failed after writing on the
+    /// fast path (or SQLite ended the transaction: then the caller sees
+    /// autocommit).
+    fn run_all(
+        &mut self,
+        conn: &Connection,
+        clock: &SharedClock,
+        now: crate::clock::Timestamp,
+        watched: bool,
+    ) -> Result<(), Dirty> {
+        for k in 0..self.order.len() {
+            let item = self.order[k];
             let mut ctx = WriteCtx {
-                conn: &tx,
+                conn,
                 now,
                 clock,
-                events,
+                events: &mut self.events,
                 live: watched,
             };
-            match *item {
+            match item {
                 Item::Trace(i) => {
-                    if let Err(e) = ctx.trace_ref(&traces[i]) {
-                        if tx.is_autocommit() {
-                            return Err(e);
+                    if let Err(e) = ctx.trace_ref(&self.traces[i]) {
+                        if conn.is_autocommit() {
+                            return Ok(());
                         }
                         tracing::warn!("trace event not stored: {e}");
                     }
                 }
-                Item::Job(i) if careful => {
+                Item::Job(i) if self.careful => {
                     let mark = ctx.events.len();
-                    tx.execute_batch("SAVEPOINT job")?;
-                    if jobs[i].run(&mut ctx) {
-                        tx.execute_batch("RELEASE job")?;
-                    } else {
-                        if tx.is_autocommit() {
-                            return Err(rolled_back(jobs[i].as_ref()));
+                    if conn.execute_batch("SAVEPOINT job").is_err() {
+                        return Ok(());
+                    }
+                    if self.jobs[i].run(&mut ctx) {
+                        if conn.execute_batch("RELEASE job").is_err() {
+                            return Ok(());
                         }
-                        tx.execute_batch("ROLLBACK TO job; RELEASE job")?;
+                    } else {
+                        if conn.is_autocommit() {
+                            return Ok(());
+                        }
+                        if conn.execute_batch("ROLLBACK TO job; RELEASE job").is_err() {
+                            return Ok(());
+                        }
                         ctx.events.truncate(mark);
                     }
                 }
                 Item::Job(i) => {
-                    let before = tx.total_changes();
+                    let before = conn.total_changes();
                     let mark = ctx.events.len();
-                    if !jobs[i].run(&mut ctx) {
-                        if tx.is_autocommit() {
-                            return Err(rolled_back(jobs[i].as_ref()));
+                    if !self.jobs[i].run(&mut ctx) {
+                        if conn.is_autocommit() {
+                            return Ok(());
                         }
-                        if tx.total_changes() != before {
-                            dirty_failure = true;
-                            break;
+                        if conn.total_changes() != before {
+                            return Err(Dirty);
                         }
                         ctx.events.truncate(mark);
                     }
                 }
             }
         }
-        if dirty_failure {
-            tx.rollback()?;
-            continue;
-        }
-        return tx.commit().map_err(HubError::from);
+        Ok(())
     }
-    Err(HubError::Internal(
-        "unreachable: the careful pass always commits or fails".into(),
-    ))
+
+    fn commit(&mut self, conn: &Connection) -> Result<(), HubError> {
+        if !self.open {
+            return Ok(());
+        }
+        self.open = false;
+        match conn.execute_batch("COMMIT") {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                if !conn.is_autocommit() {
+                    let _ = conn.execute_batch("ROLLBACK");
+                }
+                Err(HubError::from(e))
+            }
+        }
+    }
+}
+
+/// A job failed after writing on the fast path.
+struct Dirty;
+
+#[derive(Clone, Copy)]
+enum Item {
+    Job(usize),
+    Trace(usize),
 }
