@@ -159,7 +159,12 @@ impl Db {
     /// Queues a trace event without waiting for its commit. Events keep the
     /// order in which they were queued relative to all other writes.
     pub(crate) fn append(&self, ev: NewEvent) {
-        if self.writer.send(Work::Trace(Box::new(ev))).is_err() {
+        let queued = writer::QueuedEvent {
+            event: ev,
+            at: self.clock.now(),
+            mono_us: u64::try_from(self.clock.monotonic().as_micros()).unwrap_or(u64::MAX),
+        };
+        if self.writer.send(Work::Trace(Box::new(queued))).is_err() {
             tracing::warn!("trace event dropped: the storage writer stopped");
         }
     }

@@ -52,12 +52,13 @@ impl WriteCtx<'_> {
         Ok(())
     }
 
-    fn trace_ref(&mut self, ev: &NewEvent) -> HubResult<()> {
-        let mono = self.mono_us();
-        let id = trace_table::insert(self.conn, self.now, mono, ev)?;
+    /// Records an event that was queued on its own, with the time it was
+    /// queued (not the time the writer got to it).
+    fn trace_queued(&mut self, q: &QueuedEvent) -> HubResult<()> {
+        let id = trace_table::insert(self.conn, q.at, q.mono_us, &q.event)?;
         if self.live {
             self.events
-                .push(TraceEvent::stored(id, self.now, mono, ev.clone()));
+                .push(TraceEvent::stored(id, q.at, q.mono_us, q.event.clone()));
         }
         Ok(())
     }
@@ -130,13 +131,21 @@ where
     }
 }
 
+/// A trace event queued without a job, stamped when it was queued, so
+/// its time is when it happened even if the writer is busy.
+pub(crate) struct QueuedEvent {
+    pub(crate) event: NewEvent,
+    pub(crate) at: Timestamp,
+    pub(crate) mono_us: u64,
+}
+
 /// One unit of work for the writer.
 pub(crate) enum Work {
     /// A closure; its reply waits for the commit.
     Job(Box<dyn Job>),
     /// A trace event with no caller waiting (boxed: events are large and
     /// most work items are small).
-    Trace(Box<NewEvent>),
+    Trace(Box<QueuedEvent>),
     /// Ask the thread to finish and exit.
     Stop(oneshot::Sender<()>),
 }
@@ -323,7 +332,7 @@ fn run(
 struct Group {
     order: Vec<Item>,
     jobs: Vec<Box<dyn Job>>,
-    traces: Vec<NewEvent>,
+    traces: Vec<QueuedEvent>,
     events: Vec<TraceEvent>,
     /// The transaction is open.
     open: bool,
@@ -433,7 +442,7 @@ impl Group {
             };
             match item {
                 Item::Trace(i) => {
-                    if let Err(e) = ctx.trace_ref(&self.traces[i]) {
+                    if let Err(e) = ctx.trace_queued(&self.traces[i]) {
                         if conn.is_autocommit() {
                             return Ok(());
                         }
