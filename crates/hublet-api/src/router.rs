@@ -10,8 +10,8 @@ use tower_http::services::ServeDir;
 use crate::AppState;
 use crate::error::ApiError;
 use crate::routes::{
-    device_http, devices, events, feedback, hub, iothub, messages, methods, modules, serial, sim,
-    trace, twins,
+    amqp_ws, device_http, devices, events, feedback, hub, iothub, messages, methods, modules,
+    serial, sim, trace, twins,
 };
 
 /// Largest request body: a 128 KB method payload as JSON with room to spare.
@@ -124,6 +124,10 @@ pub fn router(state: AppState) -> Router {
 
     let root = Router::new()
         .nest("/api", api)
+        // AMQP over WebSockets (the SDKs' port-443 transports).
+        .route("/$servicebus/websocket", get(amqp_ws::upgrade))
+        .route("/$servicebus/websocket/", get(amqp_ws::upgrade))
+        .route("/$iothub/websocket", get(amqp_ws::upgrade))
         // IoT Hub service paths.
         .route("/devices", get(iothub::list_devices))
         .route("/devices/query", post(twins::query))

@@ -36,6 +36,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::AppState;
+use crate::routes::amqp_ws::UpgradedConn;
 
 /// Per-connection limits. The defaults suit a desktop hub on a network.
 #[derive(Debug, Clone, Copy)]
@@ -256,37 +257,21 @@ where
     let activity = Activity::new();
     // AMQP over WebSockets: once upgraded, the connection is AMQP's until
     // it ends, and this task (which holds the connection's permit) waits
-    // for it.
-    let upgraded: Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>> = Arc::default();
+    // for it (`routes::amqp_ws`).
+    let upgraded = UpgradedConn::default();
     let service = {
         let activity = activity.clone();
         let app = ctx.app.clone();
-        let amqp = ctx.amqp.clone();
         let upgraded = upgraded.clone();
         hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-            if let Some(amqp) = amqp
-                .as_ref()
-                .filter(|_| hublet_amqp::websocket::is_amqp_upgrade(&req))
-            {
-                let (res, serve) = hublet_amqp::websocket::accept(amqp, req, peer.to_string());
-                if let Some(serve) = serve
-                    && let Ok(mut slot) = upgraded.lock()
-                {
-                    *slot = Some(tokio::spawn(serve));
-                }
-                let res = res.map(axum::body::Body::from);
-                return futures::future::Either::Left(std::future::ready(Ok::<
-                    _,
-                    std::convert::Infallible,
-                >(res)));
-            }
             // In flight from the request's arrival until its response body
             // is dropped, so a streamed response (live trace) is activity.
             let mark = InFlight::begin(&activity);
             let mut req = req.map(axum::body::Body::new);
             req.extensions_mut().insert(ConnectInfo(peer));
+            req.extensions_mut().insert(upgraded.clone());
             let call = tower::ServiceExt::oneshot(app.clone(), req);
-            futures::future::Either::Right(async move {
+            async move {
                 let res = call.await?;
                 Ok::<_, std::convert::Infallible>(res.map(|b| {
                     axum::body::Body::new(b.map_frame(move |f| {
@@ -294,7 +279,7 @@ where
                         f
                     }))
                 }))
-            })
+            }
         })
     };
     let mut builder = Builder::new(TokioExecutor::new());
@@ -318,7 +303,7 @@ where
                 if let Err(e) = r {
                     tracing::debug!(%peer, "API connection: {e}");
                 }
-                let amqp = upgraded.lock().ok().and_then(|mut slot| slot.take());
+                let amqp = upgraded.0.lock().ok().and_then(|mut slot| slot.take());
                 if let Some(amqp) = amqp {
                     let _ = amqp.await;
                 }

@@ -200,7 +200,8 @@ async fn the_demo_starts_around_a_users_own_device_and_beside_a_users_fleet() {
 }
 
 /// AMQP over WebSockets on the API's HTTP port (as on the HTTPS one): the
-/// upgrade needs the AMQP subprotocol, and then the socket speaks AMQP.
+/// upgrade needs the AMQP subprotocol and a Host of the hub's, and then the
+/// socket speaks AMQP.
 #[tokio::test]
 async fn the_api_port_upgrades_amqp_websockets_and_refuses_other_subprotocols() {
     use futures::{SinkExt, StreamExt};
@@ -233,6 +234,21 @@ async fn the_api_port_upgrades_amqp_websockets_and_refuses_other_subprotocols() 
     assert_eq!(res.status(), 400);
     let body = String::from_utf8(res.body().clone().unwrap_or_default()).unwrap();
     assert!(body.contains("AMQPWSB10"), "{body}");
+
+    // A page that reached the port by DNS rebinding names its own host:
+    // refused by the same Host check as every API request.
+    let mut foreign = "ws://rebind.example/$servicebus/websocket"
+        .into_client_request()
+        .unwrap();
+    foreign
+        .headers_mut()
+        .insert("sec-websocket-protocol", "AMQPWSB10".parse().unwrap());
+    let tcp = tokio::net::TcpStream::connect(&host).await.unwrap();
+    let refused = tokio_tungstenite::client_async(foreign, tcp).await;
+    let Err(tokio_tungstenite::tungstenite::Error::Http(res)) = refused else {
+        panic!("expected the foreign host to be refused, got {refused:?}")
+    };
+    assert!(res.status().is_client_error(), "{}", res.status());
 
     let tcp = tokio::net::TcpStream::connect(&host).await.unwrap();
     let (mut ws, res) = tokio_tungstenite::client_async(request("AMQPWSB10"), tcp)
