@@ -89,17 +89,19 @@ impl AmqpServer {
                 continue;
             };
             let _ = stream.set_nodelay(true);
+            let local = stream.local_addr().ok();
             let (tls, me) = (tls.clone(), self.clone());
             self.tracker.spawn(async move {
                 match tokio::time::timeout(TLS_HANDSHAKE, tls.accept(stream)).await {
                     Ok(Ok(s)) => {
+                        let dialled = dialled_host(s.get_ref().1.server_name(), local);
                         crate::connection::serve(
                             me.hub.clone(),
                             s,
                             peer.to_string(),
                             "amqp",
                             me.cancel.clone(),
-                            me.events_at.clone(),
+                            me.events_at_for(dialled),
                         )
                         .await
                     }
@@ -116,25 +118,45 @@ impl AmqpServer {
     }
 
     /// Serves a connection that arrived elsewhere (AMQP on the HTTPS port),
-    /// whose first bytes were already read.
-    pub async fn serve_peeked<S>(&self, io: Peeked<S>, remote: String)
+    /// whose first bytes were already read. `dialled` is the host the
+    /// client dialled, if known (see [`dialled_host`]).
+    pub async fn serve_peeked<S>(&self, io: Peeked<S>, remote: String, dialled: Option<String>)
     where
         S: AsyncRead + AsyncWrite + std::fmt::Debug + Send + Unpin + 'static,
     {
         let auth = Arc::new(ConnAuth::new(self.hub.clone(), "amqp", remote));
         let cancel = self.cancel.clone();
-        crate::connection::serve_peeked(self.hub.clone(), io, auth, cancel, self.events_at.clone())
-            .await;
+        let at = self.events_at_for(dialled);
+        crate::connection::serve_peeked(self.hub.clone(), io, auth, cancel, at).await;
     }
 
     /// Serves a connection from its first byte on another transport (AMQP
-    /// over WebSockets, [`crate::websocket`]); `via` names it in the trace.
-    pub async fn serve_stream<S>(&self, io: S, remote: String, via: &'static str)
-    where
+    /// over WebSockets, [`crate::websocket`]); `via` names it in the trace,
+    /// `dialled` is the host the client dialled, if known.
+    pub async fn serve_stream<S>(
+        &self,
+        io: S,
+        remote: String,
+        via: &'static str,
+        dialled: Option<String>,
+    ) where
         S: AsyncRead + AsyncWrite + std::fmt::Debug + Send + Unpin + 'static,
     {
         let (hub, cancel) = (self.hub.clone(), self.cancel.clone());
-        crate::connection::serve(hub, io, remote, via, cancel, self.events_at.clone()).await;
+        let at = self.events_at_for(dialled);
+        crate::connection::serve(hub, io, remote, via, cancel, at).await;
+    }
+
+    /// Where this connection's `messages/events` readers are redirected:
+    /// the host the client dialled (so a hub on a wildcard address sends a
+    /// classroom laptop back to the address it used, not to `localhost`)
+    /// and this listener's port.
+    fn events_at_for(&self, dialled: Option<String>) -> Option<EventsAt> {
+        let mut at = self.events_at.clone()?;
+        if let Some(host) = dialled {
+            at.host = host;
+        }
+        Some(at)
     }
 
     /// Closes every connection and stops accepting.
@@ -142,5 +164,33 @@ impl AmqpServer {
         self.cancel.cancel();
         self.tracker.close();
         let _ = tokio::time::timeout(Duration::from_secs(5), self.tracker.wait()).await;
+    }
+}
+
+/// The host a TLS client dialled: its SNI name, else the local address it
+/// reached (`localhost` for loopback; SNI never carries an IP address).
+pub fn dialled_host(sni: Option<&str>, local: Option<SocketAddr>) -> Option<String> {
+    match (sni, local) {
+        (Some(name), _) if !name.is_empty() => Some(name.to_string()),
+        (_, Some(addr)) => Some(hublet_net::client_host(&addr)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dialled_host;
+
+    #[test]
+    fn the_dialled_host_is_the_sni_name_else_the_address_reached() {
+        let lan = Some("192.168.1.20:5671".parse().unwrap());
+        let lo = Some("127.0.0.1:5671".parse().unwrap());
+        assert_eq!(
+            dialled_host(Some("hub.lab"), lan).as_deref(),
+            Some("hub.lab")
+        );
+        assert_eq!(dialled_host(None, lan).as_deref(), Some("192.168.1.20"));
+        assert_eq!(dialled_host(Some(""), lo).as_deref(), Some("localhost"));
+        assert_eq!(dialled_host(None, None), None);
     }
 }

@@ -110,6 +110,15 @@ where
             None,
         );
     };
+    // The host the client dialled, from its Host header without the port.
+    let dialled = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(|h| match h.rsplit_once(':') {
+            Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name.to_string(),
+            _ => h.to_string(),
+        })
+        .filter(|h| !h.is_empty());
     let accept_key = derive_accept_key(key.as_bytes());
     let upgrade = hyper::upgrade::on(&mut req);
     let mut res = Response::new(String::new());
@@ -142,7 +151,7 @@ where
         let io = hyper_util::rt::TokioIo::new(upgraded);
         let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
         server
-            .serve_stream(WsBytes::new(ws), remote, "amqp-ws")
+            .serve_stream(WsBytes::new(ws), remote, "amqp-ws", dialled)
             .await;
     };
     (res, Some(serve))

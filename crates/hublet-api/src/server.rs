@@ -175,7 +175,14 @@ async fn accept_loop(
                         Some(acceptor) => {
                             let handshake = acceptor.accept(stream);
                             match tokio::time::timeout(ctx.limits.handshake, handshake).await {
-                                Ok(Ok(s)) => serve_tls(s, peer, ctx).await,
+                                Ok(Ok(s)) => {
+                                    let local = s.get_ref().0.local_addr().ok();
+                                    let dialled = hublet_amqp::server::dialled_host(
+                                        s.get_ref().1.server_name(),
+                                        local,
+                                    );
+                                    serve_tls(s, peer, ctx, dialled).await
+                                }
                                 _ => tracing::debug!(%peer, "HTTPS handshake failed"),
                             }
                         }
@@ -190,7 +197,7 @@ async fn accept_loop(
 /// An HTTPS connection, or AMQP on the HTTPS port: IoT Hub serves both on
 /// 443, and Node's service SDK dials AMQP on the port of its `HostName`
 /// (`localhost:8443` in Hublet's service connection string).
-async fn serve_tls<S>(stream: S, peer: SocketAddr, ctx: Ctx)
+async fn serve_tls<S>(stream: S, peer: SocketAddr, ctx: Ctx, dialled: Option<String>)
 where
     S: AsyncRead + AsyncWrite + std::fmt::Debug + Unpin + Send + 'static,
 {
@@ -199,7 +206,9 @@ where
         _ => return,
     };
     match &ctx.amqp {
-        Some(amqp) if peeked.head() == b"AMQP" => amqp.serve_peeked(peeked, peer.to_string()).await,
+        Some(amqp) if peeked.head() == b"AMQP" => {
+            amqp.serve_peeked(peeked, peer.to_string(), dialled).await
+        }
         _ => serve_connection(peeked, peer, ctx).await,
     }
 }
