@@ -17,32 +17,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use fe2o3_amqp::Sender;
 use fe2o3_amqp::types::messaging::{Body, Data, Message, Outcome, Properties};
 use fe2o3_amqp::types::primitives::{Binary, Value};
-use fe2o3_amqp::{Connection, Sender, Session};
-use fe2o3_amqp_cbs::client::CbsClient;
-use fe2o3_amqp_cbs::token::CbsToken;
 use hublet_amqp::{AmqpConfig, AmqpServer};
 use hublet_core::auth::sas;
 use hublet_core::{Hub, HubOptions, HubSettings, NewDevice};
 use hublet_tls::LocalPki;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
-use tokio_rustls::TlsConnector;
-use tokio_rustls::rustls::pki_types::ServerName;
 
-fn arg(name: &str, default: usize) -> usize {
-    let v: Vec<String> = std::env::args().collect();
-    v.iter()
-        .position(|a| a == name)
-        .and_then(|i| v.get(i + 1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
-}
-
-fn pct(sorted: &[Duration], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i].as_secs_f64() * 1e3
-}
+mod common;
+use common::{arg, connect, owner_token, pct, sorted_ms};
 
 fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -126,37 +111,11 @@ async fn run(messages: usize, devices: usize, window: usize) {
     )
     .await
     .unwrap();
-    let tcp = tokio::net::TcpStream::connect(amqp.addr().unwrap())
-        .await
-        .unwrap();
-    tcp.set_nodelay(true).unwrap();
-    let tls = TlsConnector::from(Arc::new(pki.client_config().unwrap().as_ref().clone()))
-        .connect(ServerName::try_from("localhost").unwrap(), tcp)
-        .await
-        .unwrap();
-    let mut conn = Connection::builder()
-        .container_id("bench")
-        .hostname("localhost")
-        .open_with_stream(tls)
-        .await
-        .unwrap();
-    let mut session = Session::begin(&mut conn).await.unwrap();
-    let owner = hub
-        .policies()
-        .iter()
-        .find(|p| p.name == "iothubowner")
-        .unwrap()
-        .primary_key
-        .clone();
-    let token = sas::create("localhost", &owner, Some("iothubowner"), se).unwrap();
-    let mut cbs = CbsClient::attach(&mut session).await.unwrap();
-    // fe2o3's CBS client expects 202; IoT Hub (and Hublet) answer 200.
-    let _ = cbs
-        .put_token(
-            "https://localhost",
-            CbsToken::new(token, "servicebus.windows.net:sastoken", None),
-        )
-        .await;
+    let token = owner_token(&hub);
+    let common::Service {
+        conn: _conn,
+        mut session,
+    } = connect(amqp.addr().unwrap(), &pki, &token, "https://localhost").await;
     let mut tx = Sender::attach(&mut session, "bench", "/messages/devicebound")
         .await
         .unwrap();
@@ -188,7 +147,7 @@ async fn run(messages: usize, devices: usize, window: usize) {
         latencies.push(t.elapsed());
     }
     let amqp_secs = started.elapsed().as_secs_f64();
-    latencies.sort();
+    let latencies = sorted_ms(&latencies);
     let deadline = Instant::now() + Duration::from_secs(120);
     while received.load(Ordering::Relaxed) < messages as u64 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -252,7 +211,7 @@ async fn run(messages: usize, devices: usize, window: usize) {
         rest_lat.extend(w.await.unwrap());
     }
     let rest_secs = started.elapsed().as_secs_f64();
-    rest_lat.sort();
+    let rest_lat = sorted_ms(&rest_lat);
     let deadline = Instant::now() + Duration::from_secs(120);
     while received.load(Ordering::Relaxed) < before + messages as u64 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;

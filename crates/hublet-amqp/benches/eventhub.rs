@@ -19,36 +19,22 @@
 //! the hub) before and after they attach, and after the run.
 #![allow(missing_docs, clippy::unwrap_used)]
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use fe2o3_amqp::Receiver;
 use fe2o3_amqp::link::receiver::CreditMode;
 use fe2o3_amqp::types::messaging::{Body, Source};
 use fe2o3_amqp::types::primitives::{OrderedMap, Symbol, Value};
-use fe2o3_amqp::{Connection, Receiver, Session};
-use fe2o3_amqp_cbs::client::CbsClient;
-use fe2o3_amqp_cbs::token::CbsToken;
 use hublet_amqp::{AmqpConfig, AmqpServer};
 use hublet_core::attach::{AttachRequest, Telemetry};
-use hublet_core::auth::sas;
 use hublet_core::{Hub, HubOptions, HubSettings, NewDevice};
 use hublet_tls::LocalPki;
-use tokio_rustls::TlsConnector;
-use tokio_rustls::rustls::pki_types::ServerName;
 
-fn arg(name: &str, default: usize) -> usize {
-    let v: Vec<String> = std::env::args().collect();
-    v.iter()
-        .position(|a| a == name)
-        .and_then(|i| v.get(i + 1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
-}
+mod common;
+use common::{Service, arg, connect, owner_token, pct};
 
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
-}
+/// The Event Hub's CBS audience, as the Event Hubs SDKs spell it.
+const AUDIENCE: &str = "sb://localhost/localhost";
 
 /// This process's resident set size, in KiB (Linux).
 fn rss_kib() -> u64 {
@@ -63,41 +49,7 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-struct Reader {
-    _conn: fe2o3_amqp::connection::ConnectionHandle<()>,
-    session: fe2o3_amqp::session::SessionHandle<()>,
-}
-
-async fn connect(addr: std::net::SocketAddr, pki: &LocalPki, token: &str) -> Reader {
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    tcp.set_nodelay(true).unwrap();
-    let tls = TlsConnector::from(Arc::new(pki.client_config().unwrap().as_ref().clone()))
-        .connect(ServerName::try_from("localhost").unwrap(), tcp)
-        .await
-        .unwrap();
-    let mut conn = Connection::builder()
-        .container_id("bench-reader")
-        .hostname("localhost")
-        .open_with_stream(tls)
-        .await
-        .unwrap();
-    let mut session = Session::begin(&mut conn).await.unwrap();
-    let mut cbs = CbsClient::attach(&mut session).await.unwrap();
-    // fe2o3's CBS client expects 202; IoT Hub (and Hublet) answer 200.
-    let _ = cbs
-        .put_token(
-            "sb://localhost/localhost",
-            CbsToken::new(token, "servicebus.windows.net:sastoken", None),
-        )
-        .await;
-    let _ = cbs.close().await;
-    Reader {
-        _conn: conn,
-        session,
-    }
-}
-
-async fn attach(r: &mut Reader, name: String, address: String, credit: u32) -> Receiver {
+async fn attach(r: &mut Service, name: String, address: String, credit: u32) -> Receiver {
     let mut filter = OrderedMap::new();
     filter.insert(
         Symbol::from("apache.org:selector-filter:string"),
@@ -158,20 +110,7 @@ async fn run() {
     .await
     .unwrap();
     let addr = server.addr().unwrap();
-    let owner = hub
-        .policies()
-        .iter()
-        .find(|p| p.name == "iothubowner")
-        .unwrap()
-        .primary_key
-        .clone();
-    let token = sas::create(
-        "localhost",
-        &owner,
-        Some("iothubowner"),
-        hub.now().unix_seconds() + 7200,
-    )
-    .unwrap();
+    let token = owner_token(&hub);
     let partitions = hub.events().partition_count();
 
     let mut idle_readers = Vec::new();
@@ -186,7 +125,7 @@ async fn run() {
         let before = rss_kib();
         let mut n = 0;
         while n < idle {
-            let mut r = connect(addr, &pki, &token).await;
+            let mut r = connect(addr, &pki, &token, AUDIENCE).await;
             let mut links = Vec::new();
             for _ in 0..60 {
                 if n == idle {
@@ -221,7 +160,7 @@ async fn run() {
         atts.push((att, rx));
     }
 
-    let mut reader = connect(addr, &pki, &token).await;
+    let mut reader = connect(addr, &pki, &token, AUDIENCE).await;
     let mut links = Vec::new();
     for p in 0..partitions {
         let address = format!("localhost/ConsumerGroups/$Default/Partitions/{p}");

@@ -26,9 +26,8 @@
 #![allow(missing_docs, clippy::unwrap_used)]
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -37,22 +36,8 @@ use hublet_core::auth::sas;
 use rand::Rng;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 
-fn arg(name: &str, default: u64) -> u64 {
-    let v: Vec<String> = std::env::args().collect();
-    v.iter()
-        .position(|a| a == name)
-        .and_then(|i| v.get(i + 1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+mod common;
+use common::{arg, free_port};
 
 /// The hub under test: a `hublet serve` child process.
 struct HubProcess {
@@ -67,29 +52,21 @@ struct HubProcess {
 impl HubProcess {
     fn start(&mut self) -> Duration {
         let t = Instant::now();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hublet"))
-            .arg("--data-dir")
-            .arg(&self.dir)
-            .args(["--json", "serve", "--mqtts", "off", "--https", "off"])
-            .args(["--amqps", &format!("127.0.0.1:{}", self.amqp)])
-            .args(["--mqtt", &format!("127.0.0.1:{}", self.mqtt)])
-            .args(["--api", &format!("127.0.0.1:{}", self.api)])
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        // `serve --json` prints one (pretty) document once it is ready.
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        let mut doc = String::new();
-        while serde_json::from_str::<serde_json::Value>(&doc).is_err() {
-            let mut line = String::new();
-            if out.read_line(&mut line).unwrap() == 0 {
-                panic!("the hub did not start: {doc}");
-            }
-            doc.push_str(&line);
-        }
-        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+        let args: Vec<String> = [
+            "--mqtts",
+            "off",
+            "--https",
+            "off",
+            "--amqps",
+            &format!("127.0.0.1:{}", self.amqp),
+            "--mqtt",
+            &format!("127.0.0.1:{}", self.mqtt),
+            "--api",
+            &format!("127.0.0.1:{}", self.api),
+        ]
+        .map(String::from)
+        .to_vec();
+        let child = common::serve(&self.dir, &args, None);
         self.child = Some(child);
         self.starts += 1;
         t.elapsed()

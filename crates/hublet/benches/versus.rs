@@ -34,7 +34,6 @@
 #![allow(missing_docs, clippy::unwrap_used)]
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -43,22 +42,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use hublet_core::auth::sas;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 
-fn arg(name: &str, default: usize) -> usize {
-    let v: Vec<String> = std::env::args().collect();
-    v.iter()
-        .position(|a| a == name)
-        .and_then(|i| v.get(i + 1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+mod common;
+use common::{arg, free_port};
 
 fn unix_us() -> u64 {
     SystemTime::now()
@@ -210,35 +195,22 @@ impl Server {
         let (child, api) = match system {
             System::Hublet => {
                 let api = free_port();
-                let mut child = Command::new(env!("CARGO_BIN_EXE_hublet"))
-                    .arg("--data-dir")
-                    .arg(dir.path())
-                    .args(["--json", "serve", "--mqtts", "off", "--https", "off"])
-                    .args(["--amqps", "off"])
-                    .args(["--mqtt", &format!("127.0.0.1:{mqtt}")])
-                    .args(["--api", &format!("127.0.0.1:{api}")])
-                    .env(
-                        "RUST_LOG",
-                        std::env::var("VERSUS_HUB_LOG").unwrap_or_else(|_| "error".into()),
-                    )
-                    .stdout(Stdio::piped())
-                    .stderr(if std::env::var_os("VERSUS_HUB_LOG").is_some() {
-                        Stdio::inherit()
-                    } else {
-                        Stdio::null()
-                    })
-                    .spawn()
-                    .unwrap();
-                let mut out = BufReader::new(child.stdout.take().unwrap());
-                let mut doc = String::new();
-                while serde_json::from_str::<serde_json::Value>(&doc).is_err() {
-                    let mut line = String::new();
-                    if out.read_line(&mut line).unwrap() == 0 {
-                        panic!("the hub did not start: {doc}");
-                    }
-                    doc.push_str(&line);
-                }
-                std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+                let args: Vec<String> = [
+                    "--mqtts",
+                    "off",
+                    "--https",
+                    "off",
+                    "--amqps",
+                    "off",
+                    "--mqtt",
+                    &format!("127.0.0.1:{mqtt}"),
+                    "--api",
+                    &format!("127.0.0.1:{api}"),
+                ]
+                .map(String::from)
+                .to_vec();
+                let log = std::env::var("VERSUS_HUB_LOG").ok();
+                let child = common::serve(dir.path(), &args, log.as_deref());
                 (child, format!("http://127.0.0.1:{api}"))
             }
             System::Mosquitto => {

@@ -196,6 +196,21 @@ async fn a_reader_with_an_epoch_takes_the_partition_over() {
     );
 }
 
+/// A reader that grants only the `credit` it is given (none: it never asks).
+async fn manual_reader(c: &mut Client, name: &str, address: &str, credit: u32) -> Receiver {
+    let mut r = Receiver::builder()
+        .name(name)
+        .source(Source::builder().address(address.to_string()).build())
+        .credit_mode(fe2o3_amqp::link::receiver::CreditMode::Manual)
+        .attach(&mut c.session)
+        .await
+        .unwrap();
+    if credit > 0 {
+        r.set_credit(credit).await.unwrap();
+    }
+    r
+}
+
 /// The error a reader's link ended with (at attach, or at its first receive).
 async fn link_error(r: Result<Receiver, String>) -> String {
     match r {
@@ -243,29 +258,15 @@ async fn iot_hubs_own_events_address_redirects_to_the_event_hub() {
 
 #[tokio::test]
 async fn a_reader_that_never_grants_credit_holds_up_nobody_and_loses_nothing() {
-    use fe2o3_amqp::link::receiver::CreditMode;
     let b = Bench::new().await;
     let p = partition_of("d1", 4);
     let address = format!("localhost/ConsumerGroups/$Default/Partitions/{p}");
     let mut c = b.authorized().await;
-    let mut stalled = Receiver::builder()
-        .name("stalled")
-        .source(Source::builder().address(address.clone()).build())
-        .credit_mode(CreditMode::Manual)
-        .attach(&mut c.session)
-        .await
-        .unwrap();
+    let mut stalled = manual_reader(&mut c, "stalled", &address, 0).await;
     let mut other = b.authorized().await;
     // (fe2o3's client renews credit only as it settles, and events come
     // settled, so this reader grants enough for all of them at once.)
-    let mut live = Receiver::builder()
-        .name("live")
-        .source(Source::builder().address(address.clone()).build())
-        .credit_mode(CreditMode::Manual)
-        .attach(&mut other.session)
-        .await
-        .unwrap();
-    live.set_credit(600).await.unwrap();
+    let mut live = manual_reader(&mut other, "live", &address, 600).await;
     let bodies: Vec<String> = (0..600).map(|i| format!("e{i}")).collect();
     let refs: Vec<&str> = bodies.iter().map(String::as_str).collect();
     send(&b, "d1", &refs).await;
