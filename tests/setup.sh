@@ -14,7 +14,8 @@ cd "$(dirname "$0")/.."
 missing=()
 need_pkg() { dpkg -s "$1" >/dev/null 2>&1 || missing+=("$1"); }
 for p in python3 python3-venv g++ pkg-config libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev \
-         libsoup-3.0-dev libjavascriptcoregtk-4.1-dev xvfb xauth webkit2gtk-driver chromium; do
+         libsoup-3.0-dev libjavascriptcoregtk-4.1-dev xvfb xauth webkit2gtk-driver chromium \
+         x11-apps netpbm; do
   need_pkg "$p"
 done
 if ((${#missing[@]})); then

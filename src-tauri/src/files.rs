@@ -7,8 +7,8 @@
 
 use std::path::PathBuf;
 
-use tauri::{AppHandle, Runtime};
-use tauri_plugin_dialog::{DialogExt, MessageDialogKind};
+use tauri::{AppHandle, Manager, Runtime};
+use tauri_plugin_dialog::DialogExt;
 
 /// Largest file the UI may import (a trace of about a million events).
 const MAX_IMPORT: u64 = 1 << 30;
@@ -28,7 +28,12 @@ pub async fn save_file<R: Runtime>(
     let path = match test_dir() {
         Some(dir) => Some(dir.join(sanitize(&name))),
         None => {
-            let dialog = app.dialog().file().set_file_name(&name);
+            let mut dialog = app.dialog().file().set_file_name(&name);
+            // Exports start in the user's Downloads folder, not wherever the
+            // app was started from (a source checkout, say).
+            if let Ok(dir) = app.path().download_dir() {
+                dialog = dialog.set_directory(dir);
+            }
             tauri::async_runtime::spawn_blocking(move || dialog.blocking_save_file())
                 .await
                 .map_err(|e| e.to_string())?
@@ -87,16 +92,6 @@ fn sanitize(name: &str) -> String {
     } else {
         n
     }
-}
-
-/// Shows an error before the window exists (the hub did not start).
-pub fn fatal<R: Runtime>(app: &AppHandle<R>, text: &str) {
-    eprintln!("{text}");
-    app.dialog()
-        .message(text)
-        .kind(MessageDialogKind::Error)
-        .title("Hublet")
-        .blocking_show();
 }
 
 #[cfg(test)]

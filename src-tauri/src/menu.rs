@@ -1,7 +1,7 @@
 //! Native menus. Items navigate the UI or ask it to export / import a trace;
 //! the UI does the work through the API, as it does from its own buttons.
 
-use tauri::menu::{Menu, MenuBuilder, MenuItemBuilder, PredefinedMenuItem, SubmenuBuilder};
+use tauri::menu::{Menu, MenuBuilder, MenuItemBuilder, SubmenuBuilder};
 use tauri::{AppHandle, Manager, Runtime};
 
 /// Screens reachable from the View menu: (id, label, shortcut).
@@ -27,7 +27,13 @@ pub fn build<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Menu<R>> {
                 .build(app)?,
         )
         .separator()
-        .item(&PredefinedMenuItem::quit(app, Some("Quit"))?)
+        // A plain item: GTK has no native Quit, so the predefined one is
+        // greyed out on Linux.
+        .item(
+            &MenuItemBuilder::with_id("quit", "Quit")
+                .accelerator("CmdOrCtrl+Q")
+                .build(app)?,
+        )
         .build()?;
     let mut view = SubmenuBuilder::new(app, "View");
     for (id, label, key) in SCREENS {
@@ -47,19 +53,24 @@ pub fn build<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Menu<R>> {
         )
         .build()?;
     let help = SubmenuBuilder::new(app, "Help")
-        .item(&PredefinedMenuItem::about(app, Some("About Hublet"), None)?)
+        // The UI's own dialog: it knows the data directory and listeners.
+        .item(&MenuItemBuilder::with_id("about", "About Hublet").build(app)?)
         .build()?;
     MenuBuilder::new(app).items(&[&file, &view, &help]).build()
 }
 
 /// Runs a menu item in the window.
 pub fn handle<R: Runtime>(w: &tauri::Window<R>, id: &str) {
+    if id == "quit" {
+        w.app_handle().exit(0);
+        return;
+    }
     let Some(view) = w.get_webview_window("main") else {
         return;
     };
     let js = match id {
         "reload" => "location.reload()".to_string(),
-        "theme" | "export" | "import" => {
+        "theme" | "export" | "import" | "about" => {
             format!("window.dispatchEvent(new CustomEvent('hublet-menu', {{ detail: '{id}' }}))")
         }
         other => match other.strip_prefix("go:") {

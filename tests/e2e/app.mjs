@@ -24,12 +24,18 @@ export async function startDriver(bin = "tauri-driver") {
   return { port, fileDir, stop: () => child.kill() };
 }
 
+/** Every listener on a free loopback port, so a run never meets another hub. */
+const FREE = { mqtt: "127.0.0.1:0", mqtts: "127.0.0.1:0", api: "127.0.0.1:0", https: "127.0.0.1:0", amqps: "127.0.0.1:0" };
+
 /**
  * Launches the app on a fresh data directory and waits until the UI is
- * connected to its hub. `ms` is launch → interactive.
+ * connected to its hub (or, with `ready`, until that selector shows).
+ * `listeners` overrides addresses (`{ mqtt: "127.0.0.1:1883" }`). `ms` is
+ * launch → interactive.
  */
-export async function launchApp({ app, driver, args = [] }) {
+export async function launchApp({ app, driver, args = [], listeners = {}, ready = '[data-nav="devices"]' }) {
   const dataDir = mkdtempSync(join(tmpdir(), "hublet-app-"));
+  const addresses = Object.entries({ ...FREE, ...listeners }).flatMap(([flag, addr]) => [`--${flag}`, addr]);
   const t0 = Date.now();
   const browser = await remote({
     hostname: "127.0.0.1",
@@ -38,12 +44,13 @@ export async function launchApp({ app, driver, args = [] }) {
     capabilities: {
       "tauri:options": {
         application: app,
-        args: ["--data-dir", dataDir, "--mqtt", "127.0.0.1:0", "--mqtts", "127.0.0.1:0", "--api", "127.0.0.1:0", "--https", "127.0.0.1:0", "--amqps", "127.0.0.1:0", ...args],
+        args: ["--data-dir", dataDir, ...addresses, ...args],
       },
     },
   });
-  await browser.$('[data-nav="devices"]').waitForExist({ timeout: 60_000 });
+  await browser.$(ready).waitForExist({ timeout: 60_000 });
   const ms = Date.now() - t0;
+  if (ready !== '[data-nav="devices"]') return { browser, ms, dataDir };
   const hub = JSON.parse(readFileSync(join(dataDir, "hub.json"), "utf8"));
   const token = readFileSync(join(dataDir, "api-token"), "utf8").trim();
   /** The app's hub's REST API. */

@@ -71,6 +71,9 @@ pub enum ServerError {
         reason: String,
         /// The kind of failure (`AddrInUse`, `PermissionDenied`, ...).
         kind: std::io::ErrorKind,
+        /// Who holds the address, when it is in use and the system says
+        /// (`mosquitto (pid 812)`); processes of other users are not always visible.
+        holder: Option<String>,
     },
 }
 
@@ -97,10 +100,22 @@ fn listen_error(
             error: e,
         };
     };
+    let holder = (e.kind() == std::io::ErrorKind::AddrInUse)
+        .then(|| port_holder(addr.port()))
+        .flatten();
     let reason = match e.kind() {
-        std::io::ErrorKind::AddrInUse => format!(
-            "the address is already in use (another program has this port, a local MQTT broker or a second Hublet perhaps): stop it, listen elsewhere with --{flag} HOST:PORT, or turn this listener off with --{flag} off"
-        ),
+        std::io::ErrorKind::AddrInUse => {
+            let who = match &holder {
+                Some(h) => format!("{h} has this port"),
+                None => {
+                    "another program has this port, a local MQTT broker or a second Hublet perhaps"
+                        .into()
+                }
+            };
+            format!(
+                "the address is already in use ({who}): stop it, listen elsewhere with --{flag} HOST:PORT, or turn this listener off with --{flag} off"
+            )
+        }
         std::io::ErrorKind::PermissionDenied => format!(
             "permission denied (ports below 1024 need privileges): choose another port with --{flag} HOST:PORT"
         ),
@@ -114,7 +129,16 @@ fn listen_error(
         addr,
         reason,
         kind: e.kind(),
+        holder,
     }
+}
+
+/// The process listening on TCP `port`, as `name (pid N)`, if the system
+/// tells (the `listeners` crate reads it from /proc on Linux; another
+/// user's process is only visible to root).
+pub fn port_holder(port: u16) -> Option<String> {
+    let p = listeners::get_process_by_port(port, listeners::Protocol::TCP).ok()?;
+    Some(format!("{} (pid {})", p.name, p.pid))
 }
 
 /// A listener's address from the command line: `off` (any case) for none.

@@ -72,6 +72,13 @@ async fn a_taken_api_port_moves_only_when_fallback_is_allowed() {
         "names the address and the option: {text}"
     );
     assert_eq!(text.matches("in use").count(), 1, "says it once: {text}");
+    // This test process holds the port, and the error says so.
+    let me = format!("(pid {})", std::process::id());
+    assert!(
+        matches!(&err, ServerError::Listen { holder: Some(h), .. } if h.ends_with(&me)),
+        "names who holds the port: {err:?}"
+    );
+    assert!(text.contains(&me), "{text}");
     assert!(
         hubfile::read(dir.path()).is_none(),
         "no hub.json after a failed start"
