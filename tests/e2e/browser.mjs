@@ -1,6 +1,9 @@
 // The end-to-end scenario in headless Chromium (Debian's /usr/bin/chromium,
 // driven by playwright-core) against `hublet serve --ui` with the demo
-// fleet: what a classroom's trainee sees in a browser.
+// fleet: what a classroom's trainee sees in a browser; then bodies and text
+// search (steps/bodies.mjs), every screen through axe-core and at 1024×700
+// (steps/a11y.mjs), and the hub going away under the open UI
+// (steps/hubGone.mjs).
 //
 //   node tests/e2e/browser.mjs [--hublet target/debug/hublet]
 // Screenshots go to tests/e2e/artifacts/browser/.
@@ -10,6 +13,9 @@ import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { ROOT, startHub } from "./hub.mjs";
 import { scenario } from "./scenario.mjs";
+import { accessibility } from "./steps/a11y.mjs";
+import { bodies } from "./steps/bodies.mjs";
+import { hubGone } from "./steps/hubGone.mjs";
 
 const argv = process.argv.slice(2);
 const opt = (name, dflt) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : dflt);
@@ -18,7 +24,7 @@ const chrome = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const shots = join(ROOT, "tests/e2e/artifacts/browser");
 mkdirSync(shots, { recursive: true });
 
-const hub = await startHub({ bin });
+let hub = await startHub({ bin });
 const browser = await chromium.launch({
   executablePath: chrome,
   args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
@@ -30,6 +36,13 @@ try {
   const context = await browser.newContext({ viewport: { width: 1360, height: 860 }, acceptDownloads: true });
   page = await context.newPage();
   page.on("pageerror", (e) => errors.push(String(e)));
+  // The token rides in a URL only where a header cannot: the live stream
+  // (EventSource). Files are fetched with it in a header.
+  const leaks = [];
+  page.on("request", (r) => {
+    const u = new URL(r.url());
+    if (u.searchParams.has("access_token") && u.pathname !== "/api/trace/stream") leaks.push(`${u.pathname}?…`);
+  });
   await page.goto(hub.url);
   const ui = {
     go: async (hash) => {
@@ -43,15 +56,20 @@ try {
     screenshot: (name) => page.screenshot({ path: join(shots, `${name}.png`) }),
   };
   console.log(`browser e2e: ${hub.url.replace(/token=\w+/, "token=…")}`);
-  await scenario(ui, {
+  const { messageId } = await scenario(ui, {
     exportTrace: async () => {
       await ui.go("#/trace");
       await ui.waitFor('[data-testid="trace-export-jsonl"]');
       const [download] = await Promise.all([page.waitForEvent("download"), page.click('[data-testid="trace-export-jsonl"]')]);
+      if (download.url().includes(hub.token)) throw new Error("the export's download URL carries the API token");
       const path = await download.path();
       return readFileSync(path, "utf8");
     },
   });
+  await bodies(page, hub, { messageId, body: '{"setpoint": 21.5}' });
+  await accessibility(page, { shots, storyKey: messageId });
+  await hubGone(page, hub, { shots, restart: async () => (hub = await hub.restart()) });
+  if (leaks.length) throw new Error(`requests carried the API token in their URL: ${leaks.join(", ")}`);
   if (errors.length) throw new Error(`the page threw:\n${errors.join("\n")}`);
   console.log("browser e2e: passed");
 } catch (e) {

@@ -1,5 +1,6 @@
 // Starts `hublet serve` on a temporary data directory with every listener on
-// an ephemeral loopback port, for the browser end-to-end run.
+// an ephemeral loopback port, for the browser end-to-end run; and starts it
+// again on the same directory and ports, as a user restarting their hub.
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -7,10 +8,13 @@ import { join } from "node:path";
 
 export const ROOT = new URL("../..", import.meta.url).pathname;
 
-/** Resolves when the banner printed the UI link. */
-export async function startHub({ bin, demo = true, ui = join(ROOT, "ui/dist") }) {
-  const dataDir = mkdtempSync(join(tmpdir(), "hublet-e2e-"));
-  const args = ["--data-dir", dataDir, "serve", "--mqtt", "127.0.0.1:0", "--mqtts", "127.0.0.1:0", "--api", "127.0.0.1:0", "--https", "127.0.0.1:0", "--amqps", "127.0.0.1:0", "--ui", ui];
+const FREE = { mqtt: "127.0.0.1:0", mqtts: "127.0.0.1:0", api: "127.0.0.1:0", https: "127.0.0.1:0", amqps: "127.0.0.1:0" };
+
+/** Resolves when the banner printed the UI link. `listeners` overrides
+ * addresses (`{ api: "127.0.0.1:8480" }`). */
+export async function startHub({ bin, demo = true, ui = join(ROOT, "ui/dist"), dataDir = mkdtempSync(join(tmpdir(), "hublet-e2e-")), listeners = {} }) {
+  const addresses = { ...FREE, ...listeners };
+  const args = ["--data-dir", dataDir, "serve", ...Object.entries(addresses).flatMap(([flag, addr]) => [`--${flag}`, addr]), "--ui", ui];
   if (demo) args.push("--demo");
   const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
@@ -27,16 +31,29 @@ export async function startHub({ bin, demo = true, ui = join(ROOT, "ui/dist") })
     });
     child.on("exit", (code) => reject(new Error(`hublet serve exited (${code}):\n${out}`)));
   });
+  // The addresses it bound, from its banner ("  api   127.0.0.1:40987   …").
+  const bound = Object.fromEntries(Object.keys(FREE).map((flag) => [flag, out.match(new RegExp(`^\\s+${flag}\\s+(\\S+)`, "m"))?.[1]]));
   const token = readFileSync(join(dataDir, "api-token"), "utf8").trim();
+  const stop = () =>
+    new Promise((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once("exit", resolve);
+      // A stopped (SIGSTOP) hub hears SIGTERM only once it runs again.
+      child.kill("SIGCONT");
+      child.kill("SIGTERM");
+    });
   return {
     url,
     token,
     dataDir,
     api: new URL(url).origin,
-    stop: () =>
-      new Promise((resolve) => {
-        child.once("exit", resolve);
-        child.kill("SIGTERM");
-      }),
+    /** Sends a signal to the hub (SIGSTOP freezes it, SIGCONT thaws it). */
+    signal: (sig) => child.kill(sig),
+    stop,
+    /** Stops this hub (if it runs) and starts another on the same data directory and ports. */
+    restart: async () => {
+      await stop();
+      return startHub({ bin, demo, ui, dataDir, listeners: bound });
+    },
   };
 }

@@ -160,4 +160,6 @@ export async function scenario(ui, ctx) {
     await ui.waitFor(sel("settings-save"));
     await ui.screenshot("settings");
   });
+  // For checks run after the scenario: a message with a whole story.
+  return { messageId };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { encodeBody, fromBase64, jsonErrorMessage, prettyJson, toHex } from "../src/lib/logic/payload";
+import { bodyBytes, defaultView, encodeBody, fromBase64, hexDump, jsonErrorMessage, prettyJson, showBody, toBase64, toHex } from "../src/lib/logic/payload";
 
 describe("encodeBody: text", () => {
   it("sends the text as is and counts UTF-8 bytes, not characters", () => {
@@ -99,5 +99,42 @@ describe("helpers", () => {
   it("strips the engine prefix from JSON errors", () => {
     expect(jsonErrorMessage(new SyntaxError("JSON.parse: unexpected character"))).toBe("unexpected character");
     expect(jsonErrorMessage("plain")).toBe("plain");
+  });
+});
+
+describe("body views", () => {
+  const binary = { base64: "3q2+7wABAg==" }; // de ad be ef 00 01 02
+
+  it("opens text as text and anything else as hex", () => {
+    expect(defaultView({ text: "hi", base64: "aGk=" })).toBe("text");
+    expect(defaultView(binary)).toBe("hex");
+  });
+
+  it("reads the exact bytes from base64, and text as UTF-8", () => {
+    expect(Array.from(bodyBytes(binary))).toEqual([0xde, 0xad, 0xbe, 0xef, 0, 1, 2]);
+    expect(Array.from(bodyBytes({ text: "é" }))).toEqual([0xc3, 0xa9]);
+  });
+
+  it("dumps hex 16 bytes a line with offsets and the printable ASCII", () => {
+    const bytes = new TextEncoder().encode("Hello, hex dump!\n\u0001");
+    expect(hexDump(bytes)).toBe(
+      ["0000  48 65 6c 6c 6f 2c 20 68  65 78 20 64 75 6d 70 21  |Hello, hex dump!|", "0010  0a 01                                             |..|"].join("\n"),
+    );
+    expect(hexDump(new Uint8Array())).toBe("");
+  });
+
+  it("writes base64 in lines of 76", () => {
+    expect(toBase64(new Uint8Array([0xde, 0xad, 0xbe, 0xef]))).toBe("3q2+7w==");
+    const long = toBase64(new Uint8Array(100)).split("\n");
+    expect(long.map((l) => l.length)).toEqual([76, 60]);
+  });
+
+  it("shows one body in every view", () => {
+    const text = { text: "hi", base64: "aGk=" };
+    expect(showBody(text, "text")).toBe("hi");
+    expect(showBody(text, "hex")).toBe("0000  68 69                                             |hi|");
+    expect(showBody(text, "base64")).toBe("aGk=");
+    // Bytes that are not UTF-8 still read as text, with replacement marks.
+    expect(showBody({ base64: "//4AAQ==" }, "text")).toBe("\ufffd\ufffd\u0000\u0001");
   });
 });

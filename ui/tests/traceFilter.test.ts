@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { previewLine } from "../src/lib/logic/story";
 import { ALL_KINDS } from "../src/lib/logic/eventKinds";
-import { EMPTY_FILTER, FAMILIES, kindMatches, matches, summary, type TraceFilter, toParams } from "../src/lib/logic/traceFilter";
+import { EMPTY_FILTER, FAMILIES, foldCase, kindMatches, matches, summary, type TraceFilter, toParams } from "../src/lib/logic/traceFilter";
 import { one, variant } from "./support/events";
 
 /** A real event (a delivery of "m-complete" on thermostat-1) with fields changed. */
@@ -73,16 +73,23 @@ describe("matches", () => {
     expect(matches(e, f({ since: "2024-05-01T12:30" }))).toBe(true);
     expect(matches(e, f({ since: "2024-05-01T12:31" }))).toBe(false);
   });
-  it("searches text in the correlation keys and the detail, case-sensitively", () => {
+  it("searches text in the correlation keys and the detail, in any case", () => {
     const e = variant(one("feedback.produced", (x) => x.messageId === "m-complete"), { messageId: "msg-42", lockToken: "lock-7" });
     expect(matches(e, f({ text: "msg-4" }))).toBe(true);
     expect(matches(e, f({ text: "lock-7" }))).toBe(true);
     expect(matches(e, f({ text: "mostat" }))).toBe(true);
     expect(matches(e, f({ text: "Success" }))).toBe(true);
     expect(matches(e, f({ text: '"statusCode":"Success"' }))).toBe(true);
-    // The hub's text search is case-sensitive and does not look at the kind.
-    expect(matches(e, f({ text: "success" }))).toBe(false);
+    // Like the hub's: any case, and not the kind.
+    expect(matches(e, f({ text: "success" }))).toBe(true);
+    expect(matches(e, f({ text: "MSG-42" }))).toBe(true);
     expect(matches(e, f({ text: "produced" }))).toBe(false);
+  });
+  it("folds ASCII letters only, as the hub's SQLite does", () => {
+    expect(foldCase("Grüße ÄB")).toBe("grüße Äb");
+    const e = ev({ detail: { via: "Straße Ä" } });
+    expect(matches(e, f({ text: "STRAßE" }))).toBe(true);
+    expect(matches(e, f({ text: "ä" }))).toBe(false);
   });
   it("requires every filter to pass", () => {
     const e = ev({ deviceId: "a", detail: { via: "needle" } });

@@ -142,3 +142,23 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
         }
     }
 }
+
+/// The API server's shutdown signal, which the server puts in every
+/// request's extensions. A response that never ends on its own (a live
+/// stream) ends with it, so stopping the hub closes its streams at once
+/// instead of waiting out the graceful-shutdown deadline, and clients see
+/// the hub go. Without a server (a router under test) it never fires.
+#[derive(Debug, Clone, Default)]
+pub struct Shutdown(pub tokio_util::sync::CancellationToken);
+
+impl<S: Send + Sync> FromRequestParts<S> for Shutdown {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<Shutdown>()
+            .cloned()
+            .unwrap_or_default())
+    }
+}

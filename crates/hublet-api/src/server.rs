@@ -36,6 +36,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::AppState;
+use crate::extract::Shutdown;
 use crate::routes::amqp_ws::UpgradedConn;
 
 /// Per-connection limits. The defaults suit a desktop hub on a network.
@@ -134,7 +135,8 @@ impl ApiServer {
         self.https_addr
     }
 
-    /// Stops accepting, lets requests in progress finish (up to 10 s).
+    /// Stops accepting, ends live streams, lets other requests in progress
+    /// finish (up to 10 s).
     pub async fn shutdown(&self) {
         self.cancel.cancel();
         self.tracker.close();
@@ -272,6 +274,7 @@ where
         let activity = activity.clone();
         let app = ctx.app.clone();
         let upgraded = upgraded.clone();
+        let shutdown = Shutdown(ctx.cancel.clone());
         hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
             // In flight from the request's arrival until its response body
             // is dropped, so a streamed response (live trace) is activity.
@@ -279,6 +282,7 @@ where
             let mut req = req.map(axum::body::Body::new);
             req.extensions_mut().insert(ConnectInfo(peer));
             req.extensions_mut().insert(upgraded.clone());
+            req.extensions_mut().insert(shutdown.clone());
             let call = tower::ServiceExt::oneshot(app.clone(), req);
             async move {
                 let res = call.await?;

@@ -595,7 +595,17 @@ impl Board {
                 }
             }
             let Some(path) = ports::locate_async(&self.config.identity).await else {
-                self.set_state(BoardState::Searching, None, None);
+                // Say what is missing, so "searching" never looks like progress.
+                let missing = match &self.config.identity {
+                    ports::Identity::Path { path } => format!(
+                        "there is no port at {path} now; waiting for it to appear (plug the board in, or check the path)"
+                    ),
+                    usb => format!(
+                        "{} is not plugged in; waiting for it to appear",
+                        usb.describe()
+                    ),
+                };
+                self.set_state(BoardState::Searching, None, Some(missing));
                 if self.pause(SEARCH_EVERY).await {
                     return;
                 }

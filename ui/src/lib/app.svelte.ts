@@ -61,6 +61,9 @@ class AppState {
   rules = $state<RulesDto | null>(null);
   route = $state<Route>(parseRoute(window.location.hash));
   liveState = $state<LiveState>("connecting");
+  /** False from the moment the live stream loses the hub until it is back
+   * (a banner says so; screens keep what they last showed). */
+  hubReachable = $derived(this.liveState !== "reconnecting");
   notices = $state<Notice[]>([]);
   theme = $state<"light" | "dark">(initialTheme());
   connectError = $state<string | null>(null);

@@ -17,7 +17,7 @@ use super::trace::async_stream;
 use crate::AppState;
 use crate::dto::{EventDto, EventHubDto, PartitionDto};
 use crate::error::ApiError;
-use crate::extract::{JsonBody, QueryParams};
+use crate::extract::{JsonBody, QueryParams, Shutdown};
 
 /// `GET /api/events`: the endpoint's name, partitions and consumer groups.
 pub async fn hub(State(s): State<AppState>, _c: ApiCaller) -> Result<Json<EventHubDto>, ApiError> {
@@ -128,15 +128,17 @@ pub async fn page(
 }
 
 /// `GET /api/events/stream?from=…&devices=…`: every partition's events
-/// from the position on (default: new ones), live, as `event: event`.
+/// from the position on (default: new ones), live, as `event: event`,
+/// until the hub stops.
 pub async fn stream(
     State(s): State<AppState>,
     _c: ApiCaller,
+    shutdown: Shutdown,
     QueryParams(q): QueryParams<ReadParams>,
 ) -> Result<Sse<impl futures::Stream<Item = Result<Event, std::convert::Infallible>>>, ApiError> {
     let from = q.position(Position::Latest)?;
     let mut reader = s.hub.events().reader(&[], from, q.devices()).await?;
-    let stream = async_stream(move |tx| async move {
+    let stream = async_stream(shutdown, move |tx| async move {
         loop {
             let batch = match reader.next_batch(256).await {
                 Ok(Some(b)) => b,

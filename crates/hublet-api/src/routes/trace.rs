@@ -19,7 +19,13 @@ use super::ApiCaller;
 use crate::AppState;
 use crate::dto::TraceEventDto;
 use crate::error::ApiError;
-use crate::extract::QueryParams;
+use crate::extract::{QueryParams, Shutdown};
+
+/// How often a quiet live trace sends `event: ping`. The UI counts the hub
+/// as gone when it hears nothing for a few beats, so a hub that stopped
+/// without closing the connection (suspended, frozen, its machine asleep)
+/// shows within a second; on loopback the beats cost nothing.
+pub const HEARTBEAT: Duration = Duration::from_millis(150);
 
 /// Query-string filters (all optional).
 #[derive(Debug, Default, Deserialize)]
@@ -101,10 +107,13 @@ pub async fn story(
 /// reconnects (or starts from a query) misses nothing. A client that falls
 /// behind gets `event: lagged` with how many events it missed. Storage
 /// problems (a full disk) arrive as `event: storage`, at the start if one
-/// is current and whenever it changes.
+/// is current and whenever it changes. While nothing else is sent,
+/// `event: ping` (data `{}`) comes every [`HEARTBEAT`]. The stream ends when
+/// the hub stops.
 pub async fn stream(
     State(s): State<AppState>,
     _c: ApiCaller,
+    shutdown: Shutdown,
     QueryParams(p): QueryParams<TraceParams>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let (mut q, _) = p.query()?;
@@ -121,7 +130,7 @@ pub async fn stream(
     };
     let mut last = backlog.last().map(|e| e.id).or(replay_from).unwrap_or(0);
     let hub = s.hub.clone();
-    let stream = async_stream(move |tx| async move {
+    let stream = async_stream(shutdown, move |tx| async move {
         for e in &backlog {
             if tx.send(trace_event(e)).await.is_err() {
                 return;
@@ -162,7 +171,9 @@ pub async fn stream(
             }
         }
     });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+    // With data: a browser drops an event whose data is empty.
+    let ping = Event::default().event("ping").data("{}");
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(HEARTBEAT).event(ping)))
 }
 
 /// `event: storage`: the storage problem now (a `StorageProblem`), or
@@ -180,14 +191,24 @@ fn trace_event(e: &TraceEventDto) -> Event {
         .data(serde_json::to_string(e).unwrap_or_default())
 }
 
-/// Runs `f` with a sender and turns what it sends into a stream.
-pub(crate) fn async_stream<F, Fut>(f: F) -> impl Stream<Item = Result<Event, Infallible>>
+/// Runs `f` with a sender and turns what it sends into a stream, which ends
+/// when `f` returns or the server shuts down.
+pub(crate) fn async_stream<F, Fut>(
+    shutdown: Shutdown,
+    f: F,
+) -> impl Stream<Item = Result<Event, Infallible>>
 where
     F: FnOnce(tokio::sync::mpsc::Sender<Event>) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
     let (tx, rx) = tokio::sync::mpsc::channel(256);
-    tokio::spawn(f(tx));
+    let run = f(tx);
+    tokio::spawn(async move {
+        tokio::select! {
+            () = run => {}
+            () = shutdown.0.cancelled() => {}
+        }
+    });
     futures::StreamExt::map(tokio_stream::wrappers::ReceiverStream::new(rx), Ok)
 }
 

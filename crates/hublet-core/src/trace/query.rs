@@ -26,7 +26,9 @@ pub struct TraceQuery {
     pub correlation: Option<String>,
     /// Only events carrying this lock token (a delivery and its settlement).
     pub lock_token: Option<String>,
-    /// Only events whose detail, device or correlation keys contain this text.
+    /// Only events whose detail, device or correlation keys contain this
+    /// text, ignoring the case of ASCII letters (SQLite's `lower` folds
+    /// only those, and stored and live filtering must agree).
     pub text: Option<String>,
     /// Only events with a larger id (for paging and catching up).
     pub after_id: Option<i64>,
@@ -112,19 +114,16 @@ impl TraceQuery {
             return false;
         }
         if let Some(t) = &self.text {
+            let t = t.to_ascii_lowercase();
+            let has = |h: &str| h.to_ascii_lowercase().contains(t.as_str());
             let hay = [
                 ev.device_id.as_deref(),
                 ev.message_id.as_deref(),
                 ev.lock_token.as_deref(),
                 ev.request_id.as_deref(),
             ];
-            let in_keys = hay.iter().flatten().any(|h| h.contains(t.as_str()));
-            if !in_keys
-                && !ev
-                    .detail
-                    .detail_json()
-                    .is_ok_and(|d| d.contains(t.as_str()))
-            {
+            let in_keys = hay.iter().flatten().any(|h| has(h));
+            if !in_keys && !ev.detail.detail_json().is_ok_and(|d| has(&d)) {
                 return false;
             }
         }

@@ -156,8 +156,8 @@ pub(crate) fn query(conn: &Connection, q: &TraceQuery) -> HubResult<Vec<TraceEve
     if let Some(t) = &q.text {
         arg(
             &mut sql,
-            " AND (instr(detail, ?) > 0 OR instr(ifnull(device_id,''), ?) > 0 OR instr(ifnull(message_id,''), ?) > 0 OR instr(ifnull(lock_token,''), ?) > 0 OR instr(ifnull(request_id,''), ?) > 0)",
-            Value::Text(t.clone()),
+            " AND (instr(lower(detail), ?) > 0 OR instr(lower(ifnull(device_id,'')), ?) > 0 OR instr(lower(ifnull(message_id,'')), ?) > 0 OR instr(lower(ifnull(lock_token,'')), ?) > 0 OR instr(lower(ifnull(request_id,'')), ?) > 0)",
+            Value::Text(t.to_ascii_lowercase()),
         );
     }
     if let Some(a) = q.after_id {

@@ -141,6 +141,37 @@ async fn queries_filter_by_device_kind_time_and_text() {
 }
 
 #[tokio::test]
+async fn text_search_ignores_letter_case_in_stored_queries_and_live_filters_alike() {
+    let t = TestHub::new().await;
+    t.device("Lab-A").await;
+    let needle = TraceQuery {
+        text: Some("HELLO wORLD".into()),
+        ..Default::default()
+    };
+    let mut live = t.hub.trace().subscribe(needle.clone());
+    life_cycle(&t, "Lab-A", "m1", "Hello World").await;
+    let stored = t.hub.trace().query(needle).await.unwrap();
+    assert_eq!(stored.len(), 1, "only the enqueue carries the body");
+    let ev = live
+        .recv_timeout(Duration::from_secs(5))
+        .await
+        .expect("the live filter agrees with the stored one")
+        .unwrap();
+    assert_eq!(ev.id, stored[0].id);
+    // The keys too: a device id typed in lower case.
+    let keys = t
+        .hub
+        .trace()
+        .query(TraceQuery {
+            text: Some("lab-a".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(keys.len() >= 4, "device.created and the message's steps");
+}
+
+#[tokio::test]
 async fn live_subscribers_see_committed_events_that_match_their_filter() {
     let t = TestHub::new().await;
     t.device("a").await;

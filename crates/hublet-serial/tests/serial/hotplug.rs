@@ -205,6 +205,12 @@ async fn bad_settings_and_a_missing_port_are_clear() {
     b.wait_state("bench-1", BoardState::Searching).await;
     let bridge: &SerialBridge = &b.bridge;
     assert_eq!(bridge.list().len(), 1);
+    // The status says what it waits for, so a typo in the path shows.
+    let reason = bridge.list()[0].reason.clone().unwrap_or_default();
+    assert!(
+        reason.contains(&path) && reason.contains("waiting"),
+        "{reason}"
+    );
     b.stop().await;
 }
 

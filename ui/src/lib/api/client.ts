@@ -16,8 +16,9 @@ export interface HubConnection {
 
 declare global {
   interface Window {
-    /** Set by the desktop shell before the UI loads. */
-    __HUBLET__?: { api: string; token: string };
+    /** Set by the desktop shell before the UI loads: the hub's address
+     * and token, or why the hub could not start. */
+    __HUBLET__?: { api: string; token: string } | { startupError: import("../desktop").StartupProblem };
   }
 }
 
@@ -26,6 +27,7 @@ const TOKEN_KEY = "hublet.token";
 /** Finds the hub: the desktop shell's, else this page's origin. */
 export function discoverConnection(loc: Location = window.location, storage: Storage = window.localStorage): HubConnection | null {
   const injected = window.__HUBLET__;
+  if (injected && "startupError" in injected) return null;
   if (injected) return { base: injected.api.replace(/\/$/, ""), token: injected.token };
   const params = new URLSearchParams(loc.search);
   const fromUrl = params.get("token");
@@ -71,10 +73,26 @@ export class HubError extends Error {
     return this.info.field ?? null;
   }
 
-  /** "404103 DeviceNotOnline" or the HTTP status. */
+  /** "404103 DeviceNotOnline", the HTTP status, or that the hub is not answering. */
   get label(): string {
-    return this.code !== null ? `${this.code} ${this.errorName}` : `${this.status} ${this.errorName}`;
+    if (this.code !== null) return `${this.code} ${this.errorName}`;
+    return this.status === 0 ? "The hub is not answering" : `${this.status} ${this.errorName}`;
   }
+}
+
+/**
+ * What a request that never got an answer becomes. `fetch` only says
+ * "TypeError: Failed to fetch" (Chromium) or "Load failed" (WebKit), which
+ * tells a user nothing, so the cause is not shown.
+ */
+export function unreachable(): HubError {
+  return new HubError(
+    0,
+    null,
+    "Unreachable",
+    "The request did not reach the hub.",
+    "The hub may have stopped, or the network between here and the hub is down. Hublet keeps trying to reconnect; try again once the hub answers.",
+  );
 }
 
 export type Query = Record<string, string | number | boolean | null | undefined>;
@@ -99,7 +117,8 @@ export class HubClient {
     return `${this.conn.base}${path}${queryString(q)}`;
   }
 
-  /** A URL that carries the token itself (EventSource, downloads). */
+  /** A URL that carries the token itself, for the live stream only
+   * (EventSource cannot send headers; files go through `file`). */
   authedUrl(path: string, q?: Query): string {
     return this.url(path, { ...q, access_token: this.conn.token });
   }
@@ -116,13 +135,28 @@ export class HubClient {
         },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
-    } catch (e) {
-      throw new HubError(0, null, "Unreachable", `cannot reach the hub: ${String(e)}`, "The hub is not running or the network is down.");
+    } catch {
+      throw unreachable();
     }
     if (resp.status === 204) return undefined as T;
     const text = await resp.text();
     if (!resp.ok) throw toHubError(resp.status, text);
     return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  /** A file from the hub (an export, the CA certificate) as text, with the
+   * token in the Authorization header: a link carrying it in its URL would
+   * leave it in the history, logs and the downloads list. */
+  async file(path: string, q?: Query): Promise<string> {
+    let resp: Response;
+    try {
+      resp = await fetch(this.url(path, q), { headers: { authorization: `Bearer ${this.conn.token}` } });
+    } catch {
+      throw unreachable();
+    }
+    const text = await resp.text();
+    if (!resp.ok) throw toHubError(resp.status, text);
+    return text;
   }
 
   get<T>(path: string, q?: Query): Promise<T> {

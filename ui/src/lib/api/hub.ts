@@ -51,12 +51,8 @@ export function hubApi(c: HubClient) {
     settings: () => c.get<SettingsDto>("/api/settings"),
     rules: () => c.get<RulesDto>("/api/rules"),
     saveSettings: (s: Partial<SettingsDto>) => c.put<SettingsDto>("/api/settings", s),
-    caUrl: () => c.authedUrl("/api/ca"),
-    ca: async () => {
-      const r = await fetch(c.url("/api/ca"), { headers: { authorization: `Bearer ${c.conn.token}` } });
-      if (!r.ok) throw new Error(`no CA certificate (${r.status})`);
-      return r.text();
-    },
+    /** The CA certificate (PEM). */
+    ca: () => c.file("/api/ca"),
     serviceConnectionString: () => c.get<ConnectionStringDto>("/api/connection-string/service"),
     /** For the Event Hubs SDKs' consumers (`Endpoint=sb://…;EntityPath=…`). */
     eventsConnectionString: () => c.get<ConnectionStringDto>("/api/connection-string/events"),
@@ -96,7 +92,8 @@ export function hubApi(c: HubClient) {
     trace: (q: TraceParams) => c.get<TraceEventDto[]>("/api/trace", { ...q }),
     story: (key: string) => c.get<TraceEventDto[]>(`/api/trace/story/${seg(key)}`),
     traceStreamUrl: (q: TraceParams) => c.authedUrl("/api/trace/stream", { ...q }),
-    traceExportUrl: (q: TraceParams & { format: "jsonl" | "csv" }) => c.authedUrl("/api/trace/export", { ...q }),
+    /** The matching events as a JSON Lines or CSV file. */
+    traceExport: (q: TraceParams & { format: "jsonl" | "csv" }) => c.file("/api/trace/export", { ...q }),
 
     profiles: () => c.get<ProfileDto[]>("/api/sim/profiles"),
     saveProfile: (name: string, toml: string) => c.put<ProfileDto>(`/api/sim/profiles/${seg(name)}`, { toml }),

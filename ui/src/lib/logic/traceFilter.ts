@@ -61,13 +61,21 @@ export function matches(e: TraceEventDto, f: TraceFilter): boolean {
   // `until` is exclusive, like the hub's.
   if (f.until && t >= Date.parse(f.until)) return false;
   if (f.text) {
-    // The hub's text test: case-sensitive, on the correlation keys and the
-    // detail's JSON (not the kind), so a live event shows exactly when a
-    // reload would return it.
+    // The hub's text test: ASCII letters in any case, on the correlation
+    // keys and the detail's JSON (not the kind), so a live event shows
+    // exactly when a reload would return it.
+    const needle = foldCase(f.text);
+    const has = (s: string) => foldCase(s).includes(needle);
     const keys = [e.deviceId, e.messageId, e.lockToken, e.requestId];
-    if (!keys.some((k) => k && k.includes(f.text)) && !JSON.stringify(e.detail ?? null).includes(f.text)) return false;
+    if (!keys.some((k) => k && has(k)) && !has(JSON.stringify(e.detail ?? null))) return false;
   }
   return true;
+}
+
+/** Lower-cases ASCII letters only, as the hub's search does (SQLite's
+ * `lower`), so both agree on every other character. */
+export function foldCase(s: string): string {
+  return s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
 }
 
 /** The filter as the API's query parameters. */
