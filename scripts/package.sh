@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Builds Hublet's Linux packages with the Tauri bundler: a .deb and an .rpm
+# with the desktop app (hublet-desktop), the hublet CLI, a desktop entry and
+# icons, man pages and bash/zsh/fish completions. No AppImage: its tools are
+# downloaded at build time, which an offline machine cannot do.
+#
+#   scripts/package.sh            # → target/release/bundle/{deb,rpm}/
+#
+# Release binaries are built without debug information and stripped, for a
+# small install.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_STRIP=true
+[[ -d node_modules ]] || npm ci --no-audit --no-fund
+cargo build --release --locked -p hublet
+stage=target/package
+rm -rf "$stage"
+mkdir -p "$stage/man" "$stage/completions"
+target/release/hublet man --out "$stage/man" 2>/dev/null
+gzip -9n "$stage"/man/*.1
+target/release/hublet completions bash > "$stage/completions/hublet"
+target/release/hublet completions zsh > "$stage/completions/_hublet"
+target/release/hublet completions fish > "$stage/completions/hublet.fish"
+npx tauri build --bundles deb,rpm --features custom-protocol -- --locked
+ls -l target/release/bundle/deb/*.deb target/release/bundle/rpm/*.rpm
