@@ -267,7 +267,9 @@ impl SerialBridge {
         // Real time, bounded: the port's first open attempt is immediate.
         for _ in 0..30 {
             match self.status(device) {
-                Some(s) if s.state != BoardState::Searching || wait => return Ok(s),
+                // Searching with a reason: the first look found no port
+                // (said at once, even when asked to wait for it).
+                Some(s) if s.state != BoardState::Searching || s.reason.is_some() => return Ok(s),
                 None => break,
                 Some(_) => tokio::time::sleep(Duration::from_millis(40)).await,
             }

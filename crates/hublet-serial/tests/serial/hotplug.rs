@@ -197,16 +197,17 @@ async fn bad_settings_and_a_missing_port_are_clear() {
         "it says how to wait: {err}"
     );
     assert!(b.bridge.list().is_empty(), "a refused bind binds nothing");
-    // Asked to wait, it binds and searches until the port appears.
-    b.bridge
+    // Asked to wait, it binds and searches until the port appears, and the
+    // answer says at once what it waits for, so a typo in the path shows.
+    let status = b
+        .bridge
         .bind(&path, "bench-1", SerialSettings::default(), true)
         .await
         .unwrap();
-    b.wait_state("bench-1", BoardState::Searching).await;
+    assert_eq!(status.state, BoardState::Searching);
     let bridge: &SerialBridge = &b.bridge;
     assert_eq!(bridge.list().len(), 1);
-    // The status says what it waits for, so a typo in the path shows.
-    let reason = bridge.list()[0].reason.clone().unwrap_or_default();
+    let reason = status.reason.unwrap_or_default();
     assert!(
         reason.contains(&path) && reason.contains("waiting"),
         "{reason}"
