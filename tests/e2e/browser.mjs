@@ -54,6 +54,9 @@ try {
     select: (s, v) => page.selectOption(s, v),
     text: (s) => page.innerText(s),
     screenshot: (name) => page.screenshot({ path: join(shots, `${name}.png`) }),
+    gone: async (s) => (await page.$(s)) === null,
+    // window.confirm answered "OK" from now on (Playwright dismisses dialogs).
+    acceptConfirms: () => page.evaluate(() => (window.confirm = () => true)),
   };
   console.log(`browser e2e: ${hub.url.replace(/token=\w+/, "token=…")}`);
   const { messageId } = await scenario(ui, {

@@ -43,6 +43,9 @@ try {
     select: async (s, v) => (await browser.$(s)).selectByAttribute("value", v),
     text: async (s) => (await browser.$(s)).getText(),
     screenshot: (name) => browser.saveScreenshot(join(shots, `${name}.png`)),
+    gone: async (s) => !(await (await browser.$(s)).isExisting()),
+    // window.confirm answered "OK" from now on (a native dialog cannot be clicked).
+    acceptConfirms: () => browser.execute(() => (window.confirm = () => true)),
   };
   await scenario(ui, {
     // In the app, export goes through the shell's save dialog, which
