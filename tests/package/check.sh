@@ -78,7 +78,9 @@ echo "cold start (launch → hub answering): ${ms} ms"
 # Idle: the demo fleet running, nothing else; then the PSS of the app and
 # its WebKit helpers (every process in its session).
 sleep 15
-pids="$(pgrep -f "hublet-desktop --demo" ; pgrep -f WebKit)"
+# The app and every process under it (WebKit's web and network processes).
+tree() { echo "$1"; for c in $(pgrep -P "$1"); do tree "$c"; done; }
+pids="$(for p in $(pgrep -x hublet-desktop); do tree "$p"; done | sort -u)"
 pss=0
 for p in $pids; do
   v=$(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)
