@@ -5,20 +5,9 @@
 // the two (how an export reaches a file).
 
 import assert from "node:assert/strict";
+import { fleetSteps } from "./steps/devices.mjs";
 
 const sel = (id, extra = "") => `[data-testid="${id}"]${extra}`;
-
-/** Waits until the text of `selector` matches `re` (and `extra()` holds, if given). */
-async function waitText(ui, selector, re, extra = async () => true, timeout = 20_000) {
-  const deadline = Date.now() + timeout;
-  let last;
-  for (;;) {
-    last = await ui.text(selector).catch(() => "");
-    if (re.test(last) && (await extra())) return last;
-    if (Date.now() > deadline) throw new Error(`${selector}: waited for ${re}, saw ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 /** Runs one named step, logging it. */
 async function step(name, fn) {
@@ -172,35 +161,7 @@ export async function scenario(ui, ctx) {
     await ui.waitFor(sel("settings-save"));
     await ui.screenshot("settings");
   });
-  await step("select one fleet on Devices and stop it in one go; then delete it as a unit", async () => {
-    // A fleet of 3 door locks (bulk-1…3) beside the demo devices.
-    await ui.go("#/simulator");
-    await ui.waitFor(sel("fleet-profile", ' option[value="door-lock"]'));
-    await ui.select(sel("fleet-profile"), "door-lock");
-    await ui.fill(sel("fleet-count"), "3");
-    await ui.fill(sel("fleet-prefix"), "bulk");
-    await ui.fill(sel("fleet-seed"), "4242");
-    await ui.click(sel("fleet-start"));
-    await ui.waitFor(sel("fleet-started"));
-    await ui.go("#/devices");
-    await ui.waitFor(sel("devices-fleet", ' option[value="door-lock#4242"]'), 15_000);
-    await ui.select(sel("devices-fleet"), "door-lock#4242");
-    await waitText(ui, sel("devices-count"), /· 3 shown/);
-    for (const n of [1, 2, 3]) await waitText(ui, `[data-device="bulk-${n}"]`, /Connected/);
-    await ui.click(sel("devices-select-all"));
-    await waitText(ui, sel("devices-selection"), /3 selected/);
-    await ui.screenshot("devices-fleet-selected");
-    await ui.click(sel("bulk-stop"));
-    for (const n of [1, 2, 3]) await waitText(ui, `[data-device="bulk-${n}"]`, /Disconnected/);
-    // The demo devices were not touched.
-    await ui.select(sel("devices-fleet"), "");
-    await waitText(ui, '[data-device="thermostat-1"]', /Connected/);
-    await ui.select(sel("devices-fleet"), "door-lock#4242");
-    await ui.waitFor(sel("fleet-delete"));
-    await ui.acceptConfirms();
-    await ui.click(sel("fleet-delete"));
-    for (const n of [1, 2, 3]) await waitText(ui, sel("devices-count"), /devices/, () => ui.gone(`[data-device="bulk-${n}"]`));
-  });
+  await fleetSteps(ui, step);
 
   // For checks run after the scenario: a message with a whole story.
   return { messageId };

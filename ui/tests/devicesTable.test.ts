@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { DeviceDto } from "../src/lib/api/generated/DeviceDto";
 import type { SimStatusDto } from "../src/lib/api/generated/SimStatusDto";
-import type { TraceEventDto } from "../src/lib/api/generated/TraceEventDto";
-import { applyEvent, bulk, bulkSummary, filterDevices, fleetLabel, fleetsOf, mergeFleets, NO_FILTER, sortDevices, upsert } from "../src/lib/logic/devicesTable";
+import { applyEvents, bulk, bulkSummary, concernsDevices, filterDevices, fleetLabel, fleetsOf, mergeFleets, NO_FILTER, sortDevices, upsert } from "../src/lib/logic/devicesTable";
+import { all, EVENTS, one, variant } from "./support/events";
 
 function dev(deviceId: string, over: Partial<DeviceDto> = {}): DeviceDto {
   return {
@@ -29,9 +29,6 @@ function sim(deviceId: string, profile: string, seed: number, fleetIndex: number
   return { deviceId, profile, seed, fleetIndex } as SimStatusDto;
 }
 
-const ev = (kind: string, deviceId: string, detail: unknown = {}) =>
-  ({ id: 1, ts: "2026-01-02T00:00:00Z", monoUs: 0, deviceId, kind, detail }) as unknown as TraceEventDto;
-
 describe("the devices table", () => {
   it("orders ids naturally, as people read them", () => {
     const ids = ["lab-10", "lab-2", "Lab-1", "lab-1", "gw"];
@@ -54,6 +51,7 @@ describe("the devices table", () => {
     expect(fleets).toHaveLength(1);
     const ids = (f: Partial<typeof NO_FILTER>) => filterDevices(list, { ...NO_FILTER, ...f }, fleets).map((d) => d.deviceId);
     expect(ids({ kind: "simulated" })).toEqual(["a", "b"]);
+    expect(ids({ text: " B " })).toEqual(["b"]);
     expect(ids({ connection: "connected" })).toEqual(["a", "c"]);
     expect(ids({ connection: "disconnected" })).toEqual(["b"]);
     expect(ids({ queued: true })).toEqual(["b"]);
@@ -62,7 +60,7 @@ describe("the devices table", () => {
 
   it("groups a fleet's devices under a readable label", () => {
     const fleets = fleetsOf([sim("lab-2", "thermo", 7, 1), sim("lab-10", "thermo", 7, 9), sim("x-1", "door", 3, 0), sim("solo", "thermo", 7, null)]);
-    expect(fleets[0]).toEqual({ key: "thermo#7", profile: "thermo", ids: ["lab-2", "lab-10"] });
+    expect(fleets[0]).toEqual({ key: "thermo#7", profile: "thermo", seed: 7, ids: ["lab-2", "lab-10"] });
     expect(fleetLabel(fleets[0])).toBe("lab-… (thermo, 2)");
     expect(fleets[1].ids).toEqual(["x-1"]);
   });
@@ -77,17 +75,54 @@ describe("the devices table", () => {
     expect(mergeFleets(kept, [], () => false)).toEqual([]);
   });
 
-  it("patches connects, disconnects and deletions in place, and asks for what it cannot know", () => {
-    const list = [dev("a"), dev("b")];
-    const on = applyEvent(list, ev("device.attached", "a", { via: "mqtts" }));
-    expect(on.refetch).toEqual([]);
-    expect(on.list[0]).toMatchObject({ connectionState: "Connected", transport: "mqtts", connectionStateUpdatedTime: "2026-01-02T00:00:00Z" });
+  it("patches connects, disconnects, status and deletions in place, and names devices it lacks", () => {
+    const list = [dev("thermostat-1"), dev("spare", { generationId: one("device.deleted").detail.generationId })];
+    const on = applyEvents(list, [one("device.attached")]);
+    expect(on.unknown).toEqual([]);
+    expect(on.list[0]).toMatchObject({ connectionState: "Connected", transport: one("device.attached").detail.via, lastActivityTime: one("device.attached").ts });
+    // The input is untouched, and an unchanged row is the same object.
     expect(list[0].connectionState).toBe("Disconnected");
-    expect(applyEvent(on.list, ev("device.detached", "a")).list[0].connectionState).toBe("Disconnected");
-    expect(applyEvent(list, ev("device.deleted", "b")).list.map((d) => d.deviceId)).toEqual(["a"]);
-    expect(applyEvent(list, ev("c2d.enqueued", "a")).refetch).toEqual(["a"]);
-    expect(applyEvent(list, ev("device.created", "new")).refetch).toEqual(["new"]);
-    expect(applyEvent(list, ev("telemetry.received", "a"))).toEqual({ list, refetch: [] });
+    expect(on.list[1]).toBe(list[1]);
+    expect(applyEvents(on.list, [one("device.detached")]).list[0]).toMatchObject({ connectionState: "Disconnected", transport: null });
+    const off = applyEvents(list, [one("device.disabled")]).list[1];
+    expect(off).toMatchObject({ status: "disabled", etag: one("device.disabled").detail.etag });
+    expect(applyEvents(list, [one("device.deleted")]).list.map((d) => d.deviceId)).toEqual(["thermostat-1"]);
+    // A late deletion of an earlier generation leaves the new device alone.
+    expect(applyEvents(list, [variant(one("device.deleted"), { deviceId: "thermostat-1" })]).list).toHaveLength(2);
+    expect(applyEvents(list, [one("device.created", (e) => e.deviceId === "bench-7")]).unknown).toEqual(["bench-7"]);
+    // A module's connection is not its device's.
+    expect(applyEvents(list, [variant(one("device.attached"), { deviceId: "thermostat-1/probe" })]).list[0].connectionState).toBe("Disconnected");
+  });
+
+  it("keeps queue depths right through a whole C2D life cycle, counting each message out once", () => {
+    // The contract run: enqueues, completions, a reject and an expiry (each
+    // followed by its dead-lettering), an abandon, lock ends, a purge.
+    const created = all("device.created").filter((e) => e.deviceId !== "spare");
+    const start = created.map((e) => dev(e.deviceId!, { generationId: e.detail.generationId }));
+    const { list } = applyEvents(start, EVENTS);
+    const out = new Set(["c2d.completed", "c2d.rejected", "c2d.expired", "c2d.dead_lettered", "c2d.purged"]);
+    for (const d of list) {
+      const mine = EVENTS.filter((e) => e.deviceId === d.deviceId);
+      const left = new Set(mine.filter((e) => out.has(e.kind)).map((e) => e.messageId));
+      const queued = mine.filter((e) => e.kind === "c2d.enqueued" && !left.has(e.messageId)).length;
+      expect(d.cloudToDeviceMessageCount, d.deviceId).toBe(queued);
+    }
+    // Not a vacuous check: the run ends with a message still queued.
+    expect(list.some((d) => d.cloudToDeviceMessageCount > 0)).toBe(true);
+    // Over a fresh snapshot the counts are the snapshot's.
+    expect(applyEvents(start, EVENTS, false).list.map((d) => d.cloudToDeviceMessageCount)).toEqual([0, 0]);
+  });
+
+  it("looks only at events that can change a row", () => {
+    expect(concernsDevices(one("device.attached"))).toBe(true);
+    expect(concernsDevices(one("c2d.enqueued"))).toBe(true);
+    expect(concernsDevices(one("telemetry.received"))).toBe(true);
+    expect(concernsDevices(one("settings.changed"))).toBe(false);
+    expect(concernsDevices(one("feedback.produced"))).toBe(false);
+  });
+
+  it("keeps upserted rows in place", () => {
+    const list = [dev("a"), dev("b")];
     expect(upsert(list, dev("new")).map((d) => d.deviceId)).toEqual(["a", "b", "new"]);
     expect(upsert(list, dev("a", { status: "disabled" }))[0].status).toBe("disabled");
   });

@@ -33,6 +33,7 @@ export function sortDevices(list: readonly DeviceDto[], key: SortKey, dir: SortD
 export interface Fleet {
   key: string;
   profile: string;
+  seed: number;
   ids: string[];
 }
 
@@ -49,7 +50,7 @@ export function fleetsOf(sims: readonly SimStatusDto[]): Fleet[] {
   for (const s of sims) {
     if (s.fleetIndex === null) continue;
     const key = `${s.profile}#${s.seed}`;
-    const f = groups.get(key) ?? { key, profile: s.profile, ids: [] };
+    const f = groups.get(key) ?? { key, profile: s.profile, seed: s.seed, ids: [] };
     f.ids.push(s.deviceId);
     groups.set(key, f);
   }
@@ -73,6 +74,8 @@ function ordered(fleets: Fleet[]): Fleet[] {
 }
 
 export interface DeviceFilter {
+  /** Part of the id, any case. */
+  text: string;
   kind: "all" | DeviceDto["kind"];
   connection: "all" | "connected" | "disconnected";
   queued: boolean;
@@ -80,12 +83,14 @@ export interface DeviceFilter {
   fleet: string | null;
 }
 
-export const NO_FILTER: DeviceFilter = { kind: "all", connection: "all", queued: false, fleet: null };
+export const NO_FILTER: DeviceFilter = { text: "", kind: "all", connection: "all", queued: false, fleet: null };
 
 export function filterDevices(list: readonly DeviceDto[], f: DeviceFilter, fleets: readonly Fleet[]): DeviceDto[] {
   const fleet = f.fleet ? new Set(fleets.find((x) => x.key === f.fleet)?.ids ?? []) : null;
+  const text = f.text.trim().toLowerCase();
   return list.filter(
     (d) =>
+      (!text || d.deviceId.toLowerCase().includes(text)) &&
       (f.kind === "all" || d.kind === f.kind) &&
       (f.connection === "all" || (d.connectionState === "Connected") === (f.connection === "connected")) &&
       (!f.queued || d.cloudToDeviceMessageCount > 0) &&
@@ -93,48 +98,95 @@ export function filterDevices(list: readonly DeviceDto[], f: DeviceFilter, fleet
   );
 }
 
-/** What a live event means for the list: patched in place, or which devices to fetch again. */
+// The queue counts Enqueued and locked messages; a message leaves it by
+// exactly one of these (a reject or an expiry is followed by its dead-lettering).
+const QUEUE_DELTA: Partial<Record<TraceEventDto["kind"], number>> = {
+  "c2d.enqueued": 1,
+  "c2d.completed": -1,
+  "c2d.dead_lettered": -1,
+  "c2d.purged": -1,
+};
+
+// What the device itself did: the hub counts each as its last activity.
+const ACTIVITY = new Set<TraceEventDto["kind"]>([
+  "device.attached",
+  "telemetry.received",
+  "c2d.delivered",
+  "c2d.completed",
+  "c2d.abandoned",
+  "c2d.rejected",
+  "method.responded",
+]);
+
+/** Whether `e` can change a row (the rest of the trace is not looked at). */
+export function concernsDevices(e: TraceEventDto): boolean {
+  return e.deviceId !== undefined && (e.kind.startsWith("device.") || QUEUE_DELTA[e.kind] !== undefined || ACTIVITY.has(e.kind));
+}
+
+/** What a batch of live events did to the list. */
 export interface Applied {
   list: DeviceDto[];
-  /** Devices whose row needs the hub's current view (queue depth, status, a new device). */
-  refetch: string[];
+  /** Devices created that the list lacks: only the hub has their row. */
+  unknown: string[];
 }
 
 /**
- * Applies `e` to `list`. Connection changes and deletions are patched
- * directly (the flood on a flaky fleet); changes whose exact effect the
- * event does not carry (queue depth, status, a new device) name the
- * device to fetch again. Returns the same list when nothing changed.
+ * Applies a batch of live events to `list`, rows patched in place:
+ * connection, status, queue depth, last activity, deletion. Only changed
+ * rows are new objects; `list` is untouched. `queueDeltas: false` when the
+ * list is a snapshot that may already count the batch's messages.
  */
-export function applyEvent(list: DeviceDto[], e: TraceEventDto): Applied {
-  const id = e.deviceId;
-  if (!id) return { list, refetch: [] };
-  const at = list.findIndex((d) => d.deviceId === id);
-  switch (e.kind) {
-    case "device.attached":
-    case "device.detached": {
-      if (at < 0) return { list, refetch: [id] };
-      const connected = e.kind === "device.attached";
-      const d = list[at];
-      const next: DeviceDto = {
-        ...d,
-        connectionState: connected ? "Connected" : "Disconnected",
-        connectionStateUpdatedTime: e.ts,
-        transport: connected ? e.detail.via : d.transport,
-      };
-      return { list: replaced(list, at, next), refetch: [] };
+export function applyEvents(list: readonly DeviceDto[], events: readonly TraceEventDto[], queueDeltas = true): Applied {
+  const index = new Map(list.map((d, i) => [d.deviceId, i]));
+  const out = [...list];
+  const copied = new Set<number>();
+  const removed = new Set<number>();
+  const unknown = new Set<string>();
+  for (const e of events) {
+    const id = e.deviceId;
+    if (id === undefined) continue;
+    const i = index.get(id);
+    if (e.kind === "device.created") {
+      // Unknown, or deleted and created again (new keys, new etag).
+      if (i === undefined || removed.has(i) || out[i].generationId !== e.detail.generationId) unknown.add(id);
+      continue;
     }
-    case "device.deleted":
-      return at < 0 ? { list, refetch: [] } : { list: [...list.slice(0, at), ...list.slice(at + 1)], refetch: [] };
-    case "device.created":
-    case "device.enabled":
-    case "device.disabled":
-    case "device.updated":
-      return { list, refetch: [id] };
-    default:
-      // Queue depth moves with every C2D step.
-      return e.kind.startsWith("c2d.") && at >= 0 ? { list, refetch: [id] } : { list, refetch: [] };
+    // Events of a module (`dev/mod`) or of a device not listed change no row.
+    if (i === undefined || removed.has(i)) continue;
+    if (e.kind === "device.deleted") {
+      // A late event of an earlier generation leaves the new device alone.
+      if (out[i].generationId === e.detail.generationId) removed.add(i);
+      continue;
+    }
+    if (!copied.has(i)) {
+      out[i] = { ...out[i] };
+      copied.add(i);
+    }
+    const d = out[i];
+    switch (e.kind) {
+      case "device.attached":
+        d.connectionState = "Connected";
+        d.connectionStateUpdatedTime = e.ts;
+        d.transport = e.detail.via;
+        break;
+      case "device.detached":
+        d.connectionState = "Disconnected";
+        d.connectionStateUpdatedTime = e.ts;
+        d.transport = null;
+        break;
+      case "device.enabled":
+      case "device.disabled":
+      case "device.updated":
+        if (d.status !== e.detail.status) d.statusUpdatedTime = e.ts;
+        d.status = e.detail.status;
+        d.statusReason = e.detail.statusReason;
+        d.etag = e.detail.etag;
+        break;
+    }
+    if (queueDeltas) d.cloudToDeviceMessageCount = Math.max(0, d.cloudToDeviceMessageCount + (QUEUE_DELTA[e.kind] ?? 0));
+    if (ACTIVITY.has(e.kind) && (d.lastActivityTime ?? "") < e.ts) d.lastActivityTime = e.ts;
   }
+  return { list: removed.size ? out.filter((_, i) => !removed.has(i)) : out, unknown: [...unknown] };
 }
 
 /** `list` with `d` in place of the device with its id (or added). */
