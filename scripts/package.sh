@@ -11,7 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_STRIP=true
-[[ -d node_modules ]] || npm ci --no-audit --no-fund
+# The Tauri CLI comes from the lock file (npm ci), never fetched by npx.
+[[ -x node_modules/.bin/tauri ]] || npm ci --no-audit --no-fund
 cargo build --release --locked -p hublet
 stage=target/package
 rm -rf "$stage"
@@ -21,5 +22,5 @@ gzip -9n "$stage"/man/*.1
 target/release/hublet completions bash > "$stage/completions/hublet"
 target/release/hublet completions zsh > "$stage/completions/_hublet"
 target/release/hublet completions fish > "$stage/completions/hublet.fish"
-npx tauri build --bundles deb,rpm --features custom-protocol -- --locked
+npx --no-install tauri build --bundles deb,rpm --features custom-protocol -- --locked
 ls -l target/release/bundle/deb/*.deb target/release/bundle/rpm/*.rpm

@@ -289,23 +289,15 @@ pub async fn retry_hub<R: Runtime>(
     free_ports: bool,
     remember: bool,
 ) -> Result<Access, StartupProblem> {
-    if slot
+    // A start that already succeeded (a reload lost its answer, or the page
+    // could not connect): hand out the running hub again.
+    if let Some(r) = slot
         .running
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .is_some()
+        .as_ref()
     {
-        // A second click while the first start succeeded: nothing to do.
-        return Err(StartupProblem {
-            kind: "other",
-            message: "the hub is already running; reload the window".into(),
-            flag: None,
-            addr: None,
-            holder: None,
-            data_dir: slot.launch.data_dir.display().to_string(),
-            running_pid: None,
-            addresses: BTreeMap::new(),
-        });
+        return Ok(Access::of(r));
     }
     let (access, info) = slot.start(&overrides, free_ports).await?;
     if remember && let Err(e) = save(&slot.launch.data_dir, &overrides) {

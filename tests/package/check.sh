@@ -18,6 +18,9 @@ sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
 work="$(mktemp -d)"
 cleanup() {
   [[ -n "${app_pid:-}" ]] && kill "$app_pid" 2>/dev/null || true
+  [[ -n "${app_pids:-}" ]] && kill $app_pids 2>/dev/null || true
+  # Whatever failed, the machine is left without the package.
+  [[ -n "${installed:-}" ]] && $sudo dpkg -r "$pkg" >/dev/null 2>&1 || true
   [[ -n "${serve_pid:-}" ]] && kill "$serve_pid" 2>/dev/null || true
   rm -rf "$work"
 }
@@ -25,8 +28,14 @@ trap cleanup EXIT
 fail() { echo "!! package: $*" >&2; exit 1; }
 
 echo "== install $deb"
-$sudo dpkg -i "$deb" >/dev/null || fail "dpkg -i failed"
 pkg="$(dpkg-deb -f "$deb" Package)"
+if dpkg -s "$pkg" >/dev/null 2>&1; then
+  fail "$pkg is already installed here; this check installs and removes it, so remove yours first"
+fi
+installed=1
+# apt-get installs the package's dependencies too (libcap2-bin, xdg-utils),
+# as a user's `apt install ./…deb` would; dpkg -i alone would not.
+$sudo apt-get install -y -qq "$(realpath "$deb")" >/dev/null || fail "apt-get install $deb failed"
 for bin in hublet hublet-desktop; do
   [[ "$(command -v $bin)" == /usr/bin/$bin ]] || fail "$bin is not installed in /usr/bin"
 done
@@ -80,19 +89,21 @@ echo "cold start (launch → hub answering): ${ms} ms"
 sleep 15
 # The app and every process under it (WebKit's web and network processes).
 tree() { echo "$1"; for c in $(pgrep -P "$1"); do tree "$c"; done; }
-pids="$(for p in $(pgrep -x hublet-desktop); do tree "$p"; done | sort -u)"
+# Only the app this check started: the hublet-desktop under its xvfb-run.
+app_pids="$(tree "$app_pid" | while read -r p; do [[ "$(cat /proc/$p/comm 2>/dev/null)" == hublet-desktop ]] && echo "$p"; done)"
+pids="$(for p in $app_pids; do tree "$p"; done | sort -u)"
 pss=0
 for p in $pids; do
   v=$(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)
   pss=$((pss + ${v:-0}))
 done
 echo "idle memory (PSS, app + WebKit processes, demo fleet): $((pss / 1024)) MiB"
-kill "$app_pid" 2>/dev/null || true
-pkill -f "hublet-desktop --demo" 2>/dev/null || true
+kill $app_pids "$app_pid" 2>/dev/null || true
 wait "$app_pid" 2>/dev/null || true
-app_pid=""
+app_pid=""; app_pids=""
 
 echo "== remove"
 $sudo dpkg -r "$pkg" >/dev/null || fail "dpkg -r failed"
+installed=""
 [[ ! -e /usr/bin/hublet && ! -e /usr/bin/hublet-desktop ]] || fail "binaries left after removal"
 echo "package: passed"
