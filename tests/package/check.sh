@@ -90,7 +90,7 @@ sleep 15
 # The app and every process under it (WebKit's web and network processes).
 tree() { echo "$1"; for c in $(pgrep -P "$1"); do tree "$c"; done; }
 # Only the app this check started: the hublet-desktop under its xvfb-run.
-app_pids="$(tree "$app_pid" | while read -r p; do [[ "$(cat /proc/$p/comm 2>/dev/null)" == hublet-desktop ]] && echo "$p"; done)"
+app_pids="$(tree "$app_pid" | while read -r p; do if [[ "$(cat /proc/$p/comm 2>/dev/null)" == hublet-desktop ]]; then echo "$p"; fi; done)"
 pids="$(for p in $app_pids; do tree "$p"; done | sort -u)"
 pss=0
 for p in $pids; do
