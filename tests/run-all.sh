@@ -17,7 +17,10 @@
 #   4. Compatibility with the real Azure IoT Python SDKs (tests/compat),
 #      and every sh / python snippet in docs/ run as written against a hub
 #      (tests/compat/test_docs.py).
-#   5. End to end: headless Chromium against `hublet serve --ui`, and the
+#   5. The example QA scenarios (examples/scenarios) with `hublet test`
+#      against `hublet serve --demo`, their JUnit reports validated against
+#      the Jenkins JUnit schema (tests/scenarios/run.sh).
+#   6. End to end: headless Chromium against `hublet serve --ui`, and the
 #      real desktop app through tauri-driver and WebKitWebDriver under Xvfb.
 #      Screenshots land in tests/e2e/artifacts/.
 set -euo pipefail
@@ -59,6 +62,9 @@ npm run --silent build:ui
 
 echo "==> compatibility with the Azure IoT Python SDKs"
 ./tests/compat/run.sh
+
+echo "==> QA scenarios: examples/scenarios against serve --demo, JUnit reports against their schema"
+./tests/scenarios/run.sh
 
 echo "==> end to end: headless Chromium against hublet serve --ui"
 node tests/e2e/browser.mjs --hublet "$HUBLET_BIN"

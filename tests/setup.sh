@@ -6,7 +6,8 @@
 #   - Debian packages: Python venv (Azure SDK compatibility tests), g++ (the
 #     reference Arduino sketch), WebKitGTK and GTK headers (the Tauri desktop
 #     app), Xvfb + WebKitWebDriver (its end-to-end tests), Chromium (the
-#     browser end-to-end tests).
+#     browser end-to-end tests), xmllint (JUnit reports of the example
+#     scenarios checked against their schema).
 #   - tauri-driver (cargo install), the npm packages (npm ci).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +16,7 @@ missing=()
 need_pkg() { dpkg -s "$1" >/dev/null 2>&1 || missing+=("$1"); }
 for p in python3 python3-venv g++ pkg-config libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev \
          libsoup-3.0-dev libjavascriptcoregtk-4.1-dev xvfb xauth webkit2gtk-driver chromium \
-         x11-apps netpbm; do
+         x11-apps netpbm libxml2-utils; do
   need_pkg "$p"
 done
 if ((${#missing[@]})); then

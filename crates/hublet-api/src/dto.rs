@@ -754,6 +754,24 @@ pub struct FleetRequestDto {
     pub seed: Option<u64>,
     /// Restart them with the hub.
     pub persist: bool,
+    /// Exactly these ids instead of `{prefix}-{n}` (`count` and `prefix`
+    /// are then ignored; absent or empty: use them).
+    #[ts(as = "Option<Vec<String>>", optional)]
+    pub ids: Vec<String>,
+}
+
+/// Injects a fault into a running simulated device
+/// (`POST /api/sim/devices/{id}/fault`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct SimFaultRequest {
+    /// `disconnect`, `drop_link`, `unresponsive` or `resume`.
+    pub fault: String,
+    /// How long it lasts, seconds (absent: until `resume`).
+    #[serde(default)]
+    #[ts(optional)]
+    pub for_secs: Option<f64>,
 }
 
 /// The devices a fleet request started.

@@ -105,6 +105,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/sim/devices", get(sim::devices).delete(sim::stop_all))
         .route("/sim/devices/{id}", delete(sim::stop))
+        .route("/sim/devices/{id}/fault", post(sim::fault))
         .route("/sim/fleets", post(sim::start))
         .route("/serial/ports", get(serial::ports))
         .route("/serial/boards", get(serial::boards).post(serial::bind))

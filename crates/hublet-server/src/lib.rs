@@ -695,6 +695,7 @@ async fn start_simulated(
                 prefix: None,
                 seed: None,
                 persist: true,
+                ids: Vec::new(),
             })
             .await;
         match started {

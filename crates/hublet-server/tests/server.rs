@@ -181,6 +181,7 @@ async fn the_demo_starts_around_a_users_own_device_and_beside_a_users_fleet() {
             prefix: Some("lab".into()),
             seed: Some(7),
             persist: true,
+            ids: Vec::new(),
         })
         .await
         .unwrap();

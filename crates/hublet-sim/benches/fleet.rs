@@ -74,7 +74,7 @@ fn main() {
         );
         let before = rss_mb();
         let start = Instant::now();
-        sim.start(FleetRequest { profile: profile.clone(), count: Some(count), prefix: Some("fleet".into()), seed: Some(1), persist: false })
+        sim.start(FleetRequest { profile: profile.clone(), count: Some(count), prefix: Some("fleet".into()), seed: Some(1), persist: false, ids: Vec::new() })
             .await
             .unwrap();
         let registered = start.elapsed();

@@ -10,13 +10,17 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use hublet_core::registry::DeviceQuery;
+use hublet_core::trace::detail::{SimAction, SimActionKind};
+use hublet_core::trace::{NewEvent, TraceDetail};
 use hublet_core::{DeviceKind, Hub, HubError, HubResult, NewDevice};
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::device::fault::{FaultSender, FaultState, SimFault};
 use crate::device::{Device, SimStatus, StatusCell, Target};
 use crate::profile::{self, Profile};
 
@@ -53,6 +57,9 @@ pub struct FleetRequest {
     pub seed: Option<u64>,
     /// Start them again when the hub restarts.
     pub persist: bool,
+    /// Exactly these device ids instead of `{prefix}-{n}` (a scenario
+    /// names the devices it needs); `count` and `prefix` are then ignored.
+    pub ids: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -84,6 +91,7 @@ impl Seed {
 }
 
 struct Running {
+    faults: FaultSender,
     profile: String,
     seed: Seed,
     persist: bool,
@@ -269,7 +277,7 @@ impl Simulator {
             .unwrap_or_else(|| req.profile.clone());
         let seed = req.seed.unwrap_or_else(rand::random);
         hublet_core::ids::DeviceId::new(format!("{prefix}-1").as_str())?;
-        let existing: BTreeMap<String, DeviceKind> = self
+        let mut existing: BTreeMap<String, DeviceKind> = self
             .hub
             .registry()
             .list(DeviceQuery {
@@ -284,11 +292,34 @@ impl Simulator {
         // `{prefix}-1`, `{prefix}-2`, …, skipping ids that belong to a real
         // device (a user's own `thermostat-1`, say): the fleet takes the
         // next free numbers instead of refusing to start.
-        let ids: Vec<String> = (1..)
-            .map(|n| format!("{prefix}-{n}"))
-            .filter(|id| existing.get(id).is_none_or(|k| *k == DeviceKind::Simulated))
-            .take(count)
-            .collect();
+        let ids: Vec<String> = if req.ids.is_empty() {
+            (1..)
+                .map(|n| format!("{prefix}-{n}"))
+                .filter(|id| existing.get(id).is_none_or(|k| *k == DeviceKind::Simulated))
+                .take(count)
+                .collect()
+        } else {
+            let mut named = Vec::new();
+            for id in &req.ids {
+                let kind = match existing.get(id) {
+                    Some(k) => Some(*k),
+                    None => self.hub.registry().get(id).await.ok().map(|d| d.kind),
+                };
+                match kind {
+                    Some(k) if k != DeviceKind::Simulated => {
+                        return Err(HubError::invalid(format!(
+                            "'{id}' is a real device; a simulated device cannot take it over"
+                        )));
+                    }
+                    Some(k) => {
+                        existing.insert(id.clone(), k);
+                    }
+                    None => {}
+                }
+                named.push(id.clone());
+            }
+            named
+        };
         for id in &ids {
             hublet_core::ids::DeviceId::new(id.as_str())?;
         }
@@ -359,6 +390,7 @@ impl Simulator {
             ..SimStatus::default()
         }));
         let cancel = CancellationToken::new();
+        let (faults, fault_rx) = tokio::sync::watch::channel(FaultState::default());
         let target = lock(&self.target).clone();
         let dev = Device::new(
             self.hub.clone(),
@@ -369,11 +401,13 @@ impl Simulator {
             seed.device(),
             status.clone(),
             cancel.clone(),
+            fault_rx,
         );
         let task = tokio::spawn(dev.run());
         lock(&self.running).insert(
             id.to_string(),
             Running {
+                faults,
                 profile: profile_name.to_string(),
                 seed,
                 persist,
@@ -405,6 +439,26 @@ impl Simulator {
                 "'{id}' is not a running simulated device"
             )));
         }
+        Ok(())
+    }
+
+    /// Injects a fault into a running simulated device, for `for_time`
+    /// (none: until `resume`); traced as a `sim.action` of kind `fault`.
+    pub fn fault(&self, id: &str, fault: SimFault, for_time: Option<Duration>) -> HubResult<()> {
+        let running = lock(&self.running);
+        let r = running.get(id).ok_or_else(|| {
+            HubError::invalid(format!("'{id}' is not a running simulated device"))
+        })?;
+        let now = self.hub.now();
+        r.faults.send_modify(|s| *s = s.apply(fault, now, for_time));
+        let detail = TraceDetail::SimAction(SimAction {
+            profile: r.profile.clone(),
+            action: SimActionKind::Fault {
+                fault: fault.as_str().to_string(),
+                for_secs: for_time.map(|d| d.as_secs_f64()),
+            },
+        });
+        self.hub.trace().append(NewEvent::new(id, detail));
         Ok(())
     }
 

@@ -10,7 +10,8 @@
 //!
 //! - [`profile`]: the profile format and the profiles shipped with Hublet.
 //! - [`template`]: JSON templates for replies and telemetry.
-//! - `device`: one simulated device's life (connect, act, go offline, drop).
+//! - `device`: one simulated device's life (connect, act, go offline, drop),
+//!   and the faults injected into it from outside (`SimFault`).
 //! - [`fleet`]: the [`Simulator`]: start, stop, list, persist.
 
 mod device;
@@ -18,6 +19,7 @@ pub mod fleet;
 pub mod profile;
 pub mod template;
 
+pub use device::fault::SimFault;
 pub use device::{SimStatus, Target};
 pub use fleet::{FleetRequest, ProfileInfo, Simulator};
 pub use profile::Profile;

@@ -107,6 +107,11 @@ impl Client {
         })
     }
 
+    /// The same hub, as the scenario runner's API client.
+    pub fn scenario_api(&self) -> hublet_scenario::HubApi {
+        hublet_scenario::HubApi::new(self.base.clone(), self.token.clone(), self.http.clone())
+    }
+
     pub(crate) fn request(&self, method: Method, path: &str) -> RequestBuilder {
         self.http
             .request(method, format!("{}{}", self.base, path))

@@ -7,7 +7,9 @@ use hublet_sim::{FleetRequest, Simulator};
 
 use super::ApiCaller;
 use crate::AppState;
-use crate::dto::{FleetRequestDto, FleetStartedDto, ProfileDto, SaveProfileRequest, SimStatusDto};
+use crate::dto::{
+    FleetRequestDto, FleetStartedDto, ProfileDto, SaveProfileRequest, SimFaultRequest, SimStatusDto,
+};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
 
@@ -97,6 +99,7 @@ pub async fn start(
             prefix: r.prefix,
             seed: r.seed,
             persist: r.persist,
+            ids: r.ids,
         })
         .await?;
     Ok((
@@ -119,6 +122,43 @@ pub async fn stop(
         ));
     }
     sim.stop(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/sim/devices/{id}/fault`: make a simulated device misbehave now.
+pub async fn fault(
+    State(s): State<AppState>,
+    _c: ApiCaller,
+    Path(id): Path<String>,
+    JsonBody(r): JsonBody<SimFaultRequest>,
+) -> Result<StatusCode, ApiError> {
+    let sim = sim(&s)?;
+    if !sim.list().iter().any(|d| d.device_id == id) {
+        return Err(ApiError::http(
+            StatusCode::NOT_FOUND,
+            "SimulatedDeviceNotFound",
+            format!("'{id}' is not a running simulated device"),
+        ));
+    }
+    let fault: hublet_sim::SimFault =
+        serde_json::from_value(serde_json::json!(r.fault)).map_err(|_| {
+            ApiError::invalid(format!(
+                "fault '{}' is not disconnect, drop_link, unresponsive or resume",
+                r.fault
+            ))
+        })?;
+    let for_time = match r.for_secs {
+        None => None,
+        Some(s) if s.is_finite() && s > 0.0 && s <= 86_400.0 => {
+            Some(std::time::Duration::from_secs_f64(s))
+        }
+        Some(s) => {
+            return Err(ApiError::invalid(format!(
+                "forSecs {s} is not between 0 and 86400"
+            )));
+        }
+    };
+    sim.fault(&id, fault, for_time)?;
     Ok(StatusCode::NO_CONTENT)
 }
 

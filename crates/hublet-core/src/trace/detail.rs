@@ -918,6 +918,16 @@ pub enum SimActionKind {
         /// The request id.
         request_id: String,
     },
+    /// A fault was injected into it (a scenario's `fault` step, or
+    /// `POST /api/sim/devices/{id}/fault`): `disconnect`, `drop_link`,
+    /// `unresponsive` or `resume`.
+    #[serde(rename_all = "camelCase")]
+    Fault {
+        /// The fault.
+        fault: String,
+        /// How long it lasts (none: until `resume`).
+        for_secs: Option<f64>,
+    },
     /// It answered a method with its failure status.
     #[serde(rename_all = "camelCase")]
     FailMethod {

@@ -200,6 +200,10 @@ impl TraceDetail {
                     }
                     SimActionKind::IgnoreMethod { method, .. } => format!("ignored {method}"),
                     SimActionKind::FailMethod { method, .. } => format!("failed {method}"),
+                    SimActionKind::Fault { fault, for_secs } => match for_secs {
+                        Some(s) => format!("fault injected: {fault} for {s} s"),
+                        None => format!("fault injected: {fault}"),
+                    },
                 };
                 format!("{what} ({})", d.profile)
             }

@@ -11,6 +11,7 @@
 //! device in virtual time; all randomness comes from the device's seeded
 //! generator, so a run can be repeated exactly.
 
+pub mod fault;
 mod http;
 mod session;
 
@@ -107,6 +108,8 @@ pub(crate) struct Device {
     pub twin_kept: serde_json::Map<String, serde_json::Value>,
     /// Shared by every device of the simulator (one connection pool).
     pub http: reqwest::Client,
+    /// Faults injected from outside ([`fault`]).
+    pub faults: fault::FaultReceiver,
 }
 
 /// How a connected period ended.
@@ -119,6 +122,8 @@ pub(crate) enum SessionEnd {
     Failed(String),
     /// The device was stopped.
     Cancelled,
+    /// A `disconnect` fault was injected.
+    Faulted,
 }
 
 impl Device {
@@ -132,6 +137,7 @@ impl Device {
         seed: u64,
         status: StatusCell,
         cancel: CancellationToken,
+        faults: fault::FaultReceiver,
     ) -> Device {
         let started = hub.clock().monotonic();
         Device {
@@ -148,6 +154,7 @@ impl Device {
             twin_requests: 0,
             twin_kept: serde_json::Map::new(),
             http,
+            faults,
         }
     }
 
@@ -186,6 +193,31 @@ impl Device {
             .as_secs_f64()
     }
 
+    /// While a `disconnect` fault lasts, stays offline; false if the device
+    /// was stopped meanwhile.
+    async fn stay_offline_while_faulted(&mut self) -> bool {
+        loop {
+            let state = *self.faults.borrow_and_update();
+            let now = self.hub.now();
+            if !state.is_offline(now) {
+                return true;
+            }
+            self.set_state("offline");
+            let until = state.offline_until();
+            let clock = self.hub.clock().clone();
+            tokio::select! {
+                _ = self.cancel.cancelled() => return false,
+                _ = self.faults.changed() => {}
+                _ = async {
+                    match until {
+                        Some(t) => clock.sleep_until(t).await,
+                        None => std::future::pending().await,
+                    }
+                } => {}
+            }
+        }
+    }
+
     /// The device's life: wait, connect, stay online for its share of the
     /// cycle (or until the link drops), go offline, and again.
     pub(crate) async fn run(mut self) {
@@ -196,9 +228,13 @@ impl Device {
         let c = self.profile.connectivity.clone();
         let mut backoff = c.backoff_initial_secs;
         loop {
+            if !self.stay_offline_while_faulted().await {
+                break;
+            }
             let end = session::run(&mut self).await;
             match end {
                 SessionEnd::Cancelled => break,
+                SessionEnd::Faulted => backoff = c.backoff_initial_secs,
                 SessionEnd::Planned => {
                     backoff = c.backoff_initial_secs;
                     self.set_state("offline");

@@ -135,7 +135,7 @@ pub(crate) async fn run(d: &mut Device) -> SessionEnd {
     });
     let end = connected(d, &client, &mut events, &token).await;
     match end {
-        SessionEnd::Planned | SessionEnd::Cancelled => {
+        SessionEnd::Planned | SessionEnd::Cancelled | SessionEnd::Faulted => {
             let _ = client.try_disconnect();
             let _ = tokio::time::timeout(Duration::from_secs(2), async {
                 while let Some(Ok(_)) = events.recv().await {}
@@ -173,6 +173,7 @@ async fn connected(
     let mut drop_at: Option<Timestamp> = None;
     let mut poll_at: Option<Timestamp> = None;
     let mut report_at: Option<Timestamp> = None;
+    let drops_seen = d.faults.borrow_and_update().drops;
     let report_every = profile
         .twin
         .as_ref()
@@ -195,6 +196,16 @@ async fn connected(
         };
         tokio::select! {
             _ = d.cancel.cancelled() => return SessionEnd::Cancelled,
+            _ = d.faults.changed() => {
+                let f = *d.faults.borrow_and_update();
+                if f.drops != drops_seen {
+                    update(&d.status, |s| s.drops += 1);
+                    return SessionEnd::Dropped("link dropped by an injected fault".into());
+                }
+                if f.is_offline(clock.now()) {
+                    return SessionEnd::Faulted;
+                }
+            }
             ev = events.recv() => match ev {
                 None => return SessionEnd::Dropped("event loop ended".into()),
                 Some(Err(e)) if is_connected => return SessionEnd::Dropped(e),
@@ -313,7 +324,9 @@ fn c2d_arrived(
     update(&d.status, |s| s.c2d_received += 1);
     let message_id = message_id_of(&p.topic);
     let pkid = p.pkid;
-    let withhold = c2d.action == C2dAction::Withhold && d.rng.random::<f64>() < c2d.probability;
+    let unresponsive = d.faults.borrow().is_unresponsive(d.hub.now());
+    let withhold = unresponsive
+        || (c2d.action == C2dAction::Withhold && d.rng.random::<f64>() < c2d.probability);
     let delay = draw_delay(
         c2d.delay_secs,
         c2d.delay_min_secs,
@@ -402,6 +415,14 @@ fn method(d: &mut Device, p: &rumqttc::Publish, schedule: &mut Schedule) {
         *c += 1;
         *c
     };
+    if d.faults.borrow().is_unresponsive(d.hub.now()) {
+        update(&d.status, |s| s.methods_ignored += 1);
+        d.action(SimActionKind::IgnoreMethod {
+            method: name,
+            request_id: rid,
+        });
+        return;
+    }
     let Some(b) = d.profile.method(&name).cloned() else {
         let body = json!({"error": format!("no method '{name}' on this simulated device")});
         schedule.add(

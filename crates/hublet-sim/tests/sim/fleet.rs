@@ -73,6 +73,7 @@ async fn fleets_are_registered_as_simulated_listed_stopped_and_restored() {
             prefix: Some("room".into()),
             seed: Some(1),
             persist: true,
+            ids: Vec::new(),
         })
         .await
         .unwrap();

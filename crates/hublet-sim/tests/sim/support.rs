@@ -91,6 +91,7 @@ impl Lab {
                 prefix: Some(prefix.into()),
                 seed: Some(seed),
                 persist: false,
+                ids: Vec::new(),
             })
             .await
             .unwrap();

@@ -21,6 +21,7 @@ mod serial;
 mod serve;
 mod settings;
 mod sim;
+mod test;
 mod trace;
 mod twin;
 
@@ -131,6 +132,9 @@ pub enum Command {
     /// The database file: check it for damage (read-only).
     #[command(subcommand)]
     Db(db::DbCommand),
+    /// Run QA scenarios (TOML files) against the hub; exit code 0 only when
+    /// every case passes. `--junit FILE` writes a JUnit XML report.
+    Test(test::TestArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions(completions::CompletionsArgs),
     /// Print or write the man pages.
@@ -162,6 +166,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Query(a) => query::run(g, a).await,
         Command::Settings { command } => settings::run(g, command).await,
         Command::Db(c) => db::run(g, c).await,
+        Command::Test(a) => test::run(g, a).await,
         Command::Completions(a) => completions::completions(a),
         Command::Man(a) => completions::man(a),
     }

@@ -82,6 +82,7 @@ pub async fn run(g: &Global, c: SimCommand) -> anyhow::Result<()> {
                 prefix: a.prefix,
                 seed: a.seed,
                 persist: a.persist,
+                ids: Vec::new(),
             };
             let started: FleetStartedDto =
                 client.call(Method::POST, "/api/sim/fleets", &req).await?;

@@ -6,6 +6,7 @@ mod support;
 mod commands;
 mod monitor;
 mod ports;
+mod scenarios;
 mod scripting;
 mod serial;
 mod serve;

@@ -85,6 +85,10 @@ function simWords(d: EventOf<"sim.action">["detail"]): string {
       return `ignored ${d.detail.method}`;
     case "failMethod":
       return `failed ${d.detail.method}`;
+    case "fault":
+      return d.detail.forSecs == null
+        ? `fault injected: ${d.detail.fault}`
+        : `fault injected: ${d.detail.fault} for ${d.detail.forSecs} s`;
     default:
       return unreachable(d);
   }

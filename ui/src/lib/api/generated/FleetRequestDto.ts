@@ -23,4 +23,9 @@ seed: number | null,
 /**
  * Restart them with the hub.
  */
-persist: boolean, };
+persist: boolean, 
+/**
+ * Exactly these ids instead of `{prefix}-{n}` (`count` and `prefix`
+ * are then ignored; absent or empty: use them).
+ */
+ids?: Array<string>, };

@@ -55,7 +55,15 @@ method: string,
 /**
  * The request id.
  */
-requestId: string, } } | { "action": "failMethod", "detail": { 
+requestId: string, } } | { "action": "fault", "detail": { 
+/**
+ * The fault.
+ */
+fault: string, 
+/**
+ * How long it lasts (none: until `resume`).
+ */
+forSecs: number | null, } } | { "action": "failMethod", "detail": { 
 /**
  * The method.
  */

@@ -1,0 +1,185 @@
+//! `hublet test`: scenarios against a real hub, their exit codes, JSON and
+//! JUnit output. The examples in examples/scenarios run in tests/run-all.sh
+//! against `serve --demo`, with the JUnit report checked against its XSD.
+
+use std::path::Path;
+
+use crate::support::Served;
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+const FAILING: &str = r#"version = 1
+name = "thermostat runs hot"
+
+[[devices]]
+id = "qa-hot-1"
+kind = "simulated"
+profile = "thermostat"
+online = true
+
+[[steps]]
+do = "invoke"
+device = "qa-hot-1"
+method = "getTemperature"
+expect = { status = 200, paths = [{ path = "$.temperature", gt = 1000 }] }
+
+[[steps]]
+do = "send"
+device = "qa-hot-1"
+body = "never sent"
+"#;
+
+#[test]
+fn a_failing_step_fails_the_run_and_the_reports_name_it() {
+    let s = Served::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "hot.toml", FAILING);
+    let junit = dir.path().join("out/report.xml");
+    let out = s
+        .cli(&[
+            "test",
+            &file,
+            "--junit",
+            junit.to_str().unwrap(),
+            "--seed",
+            "7",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("FAIL  thermostat runs hot"), "{stdout}");
+    assert!(
+        stdout.contains("hot.toml:10"),
+        "the failing step's line: {stdout}"
+    );
+    assert!(
+        stdout.contains("expected: $.temperature > 1000"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("(seed 7)"), "{stdout}");
+
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains(r#"tests="1""#) && xml.contains(r#"failures="1""#),
+        "{xml}"
+    );
+    assert!(xml.contains("<failure"), "{xml}");
+    assert!(
+        xml.contains("invoke getTemperature on qa-hot-1 (line 10)"),
+        "{xml}"
+    );
+    // The failing call's story from the hub's trace is attached.
+    assert!(
+        xml.contains("method.invoked") && xml.contains("method.responded"),
+        "{xml}"
+    );
+
+    // --json: the same run as one document; the step after the failure is skipped.
+    let out = s
+        .cli(&["--json", "test", &file, "--seed", "7"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let case = &v["cases"][0];
+    assert_eq!(case["verdict"], "failed", "{case:#}");
+    assert_eq!(case["seed"], 7);
+    let kinds: Vec<(&str, &str)> = case["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["kind"].as_str().unwrap(), s["verdict"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("device", "passed"),
+            ("invoke", "failed"),
+            ("send", "skipped")
+        ]
+    );
+    assert!(
+        case["steps"][1]["story"].is_string(),
+        "the call's request id"
+    );
+    assert!(case["traceTo"].as_i64() > case["traceFrom"].as_i64());
+    // Nothing was sent: the queue is empty. The simulated device the
+    // scenario started was stopped again.
+    let q = s.json(&["queue", "qa-hot-1"]);
+    assert_eq!(q.as_array().map(Vec::len), Some(0), "{q}");
+    let sims = s.json(&["sim", "list"]);
+    assert_eq!(sims.as_array().map(Vec::len), Some(0), "{sims}");
+}
+
+#[test]
+fn a_bad_file_is_refused_with_its_line_before_anything_runs() {
+    let s = Served::start();
+    let dir = tempfile::tempdir().unwrap();
+    let good = write(
+        dir.path(),
+        "a-good.toml",
+        "version = 1\nname = \"g\"\n[[devices]]\nid = \"qa-untouched\"\nkind = \"simulated\"\nprofile = \"thermostat\"\n[[steps]]\ndo = \"wait\"\ntime = \"1ms\"\n",
+    );
+    let bad = write(
+        dir.path(),
+        "b-bad.toml",
+        "version = 1\nname = \"b\"\n\n[[steps]]\ndo = \"send\"\ndevice = \"x\"\nbdoy = \"typo\"\n",
+    );
+    let out = s.cli(&["test", &good, &bad]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("b-bad.toml:4:1"), "{err}");
+    assert!(
+        err.contains("unknown field `bdoy`") && err.contains("expected one of"),
+        "{err}"
+    );
+    // The good file did not run either: its simulated device never existed.
+    s.cli(&["device", "show", "qa-untouched"]).assert().code(3);
+}
+
+#[test]
+fn matrix_rows_are_cases_and_the_filter_picks_among_them() {
+    let s = Served::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "m.toml",
+        "version = 1\nname = \"m\"\n[matrix]\nack = [\"full\", \"none\"]\nsize = [1, 2, 3]\n[[steps]]\ndo = \"set\"\nvars = { x = \"{{ack}}{{size}}\" }\n",
+    );
+    let all = s.json(&["test", &file, "--list"]);
+    assert_eq!(all.as_array().unwrap().len(), 6, "{all}");
+    assert_eq!(all[0]["name"], "m [ack=full, size=1]");
+    let some = s.json(&["test", &file, "--list", "--filter", "ACK=NONE"]);
+    assert_eq!(some.as_array().unwrap().len(), 3, "{some}");
+    let run = s.json(&["test", &file, "--jobs", "3"]);
+    assert_eq!(
+        (run["passed"].as_u64(), run["failed"].as_u64()),
+        (Some(6), Some(0))
+    );
+    s.cli(&["test", &file, "--filter", "nothing like it"])
+        .assert()
+        .code(2);
+}
+
+/// Every fault step a simulated device takes, end to end: the example
+/// starts its own simulated thermostat, so any hub will do.
+#[test]
+fn the_fault_example_passes() {
+    let s = Served::start();
+    let example =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/scenarios/faults.toml");
+    let run = s.json(&["test", example.to_str().unwrap()]);
+    assert_eq!(run["passed"], 1, "{run:#}");
+    let trace = s.ok(&["trace", "--device", "qa-thermostat", "--kind", "sim.action"]);
+    for fault in ["unresponsive", "disconnect", "resume", "drop_link"] {
+        assert!(
+            trace.contains(&format!("fault injected: {fault}")),
+            "{trace}"
+        );
+    }
+}
