@@ -5,12 +5,13 @@ use tauri::menu::{Menu, MenuBuilder, MenuItemBuilder, SubmenuBuilder};
 use tauri::{AppHandle, Manager, Runtime};
 
 /// Screens reachable from the View menu: (id, label, shortcut).
-const SCREENS: [(&str, &str, &str); 6] = [
+const SCREENS: [(&str, &str, &str); 7] = [
     ("devices", "Devices", "CmdOrCtrl+1"),
     ("trace", "Trace", "CmdOrCtrl+2"),
     ("feedback", "Feedback", "CmdOrCtrl+3"),
     ("simulator", "Simulator", "CmdOrCtrl+4"),
     ("serial", "Serial", "CmdOrCtrl+5"),
+    ("scenarios", "Scenarios", "CmdOrCtrl+7"),
     ("settings", "Settings", "CmdOrCtrl+6"),
 ];
 

@@ -1,7 +1,8 @@
 // The end-to-end scenario in headless Chromium (Debian's /usr/bin/chromium,
 // driven by playwright-core) against `hublet serve --ui` with the demo
 // fleet: what a classroom's trainee sees in a browser; then bodies and text
-// search (steps/bodies.mjs), every screen through axe-core and at 1024×700
+// search (steps/bodies.mjs), a QA scenario run from the Scenarios screen
+// (steps/scenarios.mjs), every screen through axe-core and at 1024×700
 // (steps/a11y.mjs), and the hub going away under the open UI
 // (steps/hubGone.mjs).
 //
@@ -16,6 +17,7 @@ import { scenario } from "./scenario.mjs";
 import { accessibility } from "./steps/a11y.mjs";
 import { bodies } from "./steps/bodies.mjs";
 import { hubGone } from "./steps/hubGone.mjs";
+import { scenarios } from "./steps/scenarios.mjs";
 
 const argv = process.argv.slice(2);
 const opt = (name, dflt) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : dflt);
@@ -70,6 +72,7 @@ try {
     },
   });
   await bodies(page, hub, { messageId, body: '{"setpoint": 21.5}' });
+  await scenarios(page, hub, { shots });
   await accessibility(page, { shots, storyKey: messageId });
   await hubGone(page, hub, { shots, restart: async () => (hub = await hub.restart()) });
   if (leaks.length) throw new Error(`requests carried the API token in their URL: ${leaks.join(", ")}`);

@@ -950,3 +950,124 @@ mod tests {
         }
     }
 }
+
+/// A QA run record: one case of `hublet test` or the Scenarios screen
+/// (`GET /api/test-runs`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct TestRunDto {
+    /// Its id.
+    pub id: i64,
+    /// The run it belongs to (all cases of one `hublet test` or one Run).
+    pub batch: String,
+    /// The case's name.
+    pub name: String,
+    /// `running`, `passed`, `failed` or `error`.
+    pub verdict: String,
+    /// When it was recorded.
+    pub started: String,
+    /// When it last changed.
+    pub updated: String,
+    /// The runner's record: steps, timings, expected and actual, trace ids.
+    #[ts(as = "hublet_scenario::CaseOutcome")]
+    pub record: serde_json::Value,
+}
+
+impl From<hublet_core::runs::TestRun> for TestRunDto {
+    fn from(r: hublet_core::runs::TestRun) -> Self {
+        TestRunDto {
+            id: r.id,
+            batch: r.batch,
+            name: r.name,
+            verdict: r.verdict,
+            started: r.started.to_rfc3339(),
+            updated: r.updated.to_rfc3339(),
+            record: r.record,
+        }
+    }
+}
+
+/// Records a case (`POST /api/test-runs`) or replaces it (`PUT /api/test-runs/{id}`, no batch or name).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct TestRunWrite {
+    /// The run it belongs to (create only).
+    #[serde(default)]
+    #[ts(optional)]
+    pub batch: Option<String>,
+    /// The case's name (create only).
+    #[serde(default)]
+    #[ts(optional)]
+    pub name: Option<String>,
+    /// `running`, `passed`, `failed` or `error`.
+    pub verdict: String,
+    /// The runner's record.
+    #[ts(type = "unknown")]
+    pub record: serde_json::Value,
+}
+
+/// The scenario files of a folder (`GET /api/scenarios`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct ScenarioFolderDto {
+    /// The folder (absolute).
+    pub dir: String,
+    /// It exists.
+    pub exists: bool,
+    /// Its `.toml` files, by name.
+    pub files: Vec<ScenarioFileDto>,
+}
+
+/// One scenario file: what it holds, or why it cannot run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct ScenarioFileDto {
+    /// Its path.
+    pub path: String,
+    /// Its file name.
+    pub file_name: String,
+    /// The scenario's name, when the file reads.
+    pub name: Option<String>,
+    /// Its description.
+    pub description: Option<String>,
+    /// Its cases (one per matrix row).
+    pub cases: Vec<String>,
+    /// Why it cannot run (with the line and column), when it cannot.
+    pub error: Option<String>,
+}
+
+/// Runs scenarios in the hub (`POST /api/scenarios/runs`); the cases are
+/// recorded as test runs of the returned batch as they go.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[serde(default, rename_all = "camelCase")]
+#[ts(export)]
+pub struct ScenarioRunRequest {
+    /// Scenario file paths (absolute, or in `dir`).
+    pub files: Vec<String>,
+    /// The folder relative paths are in (default: the data directory's `scenarios`).
+    #[ts(optional)]
+    pub dir: Option<String>,
+    /// Only cases whose name contains this.
+    #[ts(optional)]
+    pub filter: Option<String>,
+    /// Seed for simulated devices (default: random).
+    #[ts(optional)]
+    pub seed: Option<u64>,
+}
+
+/// A scenario run that started.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct ScenarioRunStartedDto {
+    /// Its batch: `GET /api/test-runs?batch=…` follows it.
+    pub batch: String,
+    /// Its case names, in the order they run.
+    pub cases: Vec<String>,
+    /// The seed.
+    pub seed: u64,
+}

@@ -11,7 +11,7 @@ use crate::AppState;
 use crate::error::ApiError;
 use crate::routes::{
     amqp_ws, device_http, devices, events, feedback, hub, iothub, messages, methods, modules,
-    serial, sim, trace, twins,
+    scenarios, serial, sim, test_runs, trace, twins,
 };
 
 /// Largest request body: a 128 KB method payload as JSON with room to spare.
@@ -107,6 +107,13 @@ pub fn router(state: AppState) -> Router {
         .route("/sim/devices/{id}", delete(sim::stop))
         .route("/sim/devices/{id}/fault", post(sim::fault))
         .route("/sim/fleets", post(sim::start))
+        .route("/scenarios", get(scenarios::list))
+        .route("/scenarios/runs", post(scenarios::run))
+        .route("/test-runs", get(test_runs::list).post(test_runs::create))
+        .route(
+            "/test-runs/{id}",
+            get(test_runs::get).put(test_runs::replace),
+        )
         .route("/serial/ports", get(serial::ports))
         .route("/serial/boards", get(serial::boards).post(serial::bind))
         .route(

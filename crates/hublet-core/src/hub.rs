@@ -326,6 +326,11 @@ impl Hub {
         Methods { hub: self }
     }
 
+    /// QA run records ([`crate::runs`]).
+    pub fn test_runs(&self) -> crate::runs::TestRuns<'_> {
+        crate::runs::TestRuns { hub: self }
+    }
+
     /// Per-device state of one transport adapter (`namespace` names the adapter, e.g. `mqtt`).
     pub fn adapter_state(&self, namespace: &'static str) -> crate::adapter::AdapterState<'_> {
         crate::adapter::AdapterState {

@@ -38,6 +38,7 @@ pub mod methods;
 pub mod modules;
 pub mod property_bag;
 pub mod registry;
+pub mod runs;
 pub mod settings;
 mod store;
 pub mod trace;

@@ -2,7 +2,6 @@
 //! runs the same against the hub of a local data directory, one in CI, or
 //! the desktop app's, and checks what a back end would see.
 
-use hublet_api::dto::ApiErrorEnvelope;
 use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -50,6 +49,11 @@ impl HubApi {
         }
     }
 
+    /// A client of a hub's plain HTTP API.
+    pub fn plain(base: impl Into<String>, token: impl Into<String>) -> Self {
+        HubApi::new(base, token, reqwest::Client::new())
+    }
+
     /// The API's root URL.
     pub fn base(&self) -> &str {
         &self.base
@@ -80,20 +84,22 @@ impl HubApi {
             .await
             .map_err(|_| HubError::Unreachable(self.base.clone()))?;
         if !(200..300).contains(&status) {
-            return Err(match serde_json::from_str::<ApiErrorEnvelope>(&text) {
-                Ok(env) => HubError::Refused {
-                    status,
-                    code: env.error.code,
-                    name: env.error.name,
-                    message: env.error.message,
+            return Err(
+                match serde_json::from_str::<crate::wire::ErrorEnvelope>(&text) {
+                    Ok(env) => HubError::Refused {
+                        status,
+                        code: env.error.code,
+                        name: env.error.name,
+                        message: env.error.message,
+                    },
+                    Err(_) => HubError::Refused {
+                        status,
+                        code: None,
+                        name: format!("HTTP {status}"),
+                        message: text,
+                    },
                 },
-                Err(_) => HubError::Refused {
-                    status,
-                    code: None,
-                    name: format!("HTTP {status}"),
-                    message: text,
-                },
-            });
+            );
         }
         let text = if text.is_empty() { "null" } else { &text };
         serde_json::from_str(text).map_err(|e| HubError::Garbled(format!("{path}: {e}")))
@@ -125,6 +131,11 @@ impl HubApi {
         body: &Value,
     ) -> Result<T, HubError> {
         self.call(Method::PATCH, path, &[], Some(body)).await
+    }
+
+    /// `PUT /api{path}` with a JSON body.
+    pub async fn put<T: DeserializeOwned>(&self, path: &str, body: &Value) -> Result<T, HubError> {
+        self.call(Method::PUT, path, &[], Some(body)).await
     }
 
     /// `DELETE /api{path}`.

@@ -20,6 +20,7 @@ pub mod outcome;
 pub mod run;
 pub mod schema;
 pub mod template;
+mod wire;
 
 pub use hub::HubApi;
 pub use load::{LoadError, Scenario, load};

@@ -5,10 +5,12 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use ts_rs::TS;
 
 /// How a step or a case ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
+#[ts(export)]
 pub enum Verdict {
     /// Everything held.
     Passed,
@@ -22,8 +24,9 @@ pub enum Verdict {
 }
 
 /// One step's result.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
+#[ts(export)]
 pub struct StepOutcome {
     /// Where it is: `setup[0]`, `steps[3]`, `steps[2].repeat[1][0]`.
     pub at: String,
@@ -38,23 +41,28 @@ pub struct StepOutcome {
     /// How long it took, milliseconds.
     pub duration_ms: f64,
     /// What went wrong (failed or error).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub message: Option<String>,
     /// What was expected (failed).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub expected: Option<String>,
     /// What was there (failed).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub actual: Option<String>,
     /// The trace key of what the step did (a message id, a method's
     /// request id): its story is `GET /api/trace/story/{key}`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub story: Option<String>,
 }
 
 /// One case: a scenario with one row of its matrix.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
+#[ts(export)]
 pub struct CaseOutcome {
     /// `name [k=v, …]`.
     pub name: String,
@@ -63,6 +71,7 @@ pub struct CaseOutcome {
     /// Its file.
     pub file: String,
     /// The matrix row.
+    #[ts(type = "Record<string, unknown>")]
     pub params: BTreeMap<String, Value>,
     /// The seed simulated devices it started were given.
     pub seed: u64,
@@ -81,7 +90,12 @@ pub struct CaseOutcome {
     pub trace_to: i64,
     /// The failing step's story as text lines (for reports).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[ts(optional, as = "Option<Vec<String>>")]
     pub story: Vec<String>,
+    /// Its record in the hub (`GET /api/test-runs/{id}`), when recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub run_id: Option<i64>,
 }
 
 impl CaseOutcome {
@@ -94,8 +108,9 @@ impl CaseOutcome {
 }
 
 /// A whole run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
+#[ts(export)]
 pub struct RunOutcome {
     /// Every case.
     pub cases: Vec<CaseOutcome>,

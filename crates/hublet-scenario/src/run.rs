@@ -9,10 +9,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::wire::{Feedback, MethodResult, Queued, Sent};
 use futures::StreamExt;
-use hublet_api::dto::{
-    FeedbackRecordDto, InvokeRequest, MessageDto, MethodResultDto, SendMessageRequest,
-};
 use serde_json::{Value, json};
 
 use crate::format::{DeviceNeed, Fault, FaultKind, NeedKind, Step, StepEntry};
@@ -103,6 +101,8 @@ pub struct Runner {
     api: HubApi,
     seed: u64,
     on_progress: Option<OnProgress>,
+    /// Record each case in the hub under this batch id (`/api/test-runs`).
+    batch: Option<String>,
 }
 
 /// Why a step did not pass.
@@ -161,6 +161,8 @@ struct Ctx {
     story: Option<String>,
     /// Simulated devices this case started.
     started: Vec<String>,
+    /// The case as recorded in the hub, without its steps (when recording).
+    live: Option<CaseOutcome>,
 }
 
 impl Runner {
@@ -170,6 +172,49 @@ impl Runner {
             api,
             seed,
             on_progress: None,
+            batch: None,
+        }
+    }
+
+    /// Records every case in the hub (`POST /api/test-runs`) under `batch`,
+    /// as it runs: the record says `running` and grows step by step, so
+    /// any client can follow it, and ends with the case's verdict.
+    pub fn record_in(mut self, batch: impl Into<String>) -> Runner {
+        self.batch = Some(batch.into());
+        self
+    }
+
+    /// Creates the case's record; its id, when recording (a hub that
+    /// cannot record does not stop the run).
+    async fn record_start(&self, outcome: &CaseOutcome) -> Option<i64> {
+        let batch = self.batch.as_ref()?;
+        let body =
+            json!({"batch": batch, "name": outcome.name, "verdict": "running", "record": outcome});
+        let made: Value = self.api.post("/test-runs", &body).await.ok()?;
+        made["id"].as_i64()
+    }
+
+    /// Replaces the case's record (`running` while it goes).
+    async fn record_save(&self, outcome: &CaseOutcome, running: bool) {
+        let Some(id) = outcome.run_id else { return };
+        let verdict = if running {
+            json!("running")
+        } else {
+            serde_json::to_value(outcome.verdict).unwrap_or_default()
+        };
+        let body = json!({"verdict": verdict, "record": outcome});
+        let _ = self
+            .api
+            .put::<Value>(&format!("/test-runs/{id}"), &body)
+            .await;
+    }
+
+    /// Saves a running case with the steps done so far.
+    async fn record_progress(&self, ctx: &Ctx, steps: &[StepOutcome]) {
+        if let Some(skeleton) = &ctx.live {
+            let mut now = skeleton.clone();
+            now.steps = steps.to_vec();
+            self.record_save(&now, true).await;
         }
     }
 
@@ -188,7 +233,11 @@ impl Runner {
     /// Runs the cases, `jobs` at a time, and totals them (in the order given).
     pub async fn run(&self, cases: Vec<Case>, jobs: usize) -> RunOutcome {
         let started = Instant::now();
-        let done: Vec<CaseOutcome> = futures::stream::iter(cases.iter().map(|c| self.run_case(c)))
+        let runs = cases.into_iter().map(|c| {
+            let me = self.clone();
+            async move { me.run_case(&c).await }
+        });
+        let done: Vec<CaseOutcome> = futures::stream::iter(runs)
             .buffered(jobs.max(1))
             .collect()
             .await;
@@ -219,7 +268,9 @@ impl Runner {
             trace_from: 0,
             trace_to: 0,
             story: Vec::new(),
+            run_id: None,
         };
+        outcome.run_id = self.record_start(&outcome).await;
         let from = match self.api.trace_watermark().await {
             Ok(id) => id,
             Err(e) => {
@@ -238,6 +289,10 @@ impl Runner {
             default_timeout: spec.step_timeout.map_or(STEP_TIMEOUT, |d| d.0),
             story: None,
             started: Vec::new(),
+            live: outcome.run_id.map(|_| CaseOutcome {
+                trace_from: from,
+                ..outcome.clone()
+            }),
         };
         // Devices first: a missing one is an error of the set-up, not a failure of the board.
         for (i, need) in spec.devices.iter().enumerate() {
@@ -259,6 +314,7 @@ impl Runner {
             }
             self.report(Progress::Step(case, &s));
             outcome.steps.push(s);
+            self.record_progress(&ctx, &outcome.steps).await;
             if outcome.verdict != Verdict::Passed {
                 self.stop_started(&ctx).await;
                 return self.finish(case, outcome, started).await;
@@ -334,6 +390,7 @@ impl Runner {
             outcome.story = self.story(&step, outcome.trace_from).await;
         }
         outcome.duration_ms = ms(started);
+        self.record_save(&outcome, false).await;
         self.report(Progress::CaseDone(&outcome));
         outcome
     }
@@ -410,6 +467,7 @@ impl Runner {
                 skip = true;
             }
             out.push(s);
+            self.record_progress(ctx, out).await;
         }
         ok
     }
@@ -552,21 +610,20 @@ impl Runner {
                         Some("application/json".to_string()),
                     ),
                 };
-                let req = SendMessageRequest {
-                    body,
-                    body_encoding: Some(encoding),
-                    message_id: s.message_id.clone(),
-                    correlation_id: s.correlation_id.clone(),
-                    user_id: s.user_id.clone(),
-                    content_type: s.content_type.clone().or(default_type),
-                    content_encoding: s.content_encoding.clone(),
-                    ttl_seconds: s.ttl.map(|d| d.0.as_secs().max(1)),
-                    expiry_time_utc: None,
-                    ack: s.ack.clone(),
-                    properties: s.properties.clone(),
-                };
+                let req = json!({
+                    "body": body,
+                    "bodyEncoding": encoding,
+                    "messageId": s.message_id,
+                    "correlationId": s.correlation_id,
+                    "userId": s.user_id,
+                    "contentType": s.content_type.clone().or(default_type),
+                    "contentEncoding": s.content_encoding,
+                    "ttlSeconds": s.ttl.map(|d| d.0.as_secs().max(1)),
+                    "ack": s.ack,
+                    "properties": s.properties,
+                });
                 let r = api
-                    .post::<MessageDto>(&format!("/devices/{}/messages", seg(&s.device)), &req)
+                    .post::<Sent>(&format!("/devices/{}/messages", seg(&s.device)), &req)
                     .await;
                 match (r, s.expect_error) {
                     (Ok(m), None) => {
@@ -634,7 +691,7 @@ impl Runner {
                 let within = s.within.map_or(Duration::from_secs(10), |d| d.0);
                 let q = [("messageId", id.clone())];
                 let got = poll(within, || async {
-                    let r: Vec<FeedbackRecordDto> = api.get("/feedback", &q).await?;
+                    let r: Vec<Feedback> = api.get("/feedback", &q).await?;
                     Ok(r.into_iter().next())
                 })
                 .await?;
@@ -648,14 +705,13 @@ impl Runner {
                         "no feedback",
                     )),
                     Some(r) => {
-                        let status = serde_json::to_value(r.status_code).unwrap_or_default();
-                        if status == json!(s.status) {
+                        if r.status_code == s.status {
                             Ok(())
                         } else {
                             Err(Stop::expected(
                                 format!("message '{id}' ended otherwise ({})", r.description),
                                 format!("feedback {}", s.status),
-                                format!("feedback {}", status.as_str().unwrap_or_default()),
+                                format!("feedback {}", r.status_code),
                             ))
                         }
                     }
@@ -666,11 +722,8 @@ impl Runner {
                 let deadline = Instant::now() + s.within.map_or(Duration::ZERO, |d| d.0);
                 let want = [s.count, s.enqueued, s.locked];
                 loop {
-                    let q: Vec<MessageDto> = api.get(&path, &[]).await?;
-                    let enqueued = q
-                        .iter()
-                        .filter(|m| m.state == hublet_core::MessageState::Enqueued)
-                        .count() as u32;
+                    let q: Vec<Queued> = api.get(&path, &[]).await?;
+                    let enqueued = q.iter().filter(|m| m.state == "Enqueued").count() as u32;
                     let got = [q.len() as u32, enqueued, q.len() as u32 - enqueued];
                     if want.iter().zip(got).all(|(w, g)| w.is_none_or(|w| w == g)) {
                         return Ok(());
@@ -704,32 +757,31 @@ impl Runner {
                     None => format!("/devices/{}/methods", seg(&s.device)),
                     Some(m) => format!("/devices/{}/modules/{}/methods", seg(&s.device), seg(m)),
                 };
-                let req = InvokeRequest {
-                    method_name: s.method.clone(),
-                    payload: s.payload.clone(),
-                    connect_timeout_in_seconds: s.connect_timeout,
-                    response_timeout_in_seconds: s.response_timeout,
-                };
+                let req = json!({
+                    "methodName": s.method,
+                    "payload": s.payload,
+                    "connectTimeoutInSeconds": s.connect_timeout,
+                    "responseTimeoutInSeconds": s.response_timeout,
+                });
                 let t = Instant::now();
-                let (status, payload, latency) =
-                    match api.post::<MethodResultDto>(&path, &req).await {
-                        Ok(r) => {
-                            ctx.vars.insert("request_id".into(), json!(r.request_id));
-                            ctx.story = Some(r.request_id);
-                            (i64::from(r.status), r.payload, r.latency_ms)
-                        }
-                        Err(HubError::Refused {
-                            code: Some(c),
-                            name,
-                            message,
-                            ..
-                        }) => (
-                            i64::from(c),
-                            json!({"errorCode": c, "name": name, "message": message}),
-                            ms(t),
-                        ),
-                        Err(e) => return Err(e.into()),
-                    };
+                let (status, payload, latency) = match api.post::<MethodResult>(&path, &req).await {
+                    Ok(r) => {
+                        ctx.vars.insert("request_id".into(), json!(r.request_id));
+                        ctx.story = Some(r.request_id);
+                        (r.status, r.payload, r.latency_ms)
+                    }
+                    Err(HubError::Refused {
+                        code: Some(c),
+                        name,
+                        message,
+                        ..
+                    }) => (
+                        i64::from(c),
+                        json!({"errorCode": c, "name": name, "message": message}),
+                        ms(t),
+                    ),
+                    Err(e) => return Err(e.into()),
+                };
                 let x = s.expect.clone().unwrap_or_default();
                 match x.status {
                     Some(w) if w != status => {

@@ -25,6 +25,7 @@ const SCREENS = [
   { name: "feedback", hash: "#/feedback", ready: sel("feedback-row") },
   { name: "simulator", hash: "#/simulator", ready: sel("sim-row") },
   { name: "serial", hash: "#/serial", ready: sel("board-row") },
+  { name: "scenarios", hash: "#/scenarios", ready: sel("history-row") },
   { name: "settings", hash: "#/settings", ready: sel("settings-save") },
 ];
 

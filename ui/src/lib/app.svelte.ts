@@ -16,6 +16,7 @@ export type Route =
   | { screen: "feedback" }
   | { screen: "simulator" }
   | { screen: "serial" }
+  | { screen: "scenarios" }
   | { screen: "settings" };
 
 /** `#/devices/abc/methods` → a route. */
@@ -29,6 +30,7 @@ export function parseRoute(hash: string): Route {
     case "feedback":
     case "simulator":
     case "serial":
+    case "scenarios":
     case "settings":
       return { screen: parts[0] };
     default:

@@ -10,8 +10,10 @@ pub mod iothub;
 pub mod messages;
 pub mod methods;
 pub mod modules;
+pub mod scenarios;
 pub mod serial;
 pub mod sim;
+pub mod test_runs;
 pub mod trace;
 pub mod twins;
 

@@ -34,6 +34,8 @@ pub(crate) const MIGRATIONS: &[&[&str]] = &[
     &[crate::modules::table::V6],
     // 7: the Event Hub-compatible event log.
     &[crate::events::table::V7],
+    // 8: QA run records (`hublet test`, the Scenarios screen).
+    &[crate::runs::table::V8],
 ];
 
 /// The schema version this build writes.

@@ -15,6 +15,7 @@ mod monitor;
 mod purge;
 mod query;
 mod queue;
+mod runs;
 mod sas;
 mod send;
 mod serial;
@@ -135,6 +136,9 @@ pub enum Command {
     /// Run QA scenarios (TOML files) against the hub; exit code 0 only when
     /// every case passes. `--junit FILE` writes a JUnit XML report.
     Test(test::TestArgs),
+    /// QA run records kept by the hub: the latest cases, one batch, or one
+    /// case with its steps.
+    Runs(runs::RunsArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions(completions::CompletionsArgs),
     /// Print or write the man pages.
@@ -167,6 +171,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Settings { command } => settings::run(g, command).await,
         Command::Db(c) => db::run(g, c).await,
         Command::Test(a) => test::run(g, a).await,
+        Command::Runs(a) => runs::run(g, a).await,
         Command::Completions(a) => completions::completions(a),
         Command::Man(a) => completions::man(a),
     }

@@ -39,6 +39,9 @@ pub struct TestArgs {
     /// Check the files and list their cases; run nothing.
     #[arg(long)]
     pub list: bool,
+    /// Do not record the cases in the hub (`hublet runs` lists them otherwise).
+    #[arg(long)]
+    pub no_record: bool,
 }
 
 /// The scenario files named by the paths.
@@ -103,11 +106,24 @@ pub async fn run(g: &Global, a: TestArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let seed = a.seed.unwrap_or_else(rand::random);
+    // 53 bits: a seed shown in the app (a JavaScript number) must be exact.
+    let seed = a.seed.unwrap_or_else(|| rand::random::<u64>() >> 11);
     let client = Client::connect(g)?;
     let live = !g.json && std::io::stdout().is_terminal();
     let quiet = g.json;
-    let runner = Runner::new(client.scenario_api(), seed).on_progress(Arc::new(move |p| {
+    let batch = format!(
+        "cli-{}-{:08x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or_default(),
+        rand::random::<u32>()
+    );
+    let mut runner = Runner::new(client.scenario_api(), seed);
+    if !a.no_record {
+        runner = runner.record_in(batch.clone());
+    }
+    let runner = runner.on_progress(Arc::new(move |p| {
         if quiet {
             return;
         }
@@ -129,11 +145,16 @@ pub async fn run(g: &Global, a: TestArgs) -> anyhow::Result<()> {
     }));
     if !quiet {
         println!(
-            "running {} case{} from {} file{} (seed {seed})",
+            "running {} case{} from {} file{} (seed {seed}{})",
             cases.len(),
             if cases.len() == 1 { "" } else { "s" },
             scenarios.len(),
-            if scenarios.len() == 1 { "" } else { "s" }
+            if scenarios.len() == 1 { "" } else { "s" },
+            if a.no_record {
+                String::new()
+            } else {
+                format!(", recorded as batch {batch}")
+            }
         );
     }
     let outcome = runner.run(cases, a.jobs).await;

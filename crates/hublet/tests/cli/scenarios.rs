@@ -61,7 +61,10 @@ fn a_failing_step_fails_the_run_and_the_reports_name_it() {
         stdout.contains("expected: $.temperature > 1000"),
         "{stdout}"
     );
-    assert!(stdout.contains("(seed 7)"), "{stdout}");
+    assert!(
+        stdout.contains("(seed 7, recorded as batch cli-"),
+        "{stdout}"
+    );
 
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(
@@ -108,6 +111,15 @@ fn a_failing_step_fails_the_run_and_the_reports_name_it() {
         "the call's request id"
     );
     assert!(case["traceTo"].as_i64() > case["traceFrom"].as_i64());
+    // Both runs are recorded in the hub, newest first, with their steps.
+    let runs = s.json(&["runs"]);
+    assert_eq!(runs.as_array().map(Vec::len), Some(2), "{runs:#}");
+    assert_eq!(runs[0]["verdict"], "failed");
+    assert_eq!(runs[0]["record"]["steps"][1]["kind"], "invoke");
+    let id = case["runId"].as_i64().expect("the case's record id");
+    assert_eq!(runs[0]["id"], id);
+    let shown = s.ok(&["runs", &id.to_string()]);
+    assert!(shown.contains("expected $.temperature > 1000"), "{shown}");
     // Nothing was sent: the queue is empty. The simulated device the
     // scenario started was stopped again.
     let q = s.json(&["queue", "qa-hot-1"]);

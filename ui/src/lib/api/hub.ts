@@ -25,7 +25,11 @@ import type { PurgeResultDto } from "./generated/PurgeResultDto";
 import type { SendMessageRequest } from "./generated/SendMessageRequest";
 import type { SerialSendRequest } from "./generated/SerialSendRequest";
 import type { SettingsDto } from "./generated/SettingsDto";
+import type { ScenarioFolderDto } from "./generated/ScenarioFolderDto";
+import type { ScenarioRunRequest } from "./generated/ScenarioRunRequest";
+import type { ScenarioRunStartedDto } from "./generated/ScenarioRunStartedDto";
 import type { SimStatusDto } from "./generated/SimStatusDto";
+import type { TestRunDto } from "./generated/TestRunDto";
 import type { TraceEventDto } from "./generated/TraceEventDto";
 
 /** Filters of `/api/trace` (and its stream and export). */
@@ -102,6 +106,13 @@ export function hubApi(c: HubClient) {
     startFleet: (r: FleetRequestDto) => c.post<FleetStartedDto>("/api/sim/fleets", r),
     stopSim: (id: string) => c.delete<void>(`/api/sim/devices/${seg(id)}`),
     stopAllSims: () => c.delete<{ stopped: number }>("/api/sim/devices"),
+
+    /** The scenario files of a folder (default: the data directory's `scenarios`). */
+    scenarios: (dir?: string) => c.get<ScenarioFolderDto>("/api/scenarios", { dir: dir || undefined }),
+    /** Runs scenarios in the hub; follow the batch with `testRuns`. */
+    runScenarios: (r: ScenarioRunRequest) => c.post<ScenarioRunStartedDto>("/api/scenarios/runs", r),
+    testRuns: (q: { batch?: string; beforeId?: number; limit?: number } = {}) =>
+      c.get<TestRunDto[]>("/api/test-runs", { ...q }),
 
     ports: () => c.get<PortInfo[]>("/api/serial/ports"),
     boards: () => c.get<BoardStatus[]>("/api/serial/boards"),
