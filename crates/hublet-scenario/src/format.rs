@@ -125,16 +125,41 @@ impl<'de> Deserialize<'de> for StepEntry {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let raw = toml::Spanned::<toml::Table>::deserialize(d)?;
         let span = raw.span();
-        let table = raw.into_inner();
-        let what = table
-            .get("do")
-            .and_then(|v| v.as_str())
-            .map(|s| format!("step `{s}`"))
-            .unwrap_or_else(|| "a step".to_string());
-        let step = toml::Value::Table(table)
-            .try_into::<Step>()
-            .map_err(|e| serde::de::Error::custom(format!("{what}: {}", e.message().trim())))?;
+        let step = step_from_table(raw.into_inner())?;
         Ok(StepEntry { step, span })
+    }
+}
+
+fn step_from_table<E: serde::de::Error>(table: toml::Table) -> Result<Step, E> {
+    let what = table
+        .get("do")
+        .and_then(|v| v.as_str())
+        .map(|s| format!("step `{s}`"))
+        .unwrap_or_else(|| "a step".to_string());
+    toml::Value::Table(table)
+        .try_into::<Step>()
+        .map_err(|e| E::custom(format!("{what}: {}", e.message().trim())))
+}
+
+/// A step inside another (`repeat`): read from a table already taken
+/// apart, so it has no position of its own; errors point at the outer step.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(transparent)]
+pub struct NestedStep(pub Step);
+
+impl<'de> Deserialize<'de> for NestedStep {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        step_from_table(toml::Table::deserialize(d)?).map(NestedStep)
+    }
+}
+
+impl NestedStep {
+    /// As a step located at `span` (its outer step's).
+    pub fn at(&self, span: std::ops::Range<usize>) -> StepEntry {
+        StepEntry {
+            step: self.0.clone(),
+            span,
+        }
     }
 }
 
@@ -521,8 +546,8 @@ step! {
     Repeat {
         /// How many times.
         times: u32,
-        /// The steps.
-        steps: Vec<StepEntry>,
+        /// The steps (inline tables: `steps = [{ do = "invoke", … }]`).
+        steps: Vec<NestedStep>,
     }
 }
 

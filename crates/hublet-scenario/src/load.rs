@@ -160,7 +160,8 @@ fn check_steps(
                 return Err(bad("no steps to repeat".into()));
             }
             known.insert("iteration".into());
-            check_steps(&r.steps, known, sent)?;
+            let inner: Vec<StepEntry> = r.steps.iter().map(|n| n.at(e.span.clone())).collect();
+            check_steps(&inner, known, sent)?;
             continue;
         }
         // Every `{{name}}` anywhere in the step must be defined by now.
@@ -389,6 +390,24 @@ mod tests {
              [[steps]]\ndo = \"serial_send\"\ndevice = \"b\"\ntext = \"ping {{{{ip}}}}\"\n"
         ))
         .expect("a named group is a variable");
+    }
+
+    #[test]
+    fn repeat_takes_inline_steps_and_points_at_itself_for_their_errors() {
+        let s = parse_str(&format!(
+            "{HEAD}[[steps]]\ndo = \"repeat\"\ntimes = 2\nsteps = [{{ do = \"wait\", time = \"1ms\" }}, {{ do = \"set\", vars = {{ n = \"{{{{iteration}}}}\" }} }}]\n"
+        ))
+        .expect("reads");
+        let Step::Repeat(r) = &s.spec.steps[0].step else {
+            panic!("a repeat")
+        };
+        assert_eq!(r.steps.len(), 2);
+        let e = parse_str(&format!(
+            "{HEAD}[[steps]]\ndo = \"repeat\"\ntimes = 2\nsteps = [{{ do = \"wait\", tiem = 1 }}]\n"
+        ))
+        .unwrap_err();
+        assert!(e.message.contains("unknown field `tiem`"), "{e}");
+        assert_eq!(e.line, 3, "{e}");
     }
 
     #[test]

@@ -450,10 +450,14 @@ impl Runner {
                 continue;
             }
             if let Step::Repeat(r) = &e.step {
+                let inner_steps: Vec<StepEntry> =
+                    r.steps.iter().map(|n| n.at(e.span.clone())).collect();
                 for n in 1..=r.times {
                     ctx.vars.insert("iteration".into(), json!(n));
                     let inner = format!("{here}.repeat[{n}]");
-                    if !Box::pin(self.run_list(case, sc, &r.steps, &inner, ctx, out, false)).await {
+                    if !Box::pin(self.run_list(case, sc, &inner_steps, &inner, ctx, out, false))
+                        .await
+                    {
                         ok = false;
                         skip = true;
                         break;

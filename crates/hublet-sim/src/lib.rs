@@ -13,10 +13,12 @@
 //! - `device`: one simulated device's life (connect, act, go offline, drop),
 //!   and the faults injected into it from outside (`SimFault`).
 //! - [`fleet`]: the [`Simulator`]: start, stop, list, persist.
+//! - [`record`]: a profile from a recorded device's trace (`hublet sim record`).
 
 mod device;
 pub mod fleet;
 pub mod profile;
+pub mod record;
 pub mod template;
 
 pub use device::fault::SimFault;

@@ -247,6 +247,25 @@ pub struct MethodBehaviour {
     pub fail_status: i32,
     /// Payload of a failing reply.
     pub fail_payload: Value,
+    /// Replies in order: call n gets `replies[(n - 1) % len]`, with its own
+    /// status, payload and delay (what `hublet sim record` writes from a
+    /// recorded device, so the replay answers as the device did). When
+    /// given, `status`, `payload`, `echo` and the delays are not used.
+    pub replies: Vec<RecordedReply>,
+}
+
+/// One reply of a [`MethodBehaviour::replies`] sequence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordedReply {
+    /// Status returned.
+    pub status: i32,
+    /// Payload returned (a JSON template).
+    #[serde(default)]
+    pub payload: Value,
+    /// Delay before replying.
+    #[serde(default)]
+    pub delay_secs: f64,
 }
 
 impl Default for MethodBehaviour {
@@ -262,6 +281,7 @@ impl Default for MethodBehaviour {
             fail_after: None,
             fail_status: 500,
             fail_payload: serde_json::json!({"error": "simulated failure after {{count}} calls"}),
+            replies: Vec::new(),
         }
     }
 }

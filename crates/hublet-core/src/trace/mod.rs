@@ -9,6 +9,7 @@
 //! writers never wait long ([`Trace::enforce_retention`]).
 
 pub mod detail;
+pub mod diff;
 mod event;
 mod export;
 mod query;

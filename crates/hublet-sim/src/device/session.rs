@@ -443,7 +443,12 @@ fn method(d: &mut Device, p: &rumqttc::Publish, schedule: &mut Schedule) {
         });
         return;
     }
-    let delay = draw_delay(b.delay_secs, b.delay_min_secs, b.delay_max_secs, &mut d.rng);
+    let replayed =
+        (!b.replies.is_empty()).then(|| b.replies[(count as usize - 1) % b.replies.len()].clone());
+    let delay = match &replayed {
+        Some(r) => Duration::from_secs_f64(r.delay_secs.max(0.0)),
+        None => draw_delay(b.delay_secs, b.delay_min_secs, b.delay_max_secs, &mut d.rng),
+    };
     let failing = b.fail_after.is_some_and(|n| count > n);
     let now_ms = d.hub.now().0;
     let uptime = d.uptime();
@@ -458,6 +463,8 @@ fn method(d: &mut Device, p: &rumqttc::Publish, schedule: &mut Schedule) {
     };
     let (status, payload) = if failing {
         (b.fail_status, template::render(&b.fail_payload, &mut ctx))
+    } else if let Some(r) = &replayed {
+        (r.status, template::render(&r.payload, &mut ctx))
     } else if b.echo {
         (b.status, request.clone())
     } else {

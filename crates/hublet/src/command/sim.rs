@@ -23,6 +23,28 @@ pub enum SimCommand {
     Stop(StopArgs),
     /// List the profiles (shipped and yours).
     Profiles,
+    /// Turn a recorded device (a real board, SDK firmware) into a profile
+    /// that answers its methods with the same payloads and delays, settles
+    /// C2D the same way and sends similar telemetry.
+    Record(RecordArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// The device whose trace is recorded.
+    pub device: String,
+    /// From this time (RFC 3339, or an age: 10m, 2h); default: the whole trace.
+    #[arg(long, value_name = "T")]
+    pub from: Option<String>,
+    /// Up to this time (RFC 3339, or an age).
+    #[arg(long, value_name = "T")]
+    pub to: Option<String>,
+    /// The profile's name (default: the device id made safe, with `-replay`).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Write the profile here (`-`: standard output).
+    #[arg(short, long, value_name = "FILE")]
+    pub out: String,
 }
 
 #[derive(Debug, Args)]
@@ -55,6 +77,7 @@ pub struct StopArgs {
 pub async fn run(g: &Global, c: SimCommand) -> anyhow::Result<()> {
     let client = Client::connect(g)?;
     match c {
+        SimCommand::Record(a) => record(g, &client, a).await?,
         SimCommand::Run(a) => {
             let name = if Path::new(&a.profile).is_file() {
                 let text = std::fs::read_to_string(&a.profile)?;
@@ -179,6 +202,54 @@ pub async fn run(g: &Global, c: SimCommand) -> anyhow::Result<()> {
                     .collect();
                 output::table(&["PROFILE", "FROM", "DESCRIPTION"], &rows);
             }
+        }
+    }
+    Ok(())
+}
+
+async fn record(g: &Global, client: &Client, a: RecordArgs) -> anyhow::Result<()> {
+    let mut q = vec![("deviceId", a.device.clone())];
+    if let Some(f) = &a.from {
+        q.push(("since", super::trace::since(f)?));
+    }
+    if let Some(t) = &a.to {
+        q.push(("until", super::trace::since(t)?));
+    }
+    let events = super::trace::fetch_all(client, &q).await?;
+    let name = a.name.unwrap_or_else(|| {
+        let safe: String = a
+            .device
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        format!("{safe}-replay")
+    });
+    let text = hublet_sim::record::profile_toml(&name, &a.device, &events)
+        .map_err(|e| ClientError::Exit(codes::NOT_FOUND, e))?;
+    if a.out == "-" {
+        print!("{text}");
+    } else {
+        std::fs::write(&a.out, &text).map_err(|e| {
+            ClientError::Exit(codes::FAILURE, format!("cannot write {}: {e}", a.out))
+        })?;
+        if g.json {
+            output::json(
+                &serde_json::json!({"profile": name, "file": a.out, "events": events.len()}),
+            );
+        } else {
+            println!(
+                "wrote profile '{name}' to {} from {} events of '{}' (run it: hublet sim run {})",
+                a.out,
+                events.len(),
+                a.device,
+                a.out
+            );
         }
     }
     Ok(())

@@ -39,6 +39,10 @@ pub struct TestArgs {
     /// Check the files and list their cases; run nothing.
     #[arg(long)]
     pub list: bool,
+    /// Set a variable declared in a scenario's [vars] (repeatable; the value
+    /// is read as JSON when it parses, e.g. 21 or true, else as text).
+    #[arg(long = "var", value_name = "K=V")]
+    pub vars: Vec<String>,
     /// Do not record the cases in the hub (`hublet runs` lists them otherwise).
     #[arg(long)]
     pub no_record: bool,
@@ -87,6 +91,28 @@ pub async fn run(g: &Global, a: TestArgs) -> anyhow::Result<()> {
     }
     if !problems.is_empty() {
         return Err(ClientError::Exit(codes::BAD_INPUT, problems.join("\n")).into());
+    }
+    for kv in &a.vars {
+        let (k, v) = kv.split_once('=').ok_or_else(|| {
+            ClientError::Exit(codes::BAD_INPUT, format!("--var '{kv}' is not K=V"))
+        })?;
+        let value = serde_json::from_str(v).unwrap_or_else(|_| serde_json::json!(v));
+        let mut used = false;
+        for s in &mut scenarios {
+            if let Some(spec) = Arc::get_mut(s).map(|s| &mut s.spec)
+                && let Some(slot) = spec.vars.get_mut(k)
+            {
+                *slot = value.clone();
+                used = true;
+            }
+        }
+        if !used {
+            return Err(ClientError::Exit(
+                codes::BAD_INPUT,
+                format!("--var {k}: no scenario declares '{k}' in its [vars]"),
+            )
+            .into());
+        }
     }
     let cases = hublet_scenario::cases(&scenarios, a.filter.as_deref());
     if cases.is_empty() {

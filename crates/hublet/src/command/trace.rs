@@ -44,6 +44,30 @@ pub struct Filter {
 pub enum TraceCommand {
     /// Export every matching event to a file.
     Export(ExportArgs),
+    /// Compare two runs step by step (method calls, C2D messages,
+    /// telemetry): exits 1 when they differ beyond the tolerances.
+    Diff(DiffArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// A trace export (`.jsonl`, from `hublet trace export` or the app), or
+    /// `run:ID`, a recorded test case's stretch of the trace (`hublet runs`).
+    pub a: String,
+    /// The other run, the same way.
+    pub b: String,
+    /// Latencies and settle times may differ by this much.
+    #[arg(long, value_name = "DURATION", default_value = "100ms")]
+    pub time_tolerance: String,
+    /// Numbers in payloads may differ by this much.
+    #[arg(long, value_name = "X", default_value_t = 0.0)]
+    pub value_tolerance: f64,
+    /// Telemetry counts may differ by this share (0.2 = 20 %).
+    #[arg(long, value_name = "SHARE", default_value_t = 0.2)]
+    pub count_tolerance: f64,
+    /// Print every pair, not only those that differ.
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[derive(Debug, Args)]
@@ -57,7 +81,7 @@ pub struct ExportArgs {
 }
 
 /// `10m` → the RFC 3339 time ten minutes ago; RFC 3339 passes through.
-fn since(s: &str) -> anyhow::Result<String> {
+pub(crate) fn since(s: &str) -> anyhow::Result<String> {
     if hublet_core::Timestamp::parse_rfc3339(s).is_some() {
         return Ok(s.to_string());
     }
@@ -175,6 +199,9 @@ async fn check_filter(c: &Client, f: &Filter) -> anyhow::Result<()> {
 }
 
 pub async fn run(g: &Global, a: TraceArgs) -> anyhow::Result<()> {
+    if let Some(TraceCommand::Diff(d)) = a.export {
+        return diff(g, d).await;
+    }
     let c = Client::connect(g)?;
     check_filter(&c, &a.filter).await?;
     if let Some(TraceCommand::Export(e)) = a.export {
@@ -281,6 +308,109 @@ async fn export(c: &Client, g: &Global, f: &Filter, e: ExportArgs) -> anyhow::Re
             bytes,
             e.out.display()
         );
+    }
+    Ok(())
+}
+
+/// Every event matching `query` (pages of 5,000 by event id), oldest first.
+pub(crate) async fn fetch_all(
+    c: &Client,
+    query: &[(&str, String)],
+) -> anyhow::Result<Vec<hublet_core::TraceEvent>> {
+    let mut out: Vec<hublet_core::TraceEvent> = Vec::new();
+    loop {
+        let mut q = query.to_vec();
+        q.push(("limit", "5000".into()));
+        if let Some(last) = out.last() {
+            q.push(("afterId", last.id.to_string()));
+        }
+        let page: Vec<hublet_core::TraceEvent> = c.get("/api/trace", &q).await?;
+        let n = page.len();
+        out.extend(page);
+        if n < 5000 {
+            return Ok(out);
+        }
+    }
+}
+
+/// One side of a diff: an export file, or a recorded case's trace range.
+async fn diff_side(g: &Global, side: &str) -> anyhow::Result<Vec<hublet_core::TraceEvent>> {
+    if let Some(id) = side.strip_prefix("run:") {
+        let c = Client::connect(g)?;
+        let run: hublet_api::dto::TestRunDto = c
+            .get(&format!("/api/test-runs/{}", crate::client::seg(id)), &[])
+            .await?;
+        let from = run.record["traceFrom"].as_i64().unwrap_or(0);
+        let to = run.record["traceTo"].as_i64().unwrap_or(i64::MAX);
+        let mut events = fetch_all(&c, &[("afterId", from.to_string())]).await?;
+        events.retain(|e| e.id <= to);
+        return Ok(events);
+    }
+    let file = std::fs::File::open(side).map_err(|e| {
+        ClientError::Exit(
+            codes::BAD_INPUT,
+            format!("{side}: {e} (give a .jsonl trace export or run:ID)"),
+        )
+    })?;
+    hublet_core::trace::read_jsonl(std::io::BufReader::new(file))
+        .map_err(|e| ClientError::Exit(codes::BAD_INPUT, format!("{side}: {e}")).into())
+}
+
+async fn diff(g: &Global, d: DiffArgs) -> anyhow::Result<()> {
+    let time = humantime::parse_duration(&d.time_tolerance).map_err(|e| {
+        ClientError::Exit(
+            codes::BAD_INPUT,
+            format!(
+                "--time-tolerance '{}' is not a duration like 100ms or 1s: {e}",
+                d.time_tolerance
+            ),
+        )
+    })?;
+    let a = diff_side(g, &d.a).await?;
+    let b = diff_side(g, &d.b).await?;
+    let opts = hublet_core::trace::diff::DiffOptions {
+        time_ms: time.as_secs_f64() * 1000.0,
+        value: d.value_tolerance,
+        count_share: d.count_tolerance,
+    };
+    let result = hublet_core::trace::diff::diff(&a, &b, opts);
+    if g.json {
+        crate::output::json(&result);
+    } else {
+        for l in &result.lines {
+            if l.differences.is_empty() && !d.all {
+                continue;
+            }
+            let mark = if l.differences.is_empty() { "=" } else { "≠" };
+            let devices = match &l.devices {
+                (Some(x), Some(y)) if x == y => x.clone(),
+                (x, y) => format!(
+                    "{} / {}",
+                    x.as_deref().unwrap_or("-"),
+                    y.as_deref().unwrap_or("-")
+                ),
+            };
+            println!("{mark} {} ({devices})", l.what);
+            println!("    A: {}", l.a.as_deref().unwrap_or("—"));
+            println!("    B: {}", l.b.as_deref().unwrap_or("—"));
+            for x in &l.differences {
+                println!("    ≠ {x}");
+            }
+        }
+        println!(
+            "{} of {} compared steps differ ({} events in A, {} in B)",
+            result.differing,
+            result.lines.len(),
+            a.len(),
+            b.len()
+        );
+    }
+    if result.differing > 0 {
+        return Err(ClientError::Reported(
+            codes::FAILURE,
+            format!("{} steps differ", result.differing),
+        )
+        .into());
     }
     Ok(())
 }

@@ -195,3 +195,114 @@ fn the_fault_example_passes() {
         );
     }
 }
+
+const REPLAY: &str = r#"version = 1
+name = "thermostat calls"
+
+[vars]
+device = "orig-1"
+
+[[devices]]
+id = "{{device}}"
+kind = "simulated"
+profile = "thermostat"
+online = true
+
+[[steps]]
+do = "repeat"
+times = 3
+steps = [{ do = "invoke", device = "{{device}}", method = "getTemperature" }]
+
+[[steps]]
+do = "invoke"
+device = "{{device}}"
+method = "setSetpoint"
+payload = { setpoint = 22 }
+expect = { payload = { accepted = 22 } }
+
+[[steps]]
+do = "send"
+device = "{{device}}"
+body = "hello"
+ack = "full"
+
+[[steps]]
+do = "expect_feedback"
+status = "Success"
+"#;
+
+/// The replay round trip: record a thermostat's run, turn its trace into a
+/// profile, run the same scenario against a simulated device of that
+/// profile, and the two runs' traces are the same within tolerance.
+#[test]
+fn a_recorded_device_replays_the_same_run() {
+    let s = Served::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "replay.toml", REPLAY);
+    // A: the "real" device (a thermostat the scenario starts; kept running
+    // so its whole session is in the trace).
+    s.ok(&["sim", "run", "thermostat", "--prefix", "orig"]);
+    let a = s.json(&["test", &file, "--var", "device=\"orig-1\""]);
+    assert_eq!(a["passed"], 1, "{a:#}");
+    let run_a = a["cases"][0]["runId"].as_i64().unwrap();
+
+    let profile = dir.path().join("orig.toml");
+    let out = s.ok(&["sim", "record", "orig-1", "-o", profile.to_str().unwrap()]);
+    assert!(out.contains("wrote profile 'orig-1-replay'"), "{out}");
+    let text = std::fs::read_to_string(&profile).unwrap();
+    assert!(
+        text.contains("[[methods.getTemperature.replies]]"),
+        "{text}"
+    );
+    assert!(text.contains("action = \"complete\""), "{text}");
+    s.ok(&["sim", "stop", "orig-1"]);
+
+    // B: the replay, started from the recorded profile.
+    s.ok(&[
+        "sim",
+        "run",
+        profile.to_str().unwrap(),
+        "--prefix",
+        "replay",
+    ]);
+    let b = s.json(&["test", &file, "--var", "device=replay-1"]);
+    assert_eq!(b["passed"], 1, "{b:#}");
+    let run_b = b["cases"][0]["runId"].as_i64().unwrap();
+
+    let (ra, rb) = (format!("run:{run_a}"), format!("run:{run_b}"));
+    let out = s
+        .cli(&[
+            "trace",
+            "diff",
+            &ra,
+            &rb,
+            "--time-tolerance",
+            "250ms",
+            "--all",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("= device 1 · method getTemperature #3 (orig-1 / replay-1)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("0 of 5 compared steps differ"), "{stdout}");
+
+    // And a run that differs is said to: the replay against the real thermostat.
+    let c = s.json(&["test", &file, "--var", "device=orig-2"]);
+    let run_c = c["cases"][0]["runId"].as_i64().unwrap();
+    let out = s
+        .cli(&["--json", "trace", "diff", &ra, &format!("run:{run_c}")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(d["differing"].as_u64().unwrap() >= 1, "{d:#}");
+    let first = d["lines"][0]["differences"].to_string();
+    assert!(
+        first.contains("payload $.temperature"),
+        "fresh sine values differ: {d:#}"
+    );
+}
