@@ -1,5 +1,19 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import { deleteCommand, history, remember, saveCommand, savedCommands, type HistoryEntry, type SavedCommand } from "../src/lib/logic/commands";
+import type { LibraryCommand } from "../src/lib/api/generated/LibraryCommand";
+import {
+  forgetLegacySaved,
+  history,
+  legacySavedCommands,
+  messageCommands,
+  messageFromLibrary,
+  messageToLibrary,
+  methodCommands,
+  remember,
+  toLibrary,
+  type HistoryEntry,
+  type MessageForm,
+  type SavedCommand,
+} from "../src/lib/logic/commands";
 import { MemoryStorage } from "./support/memoryStorage";
 
 
@@ -30,36 +44,70 @@ beforeEach(() => {
 });
 
 describe("saved commands", () => {
-  it("start empty", () => {
-    expect(savedCommands(s)).toEqual([]);
+  it("an older Hublet kept in the browser are read once, then forgotten", () => {
+    expect(legacySavedCommands(s)).toEqual([]);
+    s.setItem("hublet.savedCommands", JSON.stringify([cmd("a"), cmd("b")]));
+    expect(legacySavedCommands(s).map((c) => c.name)).toEqual(["a", "b"]);
+    forgetLegacySaved(s);
+    expect(legacySavedCommands(s)).toEqual([]);
   });
 
-  it("are kept sorted by name and survive a reload from storage", () => {
-    saveCommand(cmd("zeta"), s);
-    saveCommand(cmd("alpha"), s);
-    expect(savedCommands(s).map((c) => c.name)).toEqual(["alpha", "zeta"]);
-  });
-
-  it("replace a command with the same name", () => {
-    saveCommand(cmd("go", "start"), s);
-    const all = saveCommand(cmd("go", "stop"), s);
-    expect(all).toHaveLength(1);
-    expect(savedCommands(s)[0].methodName).toBe("stop");
-  });
-
-  it("can be deleted by name", () => {
-    saveCommand(cmd("a"), s);
-    saveCommand(cmd("b"), s);
-    expect(deleteCommand("a", s).map((c) => c.name)).toEqual(["b"]);
-    expect(savedCommands(s).map((c) => c.name)).toEqual(["b"]);
-    expect(deleteCommand("missing", s).map((c) => c.name)).toEqual(["b"]);
-  });
-
-  it("read as empty when the stored value is corrupt or not a list", () => {
+  it("read as none when the stored value is corrupt or not a list", () => {
     s.setItem("hublet.savedCommands", "{not json");
-    expect(savedCommands(s)).toEqual([]);
+    expect(legacySavedCommands(s)).toEqual([]);
     s.setItem("hublet.savedCommands", '{"a":1}');
-    expect(savedCommands(s)).toEqual([]);
+    expect(legacySavedCommands(s)).toEqual([]);
+  });
+
+  it("become library commands with their payload as JSON", () => {
+    expect(toLibrary({ ...cmd("go", "start"), payload: '{"speed": 3}', connectTimeout: 5 })).toEqual({
+      name: "go",
+      kind: "method",
+      method: "start",
+      payload: { speed: 3 },
+      connect_timeout: 5,
+      response_timeout: 30,
+    });
+    expect(toLibrary({ ...cmd("empty"), payload: "  " })).not.toHaveProperty("payload");
+    expect(toLibrary({ ...cmd("bad"), payload: "{nope" })).toBeNull();
+  });
+
+  it("of the library, the methods only, by name", () => {
+    const lib: LibraryCommand[] = [
+      { name: "z", kind: "method", method: "m" },
+      { name: "led", kind: "c2d", body: "on" },
+      { name: "a", kind: "method", method: "n" },
+    ];
+    expect(methodCommands(lib).map((c) => c.name)).toEqual(["a", "z"]);
+  });
+});
+
+describe("saved messages", () => {
+  const form: MessageForm = {
+    mode: "json",
+    body: '{"led": "on"}',
+    properties: { kind: "led" },
+    ack: "full",
+    ttl: "60",
+    contentType: "",
+    contentEncoding: "",
+    correlationId: " c-1 ",
+  };
+
+  it("keep a JSON body as JSON and only the fields given, and come back the same", () => {
+    const lib = messageToLibrary("led-on", form);
+    expect(lib).toEqual({ name: "led-on", kind: "c2d", body: { led: "on" }, properties: { kind: "led" }, ack: "full", ttl_secs: 60, correlation_id: "c-1" });
+    const back = messageFromLibrary(lib as Extract<typeof lib, { kind: "c2d" }>);
+    expect(back).toEqual({ ...form, body: '{\n  "led": "on"\n}', correlationId: "c-1" });
+    expect(messageToLibrary("x", { ...form, body: "{oops" })).toBeNull();
+  });
+
+  it("keep text and hex bodies as they are written", () => {
+    const hex = messageToLibrary("raw", { ...form, mode: "hex", body: "de ad", properties: {}, ack: "none", ttl: "" });
+    expect(hex).toMatchObject({ body: "de ad", body_encoding: "hex" });
+    expect(hex).not.toHaveProperty("ack");
+    expect(messageFromLibrary(hex as Extract<typeof hex, { kind: "c2d" }>).mode).toBe("hex");
+    expect(messageCommands([hex!, { name: "m", kind: "method", method: "x" }]).map((c) => c.name)).toEqual(["raw"]);
   });
 });
 
@@ -90,8 +138,7 @@ describe("call history", () => {
 
   it("is independent of saved commands", () => {
     remember(call("d", 1), s);
-    expect(savedCommands(s)).toEqual([]);
-    saveCommand(cmd("x"), s);
+    expect(legacySavedCommands(s)).toEqual([]);
     expect(history(null, s)).toHaveLength(1);
   });
 });

@@ -10,8 +10,8 @@ use tower_http::services::ServeDir;
 use crate::AppState;
 use crate::error::ApiError;
 use crate::routes::{
-    amqp_ws, device_http, devices, events, feedback, hub, iothub, messages, methods, modules,
-    scenarios, serial, sim, test_runs, trace, twins,
+    amqp_ws, commands, device_http, devices, events, feedback, hub, iothub, messages, methods,
+    modules, scenarios, serial, sim, test_runs, trace, twins,
 };
 
 /// Largest request body: a 128 KB method payload as JSON with room to spare.
@@ -107,6 +107,14 @@ pub fn router(state: AppState) -> Router {
         .route("/sim/devices/{id}", delete(sim::stop))
         .route("/sim/devices/{id}/fault", post(sim::fault))
         .route("/sim/fleets", post(sim::start))
+        .route("/commands", get(commands::list))
+        .route("/commands/export", get(commands::export))
+        .route("/commands/import", post(commands::import))
+        .route("/commands/{name}/render", post(commands::render))
+        .route(
+            "/commands/{name}",
+            axum::routing::put(commands::put).delete(commands::delete),
+        )
         .route("/scenarios", get(scenarios::list))
         .route("/scenarios/runs", post(scenarios::run))
         .route("/test-runs", get(test_runs::list).post(test_runs::create))

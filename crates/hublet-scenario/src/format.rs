@@ -195,6 +195,8 @@ pub enum Step {
     Set(Set),
     /// Run steps several times.
     Repeat(Repeat),
+    /// Run a command of the hub's command library.
+    Command(CommandStep),
 }
 
 step! {
@@ -523,6 +525,27 @@ pub enum FaultKind {
     Unplug,
     /// Take a serial board's port back.
     Replug,
+}
+
+step! {
+    /// `do = "command"`: a saved command of the hub's library (a method call
+    /// or a C2D message) on a device, its `{{var}}`s from `vars`, then the
+    /// command's defaults.
+    CommandStep {
+        /// The command's name (`hublet commands list`).
+        command: String,
+        /// The device.
+        device: String,
+        /// Values for the command's variables.
+        #[serde(default)]
+        vars: BTreeMap<String, Value>,
+        /// For a method: what the answer must be (as `invoke`'s `expect`).
+        #[serde(default)]
+        expect: Option<MethodExpect>,
+        /// For a method: variables from the answer's payload.
+        #[serde(default)]
+        capture: BTreeMap<String, String>,
+    }
 }
 
 step! {

@@ -9,11 +9,13 @@
 //!   through its REST API ([`hub`]) exactly as a back end or CI job would:
 //!   it needs no access to the engine, so it runs against any hub.
 //! - [`outcome`], [`junit`]: what a run found, as JSON and JUnit XML.
+//! - [`library`]: the command library (saved method calls and C2D messages).
 
 pub mod duration;
 pub mod format;
 pub mod hub;
 pub mod junit;
+pub mod library;
 pub mod load;
 pub mod matcher;
 pub mod outcome;

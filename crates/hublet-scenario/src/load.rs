@@ -183,7 +183,8 @@ fn check_steps(
         }
         e.step.check_values().map_err(bad)?;
         known.extend(e.step.defines());
-        if matches!(e.step, Step::Send(_)) {
+        // A command may be a C2D message: which, the hub's library says.
+        if matches!(e.step, Step::Send(_) | Step::Command(_)) {
             *sent = true;
         }
     }
@@ -208,6 +209,7 @@ impl Step {
             Step::Wait(_) => "wait",
             Step::Set(_) => "set",
             Step::Repeat(_) => "repeat",
+            Step::Command(_) => "command",
         }
     }
 
@@ -227,6 +229,14 @@ impl Step {
                 .map(|r| r.capture_names().flatten().map(str::to_string).collect())
                 .unwrap_or_default(),
             Step::Set(s) => s.vars.keys().cloned().collect(),
+            // A command is a method call or a C2D message; which, the hub's
+            // library says at run time.
+            Step::Command(s) => s
+                .capture
+                .keys()
+                .cloned()
+                .chain(["request_id".to_string(), "message_id".to_string()])
+                .collect(),
             _ => Vec::new(),
         }
     }
@@ -305,6 +315,12 @@ impl Step {
             }
             Step::ExpectLine(s) => {
                 matcher::regex(&s.matches)?;
+            }
+            Step::Command(s) => {
+                if let Some(x) = &s.expect {
+                    matcher::check_syntax(&x.matcher())?;
+                }
+                captures(&s.capture)?;
             }
             Step::Fault(_) | Step::Purge(_) | Step::Wait(_) | Step::Set(_) | Step::Repeat(_) => {}
         }

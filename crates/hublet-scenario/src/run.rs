@@ -688,8 +688,10 @@ impl Runner {
                         .vars
                         .get("message_id")
                         .and_then(|v| v.as_str())
-                        .unwrap_or_default()
-                        .to_string(),
+                        .map(str::to_string)
+                        .ok_or_else(|| {
+                            Stop::Error("no message was sent before this step (the command before it was a method call?)".into())
+                        })?,
                 };
                 ctx.story = Some(id.clone());
                 let within = s.within.map_or(Duration::from_secs(10), |d| d.0);
@@ -982,6 +984,30 @@ impl Runner {
                 Ok(())
             }
             Step::Repeat(_) => Ok(()),
+            Step::Command(c) => {
+                let library: Vec<crate::library::Command> = api.get("/commands", &[]).await?;
+                let command = library
+                    .iter()
+                    .find(|x| x.name == c.command)
+                    .ok_or_else(|| {
+                        Stop::Error(format!(
+                            "no command '{}' in the hub's library (hublet commands list)",
+                            c.command
+                        ))
+                    })?;
+                let step = command
+                    .to_step(&c.device, &c.vars)
+                    .map_err(|e| Stop::Error(e.0))?;
+                let step = match step {
+                    Step::Invoke(mut i) => {
+                        i.expect = c.expect.clone();
+                        i.capture = c.capture.clone();
+                        Step::Invoke(i)
+                    }
+                    other => other,
+                };
+                Box::pin(self.exec(&step, ctx)).await
+            }
         }
     }
 
@@ -1102,6 +1128,7 @@ fn timeout_of(step: &Step) -> Option<Duration> {
         Step::Wait(s) => s.timeout,
         Step::Set(s) => s.timeout,
         Step::Repeat(s) => s.timeout,
+        Step::Command(s) => s.timeout,
     };
     t.map(|d| d.0)
 }
@@ -1145,6 +1172,7 @@ fn label(step: &Step, vars: &Vars) -> String {
             ),
         ),
         Step::Repeat(s) => (&s.name, format!("repeat {} times", s.times)),
+        Step::Command(s) => (&s.name, format!("command {} on {}", s.command, s.device)),
     };
     let text = name.clone().unwrap_or(target);
     template::render(&text, vars).unwrap_or(text)

@@ -1,7 +1,9 @@
 // QA scenarios from the app, in Chromium: the Scenarios screen lists the
 // files of the data directory's `scenarios` folder (a broken one with its
 // line), runs one that fails, follows it step by step, and the failing
-// step opens its story in the trace; the run stays in the history.
+// step opens its story in the trace; the run stays in the history. Then the
+// command library: a command an older Hublet saved in the browser moves
+// into the hub's library and runs from the Methods tab.
 
 import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -73,4 +75,35 @@ export async function scenarios(page, hub, { shots, log = console.log }) {
   const rows = await page.$$eval(sel("history-row"), (els) => els.map((e) => e.innerText));
   assert.ok(rows.some((r) => r.includes("thermostat runs hot") && r.includes("failed")), rows.join("\n"));
   log("  · the run is in the history … ok");
+
+  const legacy = [{ name: "legacy-setpoint", methodName: "setSetpoint", payload: '{"setpoint": 24}', connectTimeout: 0, responseTimeout: 30 }];
+  await page.evaluate((v) => localStorage.setItem("hublet.savedCommands", v), JSON.stringify(legacy));
+  await page.evaluate(() => (window.location.hash = "#/devices/thermostat-1/methods"));
+  await page.waitForSelector(sel("saved-command", '[data-name="legacy-setpoint"]'), { timeout: 15_000 });
+  assert.equal(await page.evaluate(() => localStorage.getItem("hublet.savedCommands")), null, "moved out of the browser");
+  const lib = await (await fetch(`${hub.api}/api/commands`, { headers: { authorization: `Bearer ${hub.token}` } })).json();
+  assert.deepEqual(
+    lib.map((c) => [c.name, c.kind, c.method, c.payload]),
+    [["legacy-setpoint", "method", "setSetpoint", { setpoint: 24 }]],
+  );
+  await page.click(`${sel("saved-command", '[data-name="legacy-setpoint"]')} ${sel("saved-run")}`);
+  await page.waitForSelector(sel("method-result", '[data-status="200"]'), { timeout: 15_000 });
+  assert.match(await page.innerText(sel("method-payload-out")), /"accepted": 24/);
+  log("  · a browser-saved command moves into the hub's library and runs from it … ok");
+
+  await page.evaluate(() => (window.location.hash = "#/devices/thermostat-2/messages"));
+  await page.waitForSelector(sel("send-body"), { timeout: 15_000 });
+  await page.selectOption(sel("send-mode"), "json");
+  await page.fill(sel("send-body"), '{"led": "on"}');
+  await page.selectOption(sel("send-ack"), "full");
+  await page.fill(sel("send-save-name"), "e2e-led");
+  await page.click(sel("send-save"));
+  await page.waitForSelector(sel("saved-message", '[data-name="e2e-led"]'), { timeout: 15_000 });
+  await page.fill(sel("send-body"), "something else");
+  await page.click(`${sel("saved-message", '[data-name="e2e-led"]')} ${sel("saved-send")}`);
+  await page.waitForSelector(sel("send-result"), { timeout: 15_000 });
+  assert.equal(await page.inputValue(sel("send-body")), '{\n  "led": "on"\n}');
+  const lib2 = await (await fetch(`${hub.api}/api/commands`, { headers: { authorization: `Bearer ${hub.token}` } })).json();
+  assert.deepEqual(lib2.find((c) => c.name === "e2e-led"), { name: "e2e-led", kind: "c2d", body: { led: "on" }, ack: "full" });
+  log("  · a message saved from the send form, sent again from the library … ok");
 }

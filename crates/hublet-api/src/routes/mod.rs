@@ -1,6 +1,7 @@
 //! Handlers, filed by area. Every route is declared in `router.rs`.
 
 pub mod amqp_ws;
+pub mod commands;
 pub mod device_http;
 pub mod devices;
 pub mod events;

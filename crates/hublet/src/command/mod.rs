@@ -2,6 +2,7 @@
 
 mod c2d;
 mod ca;
+mod commands;
 mod completions;
 mod connection_string;
 mod db;
@@ -136,6 +137,12 @@ pub enum Command {
     /// Run QA scenarios (TOML files) against the hub; exit code 0 only when
     /// every case passes. `--junit FILE` writes a JUnit XML report.
     Test(test::TestArgs),
+    /// Run a saved command of the hub's library (a method call or a C2D
+    /// message) on a device: `hublet run set-point --device t-1 --set sp=22`.
+    Run(commands::RunArgs),
+    /// The command library: list, show, export, import, rm.
+    #[command(subcommand)]
+    Commands(commands::CommandsCommand),
     /// QA run records kept by the hub: the latest cases, one batch, or one
     /// case with its steps.
     Runs(runs::RunsArgs),
@@ -172,6 +179,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Db(c) => db::run(g, c).await,
         Command::Test(a) => test::run(g, a).await,
         Command::Runs(a) => runs::run(g, a).await,
+        Command::Run(a) => commands::run(g, a).await,
+        Command::Commands(c) => commands::list(g, c).await,
         Command::Completions(a) => completions::completions(a),
         Command::Man(a) => completions::man(a),
     }

@@ -306,3 +306,99 @@ fn a_recorded_device_replays_the_same_run() {
         "fresh sine values differ: {d:#}"
     );
 }
+
+const LIBRARY: &str = r#"
+[[command]]
+name = "set-point"
+description = "Set the thermostat's setpoint"
+kind = "method"
+method = "setSetpoint"
+payload = { setpoint = "{{sp}}" }
+vars = { sp = 21 }
+
+[[command]]
+name = "led"
+kind = "c2d"
+body = { led = "{{state}}" }
+properties = { for = "{{device}}" }
+ack = "full"
+"#;
+
+/// The command library: imported, listed, run from the CLI with variables,
+/// used as a scenario step, exported and deleted.
+#[test]
+fn the_command_library_is_shared_by_the_cli_and_scenarios() {
+    let s = Served::start();
+    let dir = tempfile::tempdir().unwrap();
+    let lib = write(dir.path(), "lib.toml", LIBRARY);
+    s.ok(&["sim", "run", "thermostat", "--prefix", "lib"]);
+    assert!(s.ok(&["commands", "import", &lib]).contains("2 command(s)"));
+    let listed = s.ok(&["commands", "list"]);
+    assert!(
+        listed.contains("set-point")
+            && listed.contains("method setSetpoint")
+            && listed.contains("vars: sp"),
+        "{listed}"
+    );
+    // The file in the data directory is the library.
+    assert!(
+        std::fs::read_to_string(s.dir.path().join("commands.toml"))
+            .unwrap()
+            .contains("name = \"led\"")
+    );
+
+    let r = s.json(&["run", "set-point", "--device", "lib-1", "--set", "sp=23"]);
+    assert_eq!(r["payload"]["accepted"], 23, "{r}");
+    let r = s.json(&["run", "set-point", "--device", "lib-1"]);
+    assert_eq!(r["payload"]["accepted"], 21, "the default: {r}");
+    s.cli(&["run", "led", "--device", "lib-1"]).assert().code(2); // {{state}} has no value
+    let m = s.json(&["run", "led", "--device", "lib-1", "--set", "state=on"]);
+    assert_eq!(m["properties"]["for"], "lib-1");
+    assert_eq!(m["bodyText"], r#"{"led":"on"}"#);
+    s.cli(&["run", "nope", "--device", "lib-1"])
+        .assert()
+        .code(3);
+
+    let scenario = write(
+        dir.path(),
+        "uses.toml",
+        r#"version = 1
+name = "uses the library"
+[[steps]]
+do = "command"
+command = "set-point"
+device = "lib-1"
+vars = { sp = 19 }
+expect = { payload = { accepted = 19 } }
+capture = { took = "$.accepted" }
+[[steps]]
+do = "command"
+command = "led"
+device = "lib-1"
+vars = { state = "off-{{took}}" }
+[[steps]]
+do = "expect_feedback"
+status = "Success"
+"#,
+    );
+    let out = s.cli(&["--json", "test", &scenario]).output().unwrap();
+    let run: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(run["passed"], 1, "{run:#}");
+
+    let exported = s.ok(&["commands", "export"]);
+    assert!(
+        exported.contains("[[command]]") && exported.contains("name = \"set-point\""),
+        "{exported}"
+    );
+    s.ok(&["commands", "rm", "led"]);
+    assert!(!s.ok(&["commands", "list"]).contains("led "));
+    s.cli(&["commands", "rm", "led"]).assert().code(3);
+    let bad = write(
+        dir.path(),
+        "bad.toml",
+        "[[command]]\nname = \"x\"\nkind = \"method\"\nmethod = \"m\"\npayolad = 1\n",
+    );
+    let out = s.cli(&["commands", "import", &bad]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown field `payolad`"));
+}

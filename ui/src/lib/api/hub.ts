@@ -14,6 +14,7 @@ import type { FleetStartedDto } from "./generated/FleetStartedDto";
 import type { HubInfoDto } from "./generated/HubInfoDto";
 import type { RulesDto } from "./generated/RulesDto";
 import type { InvokeRequest } from "./generated/InvokeRequest";
+import type { LibraryCommand } from "./generated/LibraryCommand";
 import type { MessageDto } from "./generated/MessageDto";
 import type { MethodResultDto } from "./generated/MethodResultDto";
 import type { ModuleDto } from "./generated/ModuleDto";
@@ -106,6 +107,14 @@ export function hubApi(c: HubClient) {
     startFleet: (r: FleetRequestDto) => c.post<FleetStartedDto>("/api/sim/fleets", r),
     stopSim: (id: string) => c.delete<void>(`/api/sim/devices/${seg(id)}`),
     stopAllSims: () => c.delete<{ stopped: number }>("/api/sim/devices"),
+
+    /** The hub's command library (saved method calls and C2D messages). */
+    commands: () => c.get<LibraryCommand[]>("/api/commands"),
+    saveCommand: (cmd: LibraryCommand) => c.put<LibraryCommand>(`/api/commands/${seg(cmd.name)}`, cmd),
+    deleteCommand: (name: string) => c.delete<void>(`/api/commands/${seg(name)}`),
+    /** The command on `device`, its variables filled in (its defaults unless given). */
+    renderCommand: (name: string, device: string, vars: Record<string, unknown> = {}) =>
+      c.post<LibraryCommand>(`/api/commands/${seg(name)}/render`, { device, vars }),
 
     /** The scenario files of a folder (default: the data directory's `scenarios`). */
     scenarios: (dir?: string) => c.get<ScenarioFolderDto>("/api/scenarios", { dir: dir || undefined }),

@@ -1,6 +1,11 @@
 // Direct-method calls: the history of calls made from this UI (re-run,
-// edit and re-run) and saved commands, reusable on any device. Kept in the
-// browser's storage: they are the user's, not the hub's.
+// edit and re-run), kept in the browser's storage; and saved commands,
+// which live in the hub's command library (shared with `hublet run` and
+// scenario steps). Saved commands of older versions were kept in the
+// browser: they move into the library once.
+
+import type { LibraryCommand } from "../api/generated/LibraryCommand";
+import type { JsonValue } from "../api/generated/serde_json/JsonValue";
 
 export interface MethodCommand {
   methodName: string;
@@ -36,23 +41,39 @@ function read<T>(s: Storage, key: string): T[] {
   }
 }
 
-export function savedCommands(s: Storage = localStorage): SavedCommand[] {
+/** Commands saved in this browser by an older Hublet (to move into the hub). */
+export function legacySavedCommands(s: Storage = localStorage): SavedCommand[] {
   return read<SavedCommand>(s, SAVED);
 }
 
-/** Saves (or replaces, by name) a command. */
-export function saveCommand(c: SavedCommand, s: Storage = localStorage): SavedCommand[] {
-  const all = savedCommands(s).filter((x) => x.name !== c.name);
-  all.push(c);
-  all.sort((a, b) => a.name.localeCompare(b.name));
-  s.setItem(SAVED, JSON.stringify(all));
-  return all;
+/** Forgets them once they are in the hub's library. */
+export function forgetLegacySaved(s: Storage = localStorage): void {
+  s.removeItem(SAVED);
 }
 
-export function deleteCommand(name: string, s: Storage = localStorage): SavedCommand[] {
-  const all = savedCommands(s).filter((x) => x.name !== name);
-  s.setItem(SAVED, JSON.stringify(all));
-  return all;
+/** A method form saved under `name` as a library command; null when its payload is not JSON. */
+export function toLibrary(c: SavedCommand): LibraryCommand | null {
+  let payload: JsonValue;
+  try {
+    payload = c.payload.trim() === "" ? null : (JSON.parse(c.payload) as JsonValue);
+  } catch {
+    return null;
+  }
+  return {
+    name: c.name,
+    kind: "method",
+    method: c.methodName,
+    ...(payload === null ? {} : { payload }),
+    connect_timeout: Number(c.connectTimeout),
+    response_timeout: Number(c.responseTimeout),
+  };
+}
+
+/** The library's method commands, by name. */
+export function methodCommands(all: LibraryCommand[]): Extract<LibraryCommand, { kind: "method" }>[] {
+  return all
+    .filter((c): c is Extract<LibraryCommand, { kind: "method" }> => c.kind === "method")
+    .sort((a, b) => a.name.localeCompare(b.name));
 }
 
 export function history(deviceId: string | null, s: Storage = localStorage): HistoryEntry[] {
@@ -65,4 +86,64 @@ export function remember(h: HistoryEntry, s: Storage = localStorage): HistoryEnt
   const all = [h, ...read<HistoryEntry>(s, HISTORY)].slice(0, HISTORY_MAX);
   s.setItem(HISTORY, JSON.stringify(all));
   return all;
+}
+
+/** The library's C2D message commands, by name. */
+export function messageCommands(all: LibraryCommand[]): Extract<LibraryCommand, { kind: "c2d" }>[] {
+  return all
+    .filter((c): c is Extract<LibraryCommand, { kind: "c2d" }> => c.kind === "c2d")
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** What the send form holds, as far as a saved message keeps it. */
+export interface MessageForm {
+  mode: "text" | "json" | "hex" | "base64";
+  body: string;
+  properties: Record<string, string>;
+  ack: string;
+  ttl: string;
+  contentType: string;
+  contentEncoding: string;
+  correlationId: string;
+}
+
+/** The send form saved under `name`; null when a JSON body does not parse. */
+export function messageToLibrary(name: string, f: MessageForm): LibraryCommand | null {
+  let body: JsonValue = f.body;
+  if (f.mode === "json") {
+    try {
+      body = JSON.parse(f.body) as JsonValue;
+    } catch {
+      return null;
+    }
+  }
+  const opt = (v: string) => (v.trim() === "" ? {} : null);
+  return {
+    name,
+    kind: "c2d",
+    body,
+    ...(f.mode === "hex" || f.mode === "base64" ? { body_encoding: f.mode } : {}),
+    ...(Object.keys(f.properties).length ? { properties: f.properties } : {}),
+    ...(f.ack !== "none" ? { ack: f.ack } : {}),
+    ...(f.ttl.trim() ? { ttl_secs: Number(f.ttl.trim()) } : {}),
+    ...(opt(f.contentType) ?? { content_type: f.contentType.trim() }),
+    ...(opt(f.contentEncoding) ?? { content_encoding: f.contentEncoding.trim() }),
+    ...(opt(f.correlationId) ?? { correlation_id: f.correlationId.trim() }),
+  };
+}
+
+/** A (filled-in) saved message as the send form shows it. */
+export function messageFromLibrary(c: Extract<LibraryCommand, { kind: "c2d" }>): MessageForm {
+  const text = typeof c.body === "string";
+  const mode = c.body_encoding === "hex" || c.body_encoding === "base64" ? c.body_encoding : text ? "text" : "json";
+  return {
+    mode,
+    body: text ? (c.body as string) : JSON.stringify(c.body ?? null, null, 2),
+    properties: c.properties ?? {},
+    ack: c.ack ?? "none",
+    ttl: c.ttl_secs != null ? String(c.ttl_secs) : "",
+    contentType: c.content_type ?? "",
+    contentEncoding: c.content_encoding ?? "",
+    correlationId: c.correlation_id ?? "",
+  };
 }
