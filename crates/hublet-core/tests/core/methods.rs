@@ -480,6 +480,7 @@ async fn request_ids_continue_past_those_an_older_hublet_left_in_the_trace() {
              DROP TRIGGER twins_follow_modules; DROP TRIGGER twins_follow_devices; DROP TABLE twins;
              DROP TRIGGER modules_follow_devices; DROP TABLE modules;
              DROP TABLE eh_events; DROP TABLE eh_partitions; DROP TABLE eh_consumer_groups;
+             DROP TABLE test_runs;
              PRAGMA user_version = 2;
              INSERT INTO trace_events (ts_ms, mono_us, kind, device_id, request_id, detail)
              VALUES (0, 0, 'method.invoked', 'd1', '57', '{}'), (0, 0, 'method.invoked', 'd1', '9', '{}');",

@@ -283,6 +283,7 @@ async fn twins_written_before_modules_existed_survive_the_schema_change() {
         let c = rusqlite::Connection::open(&path).unwrap();
         c.execute_batch(
             "DROP TABLE eh_events; DROP TABLE eh_partitions; DROP TABLE eh_consumer_groups;
+             DROP TABLE test_runs;
              DROP TRIGGER twins_follow_modules; DROP TRIGGER modules_follow_devices; DROP TABLE modules;
              CREATE TABLE twins5 AS SELECT device_id, tags, desired, reported, etag_seq, version, model_id FROM twins;
              DROP TRIGGER twins_follow_devices; DROP TABLE twins;
