@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The example scenarios (examples/scenarios) against `hublet serve --demo`,
-# and their JUnit reports checked against the Jenkins JUnit schema
+# The example scenarios (examples/scenarios) with `hublet test --serve
+# --demo` (the run starts its own hub, and restarts it for the crash
+# scenario), and their JUnit reports checked against the Jenkins JUnit schema
 # (junit-10.xsd, the one Jenkins' xunit plugin and pytest's own tests use;
 # taken from pytest's source distribution on PyPI, MIT).
 #
@@ -21,22 +22,20 @@ if [[ ! -s "$xsd" ]]; then
   tar -xzf "$out/pypi/pytest-9.2.0.tar.gz" -O pytest-9.2.0/testing/example_scripts/junit-10.xsd > "$xsd"
 fi
 
+# The run's own hub (`--serve`) with the demo fleet, on a data directory
+# that already holds the example command library.
 data="$(mktemp -d)"
-"$bin" --data-dir "$data" serve --demo --mqtt 127.0.0.1:0 --mqtts off --api 127.0.0.1:0 \
-  --https off --https-fallback off --amqps off > "$out/serve.log" 2>&1 &
-hub=$!
-trap 'kill $hub 2>/dev/null; wait $hub 2>/dev/null; rm -rf "$data"' EXIT
-for _ in $(seq 300); do [[ -s "$data/hub.json" ]] && break; sleep 0.1; done
-[[ -s "$data/hub.json" ]] || { cat "$out/serve.log"; echo "hublet serve --demo did not start" >&2; exit 1; }
+trap 'rm -rf "$data"' EXIT
+cp examples/commands.toml "$data/commands.toml"
 
-echo "-- examples/scenarios (must pass)"
-"$bin" --data-dir "$data" test examples/scenarios --junit "$out/examples.xml" --seed 1
+echo "-- examples/scenarios (must pass), against their own hub"
+"$bin" --data-dir "$data" test --serve --demo examples/scenarios --junit "$out/examples.xml" --seed 1
 xmllint --noout --schema "$xsd" "$out/examples.xml"
 grep -q 'failures="0" errors="0"' "$out/examples.xml"
 
 echo "-- tests/scenarios/failing.toml (must fail, and its report must still be valid)"
 set +e
-"$bin" --data-dir "$data" test tests/scenarios/failing.toml --junit "$out/failing.xml" > "$out/failing.log"
+"$bin" test --serve tests/scenarios/failing.toml --junit "$out/failing.xml" > "$out/failing.log"
 code=$?
 set -e
 [[ $code == 1 ]] || { cat "$out/failing.log"; echo "expected exit code 1, got $code" >&2; exit 1; }

@@ -1,13 +1,14 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import type { LibraryCommand } from "../src/lib/api/generated/LibraryCommand";
 import {
-  forgetLegacySaved,
+  keepLegacySaved,
   history,
   legacySavedCommands,
   messageCommands,
   messageFromLibrary,
   messageToLibrary,
   methodCommands,
+  planMigration,
   remember,
   toLibrary,
   type HistoryEntry,
@@ -48,7 +49,9 @@ describe("saved commands", () => {
     expect(legacySavedCommands(s)).toEqual([]);
     s.setItem("hublet.savedCommands", JSON.stringify([cmd("a"), cmd("b")]));
     expect(legacySavedCommands(s).map((c) => c.name)).toEqual(["a", "b"]);
-    forgetLegacySaved(s);
+    keepLegacySaved([cmd("b")], s);
+    expect(legacySavedCommands(s).map((c) => c.name)).toEqual(["b"]);
+    keepLegacySaved([], s);
     expect(legacySavedCommands(s)).toEqual([]);
   });
 
@@ -70,6 +73,19 @@ describe("saved commands", () => {
     });
     expect(toLibrary({ ...cmd("empty"), payload: "  " })).not.toHaveProperty("payload");
     expect(toLibrary({ ...cmd("bad"), payload: "{nope" })).toBeNull();
+  });
+
+  it("move with valid names, never over another command, and stay when they cannot", () => {
+    const existing: LibraryCommand[] = [
+      { name: "same", kind: "method", method: "reboot", payload: {}, connect_timeout: 0, response_timeout: 30 },
+      { name: "clash", kind: "method", method: "other" },
+    ];
+    const plan = planMigration(
+      [cmd("my reboot"), cmd("same"), cmd("clash"), { ...cmd("raw"), payload: "{not json" }],
+      existing,
+    );
+    expect(plan.save.map((c) => c.name)).toEqual(["my-reboot", "clash-browser"]);
+    expect(plan.keep.map((c) => c.name)).toEqual(["raw"]);
   });
 
   it("of the library, the methods only, by name", () => {

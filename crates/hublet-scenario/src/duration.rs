@@ -7,6 +7,9 @@ use std::time::Duration;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// The longest duration a scenario may give.
+pub const MAX: Duration = Duration::from_secs(365 * 86_400);
+
 /// A duration as a scenario writes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Dur(pub Duration);
@@ -15,9 +18,22 @@ impl Dur {
     /// Parses humantime's syntax: each part a whole number with a unit
     /// (`1s 500ms`); a fraction of a second is written as a number instead.
     pub fn parse(s: &str) -> Result<Dur, String> {
-        humantime::parse_duration(s.trim())
-            .map(Dur)
-            .map_err(|e| format!("'{s}' is not a duration like \"10s\" or \"250ms\": {e}"))
+        let d = humantime::parse_duration(s.trim())
+            .map_err(|e| format!("'{s}' is not a duration like \"10s\" or \"250ms\": {e}"))?;
+        Dur::capped(d)
+    }
+
+    /// A duration no longer than [`MAX`] (a year: more is a mistake, and
+    /// deadlines computed from it must not overflow).
+    fn capped(d: Duration) -> Result<Dur, String> {
+        if d > MAX {
+            Err(format!(
+                "{} is longer than a scenario may wait (365 days)",
+                humantime::format_duration(d)
+            ))
+        } else {
+            Ok(Dur(d))
+        }
     }
 }
 
@@ -30,7 +46,10 @@ impl<'de> Deserialize<'de> for Dur {
             Text(String),
         }
         match Raw::deserialize(d)? {
-            Raw::Secs(s) if s.is_finite() && s >= 0.0 => Ok(Dur(Duration::from_secs_f64(s))),
+            Raw::Secs(s) if s.is_finite() && s >= 0.0 => Duration::try_from_secs_f64(s)
+                .map_err(|e| e.to_string())
+                .and_then(Dur::capped)
+                .map_err(serde::de::Error::custom),
             Raw::Secs(s) => Err(serde::de::Error::custom(format!(
                 "{s} is not a duration (seconds must be 0 or more)"
             ))),
@@ -73,5 +92,7 @@ mod tests {
         let v: Dur = serde_json::from_str("1.5").expect("seconds");
         assert_eq!(v, Dur(Duration::from_millis(1500)));
         assert!(serde_json::from_str::<Dur>("-1").is_err());
+        assert!(serde_json::from_str::<Dur>("1e20").is_err());
+        assert!(Dur::parse("400d").is_err());
     }
 }

@@ -219,6 +219,9 @@ step! {
         /// Time to live (default: the hub's).
         #[serde(default)]
         ttl: Option<Dur>,
+        /// An absolute expiry time instead (RFC 3339, IoT Hub's `ExpiryTimeUtc`).
+        #[serde(default)]
+        expiry: Option<String>,
         /// Message id (default: generated). Sets `{{message_id}}` either way.
         #[serde(default)]
         message_id: Option<String>,
@@ -394,6 +397,10 @@ step! {
         /// At most this many (e.g. `0`: none may match).
         #[serde(default)]
         at_most: Option<u32>,
+        /// At least this many matching messages per second over the whole
+        /// window (the step watches the whole window).
+        #[serde(default)]
+        rate_min: Option<f64>,
         /// The window (default 30 s). Messages count from the start of the
         /// latest step that acted (a `send`, `invoke`, `fault`, …; the
         /// scenario's start if none did), so one that arrives before this
@@ -494,13 +501,17 @@ step! {
 step! {
     /// `do = "fault"`: something bad, on purpose.
     Fault {
-        /// The device.
+        /// The device (every fault but `restart_hub` and `crash_hub` needs one).
+        #[serde(default)]
         device: String,
         /// `disconnect` (a simulated device goes offline cleanly), `drop_link`
         /// (a simulated device's connection breaks, no goodbye; it reconnects
         /// with back-off), `unresponsive` (a simulated device stops answering
         /// methods and acknowledging C2D), `resume` (undo those),
-        /// `unplug` / `replug` (a serial board's port is released / taken back).
+        /// `unplug` / `replug` (a serial board's port is released / taken back),
+        /// `restart_hub` (the hub stops cleanly and starts again) or
+        /// `crash_hub` (the hub is killed, SIGKILL, and started again): these
+        /// two need a hub the runner started (`hublet test --serve`).
         fault: FaultKind,
         /// How long the fault lasts before the device recovers by itself
         /// (default: until `resume`).
@@ -525,6 +536,10 @@ pub enum FaultKind {
     Unplug,
     /// Take a serial board's port back.
     Replug,
+    /// Stop the hub cleanly and start it again (same data, same addresses).
+    RestartHub,
+    /// Kill the hub (SIGKILL, as a power cut would) and start it again.
+    CrashHub,
 }
 
 step! {

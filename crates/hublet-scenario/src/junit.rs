@@ -70,10 +70,14 @@ fn case(c: &CaseOutcome) -> TestCase {
                 NonSuccessKind::Error
             };
             let mut s = TestCaseStatus::non_success(kind);
+            let at_line = if step.line > 0 {
+                format!(" (line {})", step.line)
+            } else {
+                String::new()
+            };
             let mut message = format!(
-                "{} (line {}): {}",
+                "{}{at_line}: {}",
                 step.label,
-                step.line,
                 step.message.clone().unwrap_or_default()
             );
             if let (Some(e), Some(a)) = (&step.expected, &step.actual) {
@@ -81,10 +85,12 @@ fn case(c: &CaseOutcome) -> TestCase {
             }
             s.set_message(message.clone());
             s.set_type(step.kind.clone());
-            let mut text = format!(
-                "{}\nstep {} at {}:{}\n",
-                message, step.at, c.file, step.line
-            );
+            let place = if step.line > 0 {
+                format!("{}:{}", c.file, step.line)
+            } else {
+                c.file.clone()
+            };
+            let mut text = format!("{message}\nstep {} at {place}\n", step.at);
             if let Some(e) = &step.expected {
                 text.push_str(&format!("expected: {e}\n"));
             }
@@ -121,12 +127,16 @@ fn case(c: &CaseOutcome) -> TestCase {
             out.push('\n');
         }
     }
-    out.push_str(&format!(
-        "\ntrace events {}..={} (seed {})\n",
-        c.trace_from + 1,
-        c.trace_to,
-        c.seed
-    ));
+    if c.trace_to > c.trace_from {
+        out.push_str(&format!(
+            "\ntrace events {}..={} (seed {})\n",
+            c.trace_from + 1,
+            c.trace_to,
+            c.seed
+        ));
+    } else {
+        out.push_str(&format!("\nno trace events (seed {})\n", c.seed));
+    }
     t.set_system_out(out);
     t
 }

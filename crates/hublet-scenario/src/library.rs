@@ -91,8 +91,8 @@ pub enum Action {
     },
     /// A cloud-to-device message.
     C2d {
-        /// The body: text, or a table sent as JSON.
-        #[serde(default)]
+        /// The body: text, or a table sent as JSON (absent: empty).
+        #[serde(default, skip_serializing_if = "Value::is_null")]
         #[ts(type = "unknown")]
         body: Value,
         /// `text`, `hex` or `base64`.
@@ -124,6 +124,21 @@ pub enum Action {
         #[ts(optional)]
         correlation_id: Option<String>,
     },
+}
+
+/// Where `v` holds a null.
+fn find_nulls(v: &Value, at: &str, out: &mut Vec<String>) {
+    match v {
+        Value::Null => out.push(at.to_string()),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .for_each(|(i, x)| find_nulls(x, &format!("{at}[{i}]"), out)),
+        Value::Object(o) => o
+            .iter()
+            .for_each(|(k, x)| find_nulls(x, &format!("{at}.{k}"), out)),
+        _ => {}
+    }
 }
 
 /// The keys a command of `kind` may have.
@@ -196,6 +211,24 @@ impl Command {
         if !ok {
             return Err(LibraryError(format!(
                 "command name '{}' must be 1-128 letters, digits, '-', '_' or '.'",
+                self.name
+            )));
+        }
+        // TOML has no null: a command holding one could not be saved.
+        let mut nulls = Vec::new();
+        for (k, v) in &self.vars {
+            find_nulls(v, &format!("vars.{k}"), &mut nulls);
+        }
+        match &self.action {
+            Action::Method { payload, .. } if !payload.is_null() => {
+                find_nulls(payload, "payload", &mut nulls)
+            }
+            Action::C2d { body, .. } if !body.is_null() => find_nulls(body, "body", &mut nulls),
+            _ => {}
+        }
+        if let Some(at) = nulls.first() {
+            return Err(LibraryError(format!(
+                "command '{}': {at} is null, which the library (TOML) cannot keep; leave the key out",
                 self.name
             )));
         }
@@ -304,6 +337,7 @@ impl Command {
                 properties,
                 ack,
                 ttl: ttl_secs.map(|s| crate::duration::Dur(std::time::Duration::from_secs(s))),
+                expiry: None,
                 message_id: None,
                 correlation_id,
                 user_id: None,
@@ -339,10 +373,12 @@ impl Library {
     }
 
     /// As TOML (what is saved and exported).
-    pub fn to_toml(&self) -> String {
+    pub fn to_toml(&self) -> Result<String, LibraryError> {
         let header = "# Hublet's command library: saved direct-method calls and C2D messages.\n\
                       # Shared with `hublet run`, scenario steps (do = \"command\") and the app.\n";
-        format!("{header}{}", toml::to_string(self).unwrap_or_default())
+        let body = toml::to_string(self)
+            .map_err(|e| LibraryError(format!("the library cannot be written as TOML: {e}")))?;
+        Ok(format!("{header}{body}"))
     }
 
     /// Reads the data directory's library (none yet: empty).
@@ -363,10 +399,12 @@ impl Library {
     pub fn save(&self, dir: &Path) -> Result<(), LibraryError> {
         let path = dir.join(FILE);
         let tmp = dir.join(format!(".{FILE}.tmp"));
+        // Nothing is written unless the whole library is.
+        let text = self.to_toml()?;
         let write = || -> std::io::Result<()> {
             use std::io::Write;
             let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(self.to_toml().as_bytes())?;
+            f.write_all(text.as_bytes())?;
             f.sync_all()?;
             std::fs::rename(&tmp, &path)
         };
@@ -479,7 +517,7 @@ content_encoding = "e"
 correlation_id = "c"
 "#;
         let lib = Library::from_toml(full).expect("every field");
-        let again: toml::Table = toml::from_str(&lib.to_toml()).expect("toml");
+        let again: toml::Table = toml::from_str(&lib.to_toml().expect("toml")).expect("toml");
         for c in again["command"].as_array().expect("commands") {
             let kind = c["kind"].as_str().expect("kind");
             for k in c.as_table().expect("table").keys() {
@@ -498,7 +536,26 @@ correlation_id = "c"
     #[test]
     fn a_library_round_trips_and_refuses_bad_ones() {
         let lib = Library::from_toml(TEXT).expect("reads");
-        assert_eq!(Library::from_toml(&lib.to_toml()).expect("again"), lib);
+        assert_eq!(
+            Library::from_toml(&lib.to_toml().expect("toml")).expect("again"),
+            lib
+        );
+        let mut with_null = lib.clone();
+        let null_payload: Command = serde_json::from_value(
+            json!({"name": "n", "kind": "method", "method": "m", "payload": {"reset": null}}),
+        )
+        .expect("json");
+        assert!(
+            with_null
+                .put(null_payload)
+                .unwrap_err()
+                .0
+                .contains("payload.reset is null")
+        );
+        let no_body: Command =
+            serde_json::from_value(json!({"name": "empty", "kind": "c2d"})).expect("json");
+        with_null.put(no_body).expect("a message without a body");
+        assert!(with_null.to_toml().is_ok());
         assert!(
             Library::from_toml("[[command]]\nname = \"x\"\nkind = \"method\"\n").is_err(),
             "a method needs its name"

@@ -12,6 +12,9 @@ use crate::format::{ScenarioFile, Step, StepEntry, VERSION};
 use crate::matcher;
 use crate::template::{self, names_in_value};
 
+/// The largest scenario file read.
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
 /// Variables every run has without declaring them.
 pub const BUILTIN_VARS: [&str; 3] = ["scenario", "seed", "case"];
 
@@ -56,6 +59,24 @@ fn position(src: &str, offset: usize) -> (usize, usize) {
 
 /// Reads and checks a scenario file.
 pub fn load(file: &Path) -> Result<Scenario, LoadError> {
+    let refuse = |message: String| LoadError {
+        file: file.to_path_buf(),
+        line: 1,
+        column: 1,
+        message,
+    };
+    // A scenario is a small text file: anything else (a folder, a device
+    // file, something huge) is refused before it is read.
+    let meta = std::fs::metadata(file).map_err(|e| refuse(format!("cannot read it: {e}")))?;
+    if !meta.is_file() {
+        return Err(refuse("not a file".into()));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(refuse(format!(
+            "{} bytes is more than a scenario may be ({MAX_FILE_BYTES})",
+            meta.len()
+        )));
+    }
     let source = std::fs::read_to_string(file).map_err(|e| LoadError {
         file: file.to_path_buf(),
         line: 1,
@@ -294,6 +315,9 @@ impl Step {
                 {
                     return Err(format!("count {min} is more than at_most {max}"));
                 }
+                if s.rate_min.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
+                    return Err("rate_min must be a number of messages per second above 0".into());
+                }
             }
             Step::ExpectReported(s) => {
                 matcher::check_syntax(&s.matcher())?;
@@ -316,13 +340,20 @@ impl Step {
             Step::ExpectLine(s) => {
                 matcher::regex(&s.matches)?;
             }
+            Step::Fault(f) => {
+                use crate::format::FaultKind::{CrashHub, RestartHub};
+                let hub = matches!(f.fault, RestartHub | CrashHub);
+                if !hub && f.device.trim().is_empty() {
+                    return Err("this fault needs the device it happens to (device = \"…\")".into());
+                }
+            }
             Step::Command(s) => {
                 if let Some(x) = &s.expect {
                     matcher::check_syntax(&x.matcher())?;
                 }
                 captures(&s.capture)?;
             }
-            Step::Fault(_) | Step::Purge(_) | Step::Wait(_) | Step::Set(_) | Step::Repeat(_) => {}
+            Step::Purge(_) | Step::Wait(_) | Step::Set(_) | Step::Repeat(_) => {}
         }
         Ok(())
     }

@@ -92,6 +92,11 @@ pub struct CaseOutcome {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[ts(optional, as = "Option<Vec<String>>")]
     pub story: Vec<String>,
+    /// The devices its steps addressed, in the order they first did (what
+    /// `hublet trace diff run:ID` keeps of the trace).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[ts(optional, as = "Option<Vec<String>>")]
+    pub devices: Vec<String>,
     /// Its record in the hub (`GET /api/test-runs/{id}`), when recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]

@@ -95,6 +95,17 @@ pub enum Progress<'a> {
 /// A progress listener.
 pub type OnProgress = Arc<dyn Fn(Progress<'_>) + Send + Sync>;
 
+/// A hub the runner may restart: one it started itself (`hublet test
+/// --serve`). A hub the runner only talks to cannot be restarted by it.
+pub trait HubControl: Send + Sync {
+    /// Stops the hub (cleanly, or killed when `crash`) and starts it again
+    /// on the same data directory and addresses.
+    fn restart(
+        &self,
+        crash: bool,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + '_>>;
+}
+
 /// Runs cases against one hub.
 #[derive(Clone)]
 pub struct Runner {
@@ -103,6 +114,8 @@ pub struct Runner {
     on_progress: Option<OnProgress>,
     /// Record each case in the hub under this batch id (`/api/test-runs`).
     batch: Option<String>,
+    /// The hub, when the runner started it (hub faults need it).
+    control: Option<Arc<dyn HubControl>>,
 }
 
 /// Why a step did not pass.
@@ -163,6 +176,8 @@ struct Ctx {
     started: Vec<String>,
     /// The case as recorded in the hub, without its steps (when recording).
     live: Option<CaseOutcome>,
+    /// The devices addressed so far, in order.
+    devices: Vec<String>,
 }
 
 impl Runner {
@@ -173,7 +188,14 @@ impl Runner {
             seed,
             on_progress: None,
             batch: None,
+            control: None,
         }
+    }
+
+    /// Lets `restart_hub` and `crash_hub` faults restart the hub.
+    pub fn with_control(mut self, control: Arc<dyn HubControl>) -> Runner {
+        self.control = Some(control);
+        self
     }
 
     /// Records every case in the hub (`POST /api/test-runs`) under `batch`,
@@ -268,6 +290,7 @@ impl Runner {
             trace_from: 0,
             trace_to: 0,
             story: Vec::new(),
+            devices: Vec::new(),
             run_id: None,
         };
         outcome.run_id = self.record_start(&outcome).await;
@@ -289,6 +312,7 @@ impl Runner {
             default_timeout: spec.step_timeout.map_or(STEP_TIMEOUT, |d| d.0),
             story: None,
             started: Vec::new(),
+            devices: Vec::new(),
             live: outcome.run_id.map(|_| CaseOutcome {
                 trace_from: from,
                 ..outcome.clone()
@@ -297,15 +321,20 @@ impl Runner {
         // Devices first: a missing one is an error of the set-up, not a failure of the board.
         for (i, need) in spec.devices.iter().enumerate() {
             let t = Instant::now();
-            let r = self.prepare(need, &ctx.vars).await;
+            let r = self.prepare(need, &ctx.vars, &mut ctx.started).await;
             let mut s = simple(&format!("devices[{i}]"), 0, "device", Verdict::Passed, None);
             s.label = format!(
                 "device {}",
                 template::render(&need.id, &ctx.vars).unwrap_or_else(|_| need.id.clone())
             );
             s.duration_ms = ms(t);
+            if let Ok(id) = template::render(&need.id, &ctx.vars)
+                && !ctx.devices.contains(&id)
+            {
+                ctx.devices.push(id);
+            }
             match r {
-                Ok(started) => ctx.started.extend(started),
+                Ok(()) => {}
                 Err(e) => {
                     s.verdict = Verdict::Error;
                     s.message = Some(e);
@@ -317,6 +346,7 @@ impl Runner {
             self.record_progress(&ctx, &outcome.steps).await;
             if outcome.verdict != Verdict::Passed {
                 self.stop_started(&ctx).await;
+                outcome.devices = ctx.devices.clone();
                 return self.finish(case, outcome, started).await;
             }
         }
@@ -347,7 +377,12 @@ impl Runner {
             )
             .await;
         if setup_ok && !steps_ok {
-            outcome.verdict = Verdict::Failed;
+            // A step that could not be carried out (the hub went away, a
+            // fault this hub cannot take) is an error, not the board failing.
+            outcome.verdict = match outcome.failing_step().map(|s| s.verdict) {
+                Some(Verdict::Error) => Verdict::Error,
+                _ => Verdict::Failed,
+            };
         }
         let teardown_ok = self
             .run_list(
@@ -364,6 +399,7 @@ impl Runner {
             outcome.verdict = Verdict::Error;
         }
         self.stop_started(&ctx).await;
+        outcome.devices = ctx.devices.clone();
         self.finish(case, outcome, started).await
     }
 
@@ -450,6 +486,8 @@ impl Runner {
                 continue;
             }
             if let Step::Repeat(r) = &e.step {
+                // An inner repeat has its own count; the outer one's comes back after it.
+                let outer = ctx.vars.get("iteration").cloned();
                 let inner_steps: Vec<StepEntry> =
                     r.steps.iter().map(|n| n.at(e.span.clone())).collect();
                 for n in 1..=r.times {
@@ -463,12 +501,18 @@ impl Runner {
                         break;
                     }
                 }
+                match outer {
+                    Some(v) => ctx.vars.insert("iteration".into(), v),
+                    None => ctx.vars.remove("iteration"),
+                };
                 continue;
             }
             let s = self.run_step(case, e, &here, line, ctx).await;
             if s.verdict != Verdict::Passed {
                 ok = false;
-                skip = true;
+                // Teardown goes on whatever happened: each of its steps
+                // (a resume, a purge) matters on its own.
+                skip = !at.starts_with("teardown");
             }
             out.push(s);
             self.record_progress(ctx, out).await;
@@ -497,7 +541,20 @@ impl Runner {
                 match fill(&e.step, &ctx.vars) {
                     Err(m) => Err(Stop::Error(m)),
                     Ok(step) => {
-                        let limit = timeout_of(&step).unwrap_or(ctx.default_timeout);
+                        if let Some(d) = serde_json::to_value(&step)
+                            .ok()
+                            .and_then(|v| v["device"].as_str().map(str::to_string))
+                            && !d.is_empty()
+                            && !ctx.devices.contains(&d)
+                        {
+                            ctx.devices.push(d);
+                        }
+                        // A step's own window (a long `within`, a 2-minute wait)
+                        // is never cut short by the default limit.
+                        let limit = timeout_of(&step).unwrap_or_else(|| {
+                            ctx.default_timeout
+                                .max(window_of(&step) + Duration::from_secs(10))
+                        });
                         match tokio::time::timeout(limit, self.exec(&step, ctx)).await {
                             Ok(r) => r,
                             Err(_) => Err(Stop::failed(format!(
@@ -531,8 +588,14 @@ impl Runner {
     }
 
     /// Checks a device need; starts a simulated device that is not
-    /// running and returns its id (the case stops it when it ends).
-    async fn prepare(&self, need: &DeviceNeed, vars: &Vars) -> Result<Option<String>, String> {
+    /// running and adds its id to `started` at once (the case stops it when
+    /// it ends, even if it then does not come online).
+    async fn prepare(
+        &self,
+        need: &DeviceNeed,
+        vars: &Vars,
+        started: &mut Vec<String>,
+    ) -> Result<(), String> {
         let id = template::render(&need.id, vars)?;
         let device = match self
             .api
@@ -543,7 +606,6 @@ impl Runner {
             Err(HubError::Refused { status: 404, .. }) => None,
             Err(e) => return Err(e.to_string()),
         };
-        let mut started = None;
         match need.kind {
             NeedKind::Registered if device.is_none() => {
                 return Err(format!(
@@ -551,10 +613,24 @@ impl Runner {
                 ));
             }
             NeedKind::Serial => {
-                self.api
-                    .get::<Value>(&format!("/serial/boards/{}", seg(&id)), &[])
-                    .await
-                    .map_err(|e| format!("the scenario needs serial board '{id}': {e}"))?;
+                // With `online`, a board being bound (a hub starting up)
+                // has its window to appear.
+                let within = if need.online {
+                    need.within.map_or(ONLINE_WITHIN, |d| d.0)
+                } else {
+                    Duration::ZERO
+                };
+                let path = format!("/serial/boards/{}", seg(&id));
+                let deadline = Instant::now() + within;
+                loop {
+                    match self.api.get::<Value>(&path, &[]).await {
+                        Ok(_) => break,
+                        Err(e) if Instant::now() >= deadline => {
+                            return Err(format!("the scenario needs serial board '{id}': {e}"));
+                        }
+                        Err(_) => tokio::time::sleep(POLL).await,
+                    }
+                }
             }
             NeedKind::Simulated => {
                 let running: Vec<Value> = self
@@ -563,12 +639,15 @@ impl Runner {
                     .await
                     .map_err(|e| e.to_string())?;
                 if !running.iter().any(|d| d["deviceId"] == json!(id)) {
-                    started = Some(id.clone());
+                    started.push(id.clone());
                     let profile = need.profile.clone().unwrap_or_default();
                     self.api
                         .post::<Value>(
                             "/sim/fleets",
-                            &json!({"profile": profile, "ids": [id], "seed": self.seed, "persist": false}),
+                            // Persisted, so that a hub restart (a `restart_hub`
+                            // fault) brings it back; stopping it at the end of
+                            // the case forgets it again.
+                            &json!({"profile": profile, "ids": [id], "seed": self.seed, "persist": true}),
                         )
                         .await
                         .map_err(|e| format!("could not start simulated device '{id}' ({profile}): {e}"))?;
@@ -594,38 +673,14 @@ impl Runner {
                 ));
             }
         }
-        Ok(started)
+        Ok(())
     }
 
     async fn exec(&self, step: &Step, ctx: &mut Ctx) -> Result<(), Stop> {
         let api = &self.api;
         match step {
             Step::Send(s) => {
-                let (body, encoding, default_type) = match &s.body {
-                    Value::String(t) => (
-                        t.clone(),
-                        s.body_encoding.clone().unwrap_or_else(|| "text".into()),
-                        None,
-                    ),
-                    Value::Null => (String::new(), "text".into(), None),
-                    other => (
-                        other.to_string(),
-                        "text".into(),
-                        Some("application/json".to_string()),
-                    ),
-                };
-                let req = json!({
-                    "body": body,
-                    "bodyEncoding": encoding,
-                    "messageId": s.message_id,
-                    "correlationId": s.correlation_id,
-                    "userId": s.user_id,
-                    "contentType": s.content_type.clone().or(default_type),
-                    "contentEncoding": s.content_encoding,
-                    "ttlSeconds": s.ttl.map(|d| d.0.as_secs().max(1)),
-                    "ack": s.ack,
-                    "properties": s.properties,
-                });
+                let req = s.request_json();
                 let r = api
                     .post::<Sent>(&format!("/devices/{}/messages", seg(&s.device)), &req)
                     .await;
@@ -858,10 +913,15 @@ impl Runner {
                                 matched += 1;
                                 first.get_or_insert(body);
                             }
-                            Err(x) => last_miss = Some(x),
+                            Err(mut x) => {
+                                if e["detail"]["body"]["truncated"] == json!(true) {
+                                    x.actual.push_str(" (the trace keeps only the start of this body: it was cut)");
+                                }
+                                last_miss = Some(x)
+                            }
                         }
                     }
-                    if s.at_most.is_none() && matched >= min {
+                    if s.at_most.is_none() && s.rate_min.is_none() && matched >= min {
                         break;
                     }
                     if Instant::now() >= deadline {
@@ -869,7 +929,8 @@ impl Runner {
                     }
                     tokio::time::sleep(POLL).await;
                 }
-                let enough = matched >= min;
+                let rate = f64::from(matched) / within.as_secs_f64().max(0.001);
+                let enough = matched >= min && s.rate_min.is_none_or(|r| rate >= r);
                 let not_too_many = s.at_most.is_none_or(|max| matched <= max);
                 if enough && not_too_many {
                     if let Some(b) = &first {
@@ -878,6 +939,10 @@ impl Runner {
                     return Ok(());
                 }
                 let want = match s.at_most {
+                    _ if s.rate_min.is_some() => format!(
+                        "at least {} matching messages a second",
+                        s.rate_min.unwrap_or_default()
+                    ),
                     Some(max) if s.count.is_some() => format!("{min} to {max} matching messages"),
                     Some(max) => format!("at most {max} matching messages"),
                     None => format!(
@@ -1014,6 +1079,27 @@ impl Runner {
     async fn fault(&self, f: &Fault) -> Result<(), Stop> {
         let id = seg(&f.device);
         match f.fault {
+            FaultKind::RestartHub | FaultKind::CrashHub => {
+                let control = self.control.as_ref().ok_or_else(|| {
+                    Stop::Error(
+                        "restarting the hub needs a hub this run started: hublet test --serve"
+                            .into(),
+                    )
+                })?;
+                control
+                    .restart(f.fault == FaultKind::CrashHub)
+                    .await
+                    .map_err(Stop::Error)?;
+                let up = poll(Duration::from_secs(30), || async {
+                    Ok(self.api.trace_watermark().await.ok().map(|_| ()))
+                })
+                .await?;
+                if up.is_none() {
+                    return Err(Stop::Error(
+                        "the hub did not answer within 30 s of its restart".into(),
+                    ));
+                }
+            }
             FaultKind::Unplug => {
                 self.api
                     .post::<Value>(&format!("/serial/boards/{id}/release"), &json!({}))
@@ -1034,6 +1120,40 @@ impl Runner {
             }
         }
         Ok(())
+    }
+}
+
+impl crate::format::Send {
+    /// The body of `POST /api/devices/{id}/messages` for this message: a
+    /// text body as it is (with its encoding), a table or array as JSON
+    /// (content type `application/json` unless one is given).
+    pub fn request_json(&self) -> Value {
+        let (body, encoding, default_type) = match &self.body {
+            Value::String(t) => (
+                t.clone(),
+                self.body_encoding.clone().unwrap_or_else(|| "text".into()),
+                None,
+            ),
+            Value::Null => (String::new(), "text".into(), None),
+            other => (
+                other.to_string(),
+                "text".into(),
+                Some("application/json".to_string()),
+            ),
+        };
+        json!({
+            "body": body,
+            "bodyEncoding": encoding,
+            "messageId": self.message_id,
+            "correlationId": self.correlation_id,
+            "userId": self.user_id,
+            "contentType": self.content_type.clone().or(default_type),
+            "contentEncoding": self.content_encoding,
+            "ttlSeconds": self.ttl.map(|d| d.0.as_secs().max(1)),
+            "expiryTimeUtc": self.expiry,
+            "ack": self.ack,
+            "properties": self.properties,
+        })
     }
 }
 
@@ -1108,8 +1228,28 @@ fn capture(spec: &BTreeMap<String, String>, doc: &Value, vars: &mut Vars) -> Res
 /// The step with its variables filled in (every text field, every JSON value).
 fn fill(step: &Step, vars: &Vars) -> Result<Step, String> {
     let v = serde_json::to_value(step).map_err(|e| e.to_string())?;
-    let filled = template::render_value(&v, vars)?;
+    let filled = template::render_fields(
+        &v,
+        vars,
+        &["body", "payload", "desired", "eq", "ne", "vars"],
+    )?;
     serde_json::from_value(filled).map_err(|e| format!("after filling in variables: {e}"))
+}
+
+/// How long a step may legitimately wait by its own fields.
+fn window_of(step: &Step) -> Duration {
+    let secs = |s: Option<u64>| Duration::from_secs(s.unwrap_or(0));
+    let d = |x: Option<crate::duration::Dur>| x.map_or(Duration::ZERO, |d| d.0);
+    match step {
+        Step::ExpectFeedback(s) => d(s.within),
+        Step::ExpectQueue(s) => d(s.within),
+        Step::ExpectTelemetry(s) => d(s.within),
+        Step::ExpectReported(s) => d(s.within),
+        Step::ExpectLine(s) => d(s.within),
+        Step::Wait(s) => s.time.0,
+        Step::Invoke(s) => secs(s.connect_timeout) + secs(s.response_timeout.or(Some(30))),
+        _ => Duration::ZERO,
+    }
 }
 
 fn timeout_of(step: &Step) -> Option<Duration> {
@@ -1149,6 +1289,13 @@ fn label(step: &Step, vars: &Vars) -> String {
             &s.name,
             format!("expect line /{}/ from {}", s.matches, s.device),
         ),
+        Step::Fault(s) if s.device.is_empty() => {
+            let kind = serde_json::to_value(s.fault).unwrap_or_default();
+            (
+                &s.name,
+                format!("fault {}", kind.as_str().unwrap_or_default()),
+            )
+        }
         Step::Fault(s) => {
             let kind = serde_json::to_value(s.fault).unwrap_or_default();
             (

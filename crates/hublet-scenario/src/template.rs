@@ -98,6 +98,36 @@ pub fn render_value(v: &Value, vars: &Vars) -> Result<Value, String> {
     })
 }
 
+/// Fills in a step's fields: a string that is exactly one `{{name}}` keeps
+/// the variable's type only under the keys in `typed` (JSON-valued fields:
+/// payloads, bodies, comparisons, variables); everywhere else a value is
+/// written as text, so a device id, a property value or a name stays text.
+pub fn render_fields(v: &Value, vars: &Vars, typed: &[&str]) -> Result<Value, String> {
+    fn go(v: &Value, vars: &Vars, keys: &[&str], typed: bool) -> Result<Value, String> {
+        Ok(match v {
+            Value::String(_) if typed => render_value(v, vars)?,
+            Value::String(s) => Value::String(render(s, vars)?),
+            Value::Array(a) => Value::Array(
+                a.iter()
+                    .map(|x| go(x, vars, keys, typed))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Value::Object(o) => Value::Object(
+                o.iter()
+                    .map(|(k, x)| {
+                        Ok((
+                            render(k, vars)?,
+                            go(x, vars, keys, typed || keys.contains(&k.as_str()))?,
+                        ))
+                    })
+                    .collect::<Result<_, String>>()?,
+            ),
+            other => other.clone(),
+        })
+    }
+    go(v, vars, typed, false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,6 +158,15 @@ mod tests {
         assert_eq!(
             render("{ not a template }", &vars()),
             Ok("{ not a template }".into())
+        );
+    }
+
+    #[test]
+    fn only_json_fields_keep_a_variables_type() {
+        let v = json!({"device": "{{n}}", "properties": {"seq": "{{n}}"}, "payload": {"count": "{{n}}"}});
+        assert_eq!(
+            render_fields(&v, &vars(), &["payload"]),
+            Ok(json!({"device": "3", "properties": {"seq": "3"}, "payload": {"count": 3}}))
         );
     }
 

@@ -111,7 +111,13 @@ pub async fn export(
                 "attachment; filename=\"hublet-commands.toml\"",
             ),
         ],
-        lib.to_toml(),
+        lib.to_toml().map_err(|e| {
+            ApiError::http(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "CommandLibraryUnwritable",
+                e.0,
+            )
+        })?,
     ))
 }
 

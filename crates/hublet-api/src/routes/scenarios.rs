@@ -109,12 +109,16 @@ pub async fn run(
         return Err(ApiError::invalid("no scenario files to run"));
     }
     let dir = folder(&s, r.dir);
-    let mut scenarios = Vec::new();
-    for f in &r.files {
-        let path = dir.join(f);
-        let sc = hublet_scenario::load(&path).map_err(|e| ApiError::invalid(e.to_string()))?;
-        scenarios.push(Arc::new(sc));
-    }
+    let files = r.files.clone();
+    let loaded = tokio::task::spawn_blocking(move || {
+        files
+            .iter()
+            .map(|f| hublet_scenario::load(&dir.join(f)).map(Arc::new))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await
+    .map_err(|e| ApiError::from(hublet_core::HubError::Internal(e.to_string())))?;
+    let scenarios = loaded.map_err(|e| ApiError::invalid(e.to_string()))?;
     let cases = hublet_scenario::cases(&scenarios, r.filter.as_deref());
     if cases.is_empty() {
         return Err(ApiError::invalid("no case matches the filter"));
@@ -135,6 +139,15 @@ pub async fn run(
     // 53 bits: a seed shown in the app (a JavaScript number) must be exact.
     let seed = r.seed.unwrap_or_else(|| rand::random::<u64>() >> 11);
     let batch = format!("app-{}-{:08x}", s.hub.now().0, rand::random::<u32>());
+    // The runner talks to this hub over loopback, also when the API listens
+    // on every interface (0.0.0.0 / [::] are not addresses to connect to).
+    let api = match api.parse::<std::net::SocketAddr>() {
+        Ok(a) if a.ip().is_unspecified() => {
+            let ip = if a.is_ipv4() { "127.0.0.1" } else { "[::1]" };
+            format!("{ip}:{}", a.port())
+        }
+        _ => api,
+    };
     let client = hublet_scenario::HubApi::plain(format!("http://{api}"), s.token.as_str());
     let runner = hublet_scenario::Runner::new(client, seed).record_in(batch.clone());
     let names = cases.iter().map(|c| c.name.clone()).collect();

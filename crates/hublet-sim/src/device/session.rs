@@ -173,7 +173,12 @@ async fn connected(
     let mut drop_at: Option<Timestamp> = None;
     let mut poll_at: Option<Timestamp> = None;
     let mut report_at: Option<Timestamp> = None;
-    let drops_seen = d.faults.borrow_and_update().drops;
+    let at_start = *d.faults.borrow_and_update();
+    let drops_seen = at_start.drops;
+    // A `disconnect` injected while this session was being set up.
+    if at_start.is_offline(clock.now()) {
+        return SessionEnd::Faulted;
+    }
     let report_every = profile
         .twin
         .as_ref()

@@ -116,7 +116,11 @@ pub async fn list(g: &Global, cmd: CommandsCommand) -> anyhow::Result<()> {
                     version: 1,
                     commands: vec![x],
                 };
-                print!("{}", one.to_toml());
+                print!(
+                    "{}",
+                    one.to_toml()
+                        .map_err(|e| ClientError::Exit(codes::FAILURE, e.0))?
+                );
             }
         }
         CommandsCommand::Export { out } => {
@@ -224,29 +228,7 @@ pub async fn run(g: &Global, a: RunArgs) -> anyhow::Result<()> {
             }
         }
         Step::Send(s) => {
-            let (body, encoding, default_type) = match &s.body {
-                serde_json::Value::String(t) => (
-                    t.clone(),
-                    s.body_encoding.clone().unwrap_or_else(|| "text".into()),
-                    None,
-                ),
-                serde_json::Value::Null => (String::new(), "text".into(), None),
-                other => (
-                    other.to_string(),
-                    "text".into(),
-                    Some("application/json".to_string()),
-                ),
-            };
-            let req = serde_json::json!({
-                "body": body,
-                "bodyEncoding": encoding,
-                "properties": s.properties,
-                "ack": s.ack,
-                "ttlSeconds": s.ttl.map(|d| d.0.as_secs()),
-                "contentType": s.content_type.or(default_type),
-                "contentEncoding": s.content_encoding,
-                "correlationId": s.correlation_id,
-            });
+            let req = s.request_json();
             let m: MessageDto = c
                 .call(
                     Method::POST,

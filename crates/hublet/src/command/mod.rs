@@ -13,6 +13,7 @@ mod feedback;
 mod invoke;
 mod module;
 mod monitor;
+mod owned_hub;
 mod purge;
 mod query;
 mod queue;

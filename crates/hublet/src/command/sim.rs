@@ -215,7 +215,7 @@ async fn record(g: &Global, client: &Client, a: RecordArgs) -> anyhow::Result<()
     if let Some(t) = &a.to {
         q.push(("until", super::trace::since(t)?));
     }
-    let events = super::trace::fetch_all(client, &q).await?;
+    let events = super::trace::fetch_all(client, &q, 0).await?;
     let name = a.name.unwrap_or_else(|| {
         let safe: String = a
             .device

@@ -43,6 +43,14 @@ pub struct TestArgs {
     /// is read as JSON when it parses, e.g. 21 or true, else as text).
     #[arg(long = "var", value_name = "K=V")]
     pub vars: Vec<String>,
+    /// Start a hub for this run (`hublet serve` on the data directory, or on
+    /// a new temporary one, every listener on a free loopback port) and stop
+    /// it at the end; scenarios may then restart it (`restart_hub`, `crash_hub`).
+    #[arg(long, conflicts_with = "hub")]
+    pub serve: bool,
+    /// With --serve: the hub runs the demo fleet and board.
+    #[arg(long, requires = "serve")]
+    pub demo: bool,
     /// Do not record the cases in the hub (`hublet runs` lists them otherwise).
     #[arg(long)]
     pub no_record: bool,
@@ -134,6 +142,49 @@ pub async fn run(g: &Global, a: TestArgs) -> anyhow::Result<()> {
     }
     // 53 bits: a seed shown in the app (a JavaScript number) must be exact.
     let seed = a.seed.unwrap_or_else(|| rand::random::<u64>() >> 11);
+    // With --serve, this run's own hub, on the data directory given or on
+    // a new temporary one (removed afterwards).
+    let temp = (a.serve && g.data_dir.is_none()).then(|| {
+        std::env::temp_dir().join(format!(
+            "hublet-test-{}-{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        ))
+    });
+    let owned = if a.serve {
+        let dir = temp.clone().unwrap_or_else(|| g.data_dir());
+        std::fs::create_dir_all(&dir)?;
+        if hublet_server::hubfile::read(&dir).is_some_and(|f| {
+            f.pid != 0 && std::path::Path::new(&format!("/proc/{}", f.pid)).exists()
+        }) {
+            return Err(ClientError::Exit(
+                codes::CONFLICT,
+                format!(
+                    "a hub already runs on {} (leave out --serve to test against it)",
+                    dir.display()
+                ),
+            )
+            .into());
+        }
+        let hub = super::owned_hub::OwnedHub::start(&dir, a.demo)
+            .map_err(|e| ClientError::NoHub(format!("--serve: {e}")))?;
+        Some((Arc::new(hub), dir))
+    } else {
+        None
+    };
+    let own_global;
+    let g = match &owned {
+        Some((_, dir)) => {
+            own_global = Global {
+                data_dir: Some(dir.clone()),
+                hub: None,
+                token: None,
+                json: g.json,
+            };
+            &own_global
+        }
+        None => g,
+    };
     let client = Client::connect(g)?;
     let live = !g.json && std::io::stdout().is_terminal();
     let quiet = g.json;
@@ -148,6 +199,9 @@ pub async fn run(g: &Global, a: TestArgs) -> anyhow::Result<()> {
     let mut runner = Runner::new(client.scenario_api(), seed);
     if !a.no_record {
         runner = runner.record_in(batch.clone());
+    }
+    if let Some((hub, _)) = &owned {
+        runner = runner.with_control(hub.clone());
     }
     let runner = runner.on_progress(Arc::new(move |p| {
         if quiet {
@@ -184,6 +238,12 @@ pub async fn run(g: &Global, a: TestArgs) -> anyhow::Result<()> {
         );
     }
     let outcome = runner.run(cases, a.jobs).await;
+    if let Some((hub, _)) = owned {
+        hub.stop(false);
+    }
+    if let Some(t) = &temp {
+        let _ = std::fs::remove_dir_all(t);
+    }
     if let Some(path) = &a.junit {
         write_junit(path, &outcome)?;
     }

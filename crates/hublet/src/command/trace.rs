@@ -312,20 +312,23 @@ async fn export(c: &Client, g: &Global, f: &Filter, e: ExportArgs) -> anyhow::Re
     Ok(())
 }
 
-/// Every event matching `query` (pages of 5,000 by event id), oldest first.
+/// Every event matching `query` (pages of 5,000 by event id), oldest
+/// first, after event `after` (0: from the start).
 pub(crate) async fn fetch_all(
     c: &Client,
     query: &[(&str, String)],
+    mut after: i64,
 ) -> anyhow::Result<Vec<hublet_core::TraceEvent>> {
     let mut out: Vec<hublet_core::TraceEvent> = Vec::new();
     loop {
         let mut q = query.to_vec();
         q.push(("limit", "5000".into()));
-        if let Some(last) = out.last() {
-            q.push(("afterId", last.id.to_string()));
-        }
+        q.push(("afterId", after.to_string()));
         let page: Vec<hublet_core::TraceEvent> = c.get("/api/trace", &q).await?;
         let n = page.len();
+        if let Some(last) = page.last() {
+            after = last.id;
+        }
         out.extend(page);
         if n < 5000 {
             return Ok(out);
@@ -340,10 +343,27 @@ async fn diff_side(g: &Global, side: &str) -> anyhow::Result<Vec<hublet_core::Tr
         let run: hublet_api::dto::TestRunDto = c
             .get(&format!("/api/test-runs/{}", crate::client::seg(id)), &[])
             .await?;
+        if run.verdict == "running" {
+            return Err(
+                ClientError::Exit(codes::BAD_INPUT, format!("{side} is still running")).into(),
+            );
+        }
         let from = run.record["traceFrom"].as_i64().unwrap_or(0);
-        let to = run.record["traceTo"].as_i64().unwrap_or(i64::MAX);
-        let mut events = fetch_all(&c, &[("afterId", from.to_string())]).await?;
-        events.retain(|e| e.id <= to);
+        let to = run.record["traceTo"].as_i64().unwrap_or(0);
+        // Only the case's own devices: other devices' traffic in the same
+        // stretch (a demo fleet's telemetry) is not part of the run.
+        let devices: Vec<String> = run.record["devices"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|d| d.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut events = fetch_all(&c, &[("beforeId", (to + 1).to_string())], from).await?;
+        if !devices.is_empty() {
+            events.retain(|e| e.device_id.as_ref().is_some_and(|d| devices.contains(d)));
+        }
         return Ok(events);
     }
     let file = std::fs::File::open(side).map_err(|e| {

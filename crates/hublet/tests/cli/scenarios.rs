@@ -402,3 +402,41 @@ status = "Success"
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown field `payolad`"));
 }
+
+/// `--serve`: the run starts its own hub, may restart it, and stops it; a
+/// restart against a hub the run does not own is an error of the scenario.
+#[test]
+fn a_run_with_its_own_hub_can_crash_and_restart_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("hub");
+    let example =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/scenarios/hub-restart.toml");
+    let out = assert_cmd::Command::new(crate::support::bin())
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["--json", "test", "--serve", example.to_str().unwrap()])
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .unwrap();
+    let run: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(run["passed"], 1, "{run:#}");
+    // The hub is gone again (a clean stop removes its hub.json).
+    assert!(!data.join("hub.json").exists());
+
+    let s = Served::start();
+    let out = s
+        .cli(&["--json", "test", example.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let run: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(run["cases"][0]["verdict"], "error", "{run:#}");
+    let crash = &run["cases"][0]["steps"][3];
+    assert_eq!(crash["kind"], "fault");
+    assert!(
+        crash["message"]
+            .as_str()
+            .unwrap()
+            .contains("hublet test --serve"),
+        "{crash}"
+    );
+}

@@ -46,9 +46,37 @@ export function legacySavedCommands(s: Storage = localStorage): SavedCommand[] {
   return read<SavedCommand>(s, SAVED);
 }
 
-/** Forgets them once they are in the hub's library. */
-export function forgetLegacySaved(s: Storage = localStorage): void {
-  s.removeItem(SAVED);
+/** Keeps only `left` of them in the browser (none: forgets the key). */
+export function keepLegacySaved(left: SavedCommand[], s: Storage = localStorage): void {
+  if (left.length === 0) s.removeItem(SAVED);
+  else s.setItem(SAVED, JSON.stringify(left));
+}
+
+/**
+ * How browser-saved commands move into the hub's library: names made valid
+ * for it (letters, digits, `-`, `_`, `.`), a name the library already has
+ * for another command gets `-browser`; a payload that is not JSON cannot
+ * move and stays in the browser.
+ */
+export function planMigration(legacy: SavedCommand[], existing: LibraryCommand[]): { save: LibraryCommand[]; keep: SavedCommand[] } {
+  const taken = new Map(existing.map((c) => [c.name, c]));
+  const save: LibraryCommand[] = [];
+  const keep: SavedCommand[] = [];
+  for (const c of legacy) {
+    let name = c.name.trim().replace(/[^A-Za-z0-9_.-]+/g, "-").slice(0, 120) || "command";
+    const lib = toLibrary({ ...c, name });
+    if (!lib) {
+      keep.push(c);
+      continue;
+    }
+    const there = taken.get(name);
+    if (there && JSON.stringify(there) === JSON.stringify(lib)) continue; // moved before
+    if (there) name = `${name}-browser`;
+    const moved = { ...lib, name };
+    taken.set(name, moved);
+    save.push(moved);
+  }
+  return { save, keep };
 }
 
 /** A method form saved under `name` as a library command; null when its payload is not JSON. */

@@ -56,6 +56,11 @@ traceTo: number,
  */
 story?: Array<string>, 
 /**
+ * The devices its steps addressed, in the order they first did (what
+ * `hublet trace diff run:ID` keeps of the trace).
+ */
+devices?: Array<string>, 
+/**
  * Its record in the hub (`GET /api/test-runs/{id}`), when recorded.
  */
 runId?: number, };

@@ -22,9 +22,9 @@ connect_timeout?: number,
  */
 response_timeout?: number, } | { "kind": "c2d", 
 /**
- * The body: text, or a table sent as JSON.
+ * The body: text, or a table sent as JSON (absent: empty).
  */
-body: unknown, 
+body?: unknown, 
 /**
  * `text`, `hex` or `base64`.
  */
