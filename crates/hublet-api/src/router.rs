@@ -96,6 +96,7 @@ pub fn router(state: AppState) -> Router {
         .route("/trace/story/{key}", get(trace::story))
         .route("/trace/stream", get(trace::stream))
         .route("/trace/export", get(trace::export))
+        .route("/trace/diff", get(trace::diff))
         .route("/sim/profiles", get(sim::profiles))
         .route(
             "/sim/profiles/{name}",

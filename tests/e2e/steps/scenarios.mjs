@@ -3,7 +3,8 @@
 // line), runs one that fails, follows it step by step, and the failing
 // step opens its story in the trace; the run stays in the history. Then the
 // command library: a command an older Hublet saved in the browser moves
-// into the hub's library and runs from the Methods tab.
+// into the hub's library and runs from the Methods tab; and two trace
+// recordings compared step by step.
 
 import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -106,4 +107,35 @@ export async function scenarios(page, hub, { shots, log = console.log }) {
   const lib2 = await (await fetch(`${hub.api}/api/commands`, { headers: { authorization: `Bearer ${hub.token}` } })).json();
   assert.deepEqual(lib2.find((c) => c.name === "e2e-led"), { name: "e2e-led", kind: "c2d", body: { led: "on" }, ack: "full" });
   log("  · a message saved from the send form, sent again from the library … ok");
+
+  // Two recordings of thermostat-1: two calls, then one.
+  const call = () =>
+    fetch(`${hub.api}/api/devices/thermostat-1/methods`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${hub.token}`, "content-type": "application/json" },
+      body: JSON.stringify({ methodName: "getTemperature", payload: null, responseTimeoutInSeconds: 10 }),
+    }).then((r) => r.json());
+  await page.evaluate(() => (window.location.hash = "#/trace"));
+  await page.waitForSelector(sel("trace-filter-device"), { timeout: 15_000 });
+  await page.fill(sel("trace-filter-device"), "thermostat-1");
+  await page.press(sel("trace-filter-device"), "Enter");
+  for (const [name, calls] of [["two calls", 2], ["one call", 1]]) {
+    await page.fill(sel("trace-record-name"), name);
+    await page.click(sel("trace-record-start"));
+    await page.waitForSelector(sel("trace-record-stop"), { timeout: 5_000 });
+    for (let i = 0; i < calls; i++) await call();
+    await new Promise((r) => setTimeout(r, 300));
+    await page.click(sel("trace-record-stop"));
+    await page.waitForSelector(sel("trace-record-start"), { timeout: 5_000 });
+  }
+  if (!(await page.$(sel("recordings")))) await page.click(sel("trace-recordings-toggle"));
+  const picks = await page.$$(sel("recording-pick"));
+  await picks[0].check();
+  await picks[1].check();
+  await page.click(sel("recordings-compare"));
+  await page.waitForSelector(sel("trace-diff"), { timeout: 15_000 });
+  const lines = await page.$$eval(sel("trace-diff-line"), (els) => els.map((e) => e.innerText));
+  assert.ok(lines.some((l) => l.includes("method getTemperature #2") && l.includes("only in")), lines.join("\n"));
+  await page.screenshot({ path: join(shots, "trace-diff.png") });
+  log("  · two recordings compared step by step … ok");
 }

@@ -278,3 +278,54 @@ pub async fn export(
     )
         .into_response())
 }
+
+/// `GET /api/trace/diff`: two stretches of the trace (recordings, runs)
+/// compared step by step (see `hublet_core::trace::diff`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct DiffParams {
+    a_after_id: i64,
+    a_before_id: Option<i64>,
+    a_device_id: Option<String>,
+    b_after_id: i64,
+    b_before_id: Option<i64>,
+    b_device_id: Option<String>,
+    time_tolerance_ms: Option<f64>,
+    value_tolerance: Option<f64>,
+    count_tolerance: Option<f64>,
+}
+
+pub async fn diff(
+    State(s): State<AppState>,
+    _c: ApiCaller,
+    QueryParams(p): QueryParams<DiffParams>,
+) -> Result<Json<hublet_core::trace::diff::TraceDiff>, ApiError> {
+    use hublet_core::trace::diff::{DiffOptions, Stretch};
+    let side = |after_id, before_id, device_id: Option<String>| Stretch {
+        after_id,
+        before_id,
+        device_id: device_id.filter(|d| !d.is_empty()),
+    };
+    let a = s
+        .hub
+        .trace()
+        .stretch(&side(p.a_after_id, p.a_before_id, p.a_device_id))
+        .await?;
+    let b = s
+        .hub
+        .trace()
+        .stretch(&side(p.b_after_id, p.b_before_id, p.b_device_id))
+        .await?;
+    let d = DiffOptions::default();
+    let non_negative = |name: &str, v: Option<f64>, dflt: f64| match v {
+        None => Ok(dflt),
+        Some(x) if x.is_finite() && x >= 0.0 => Ok(x),
+        Some(x) => Err(ApiError::invalid(format!("{name} {x} must be 0 or more"))),
+    };
+    let opts = DiffOptions {
+        time_ms: non_negative("timeToleranceMs", p.time_tolerance_ms, d.time_ms)?,
+        value: non_negative("valueTolerance", p.value_tolerance, d.value)?,
+        count_share: non_negative("countTolerance", p.count_tolerance, d.count_share)?,
+    };
+    Ok(Json(hublet_core::trace::diff::diff(&a, &b, opts)))
+}

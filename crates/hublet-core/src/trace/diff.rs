@@ -15,8 +15,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 use serde_json::Value;
+use ts_rs::TS;
 
-use super::{BodyPreview, TraceDetail, TraceEvent};
+use super::{BodyPreview, TraceDetail, TraceEvent, TraceQuery};
+use crate::error::{HubError, HubResult};
 
 /// How far two runs may differ and still be the same.
 #[derive(Debug, Clone, Copy)]
@@ -40,8 +42,9 @@ impl Default for DiffOptions {
 }
 
 /// One paired interaction.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
+#[ts(export)]
 pub struct DiffLine {
     /// What: `method getTemperature #2`, `c2d #1`, `telemetry`.
     pub what: String,
@@ -56,8 +59,9 @@ pub struct DiffLine {
 }
 
 /// The whole comparison.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
+#[ts(export)]
 pub struct TraceDiff {
     /// Every pair, in the order they happened in A (then B's extras).
     pub lines: Vec<DiffLine>,
@@ -303,6 +307,53 @@ fn words(s: &Seen) -> String {
         parts.push(format!("{t:.1} ms"));
     }
     parts.join(", ")
+}
+
+/// The most events one side of a comparison may hold.
+pub const MAX_SIDE: usize = 200_000;
+
+/// One side of a comparison: a stretch of the hub's trace (event ids after
+/// `after_id` and before `before_id`), of one device or all.
+#[derive(Debug, Clone, Default)]
+pub struct Stretch {
+    /// Events after this id.
+    pub after_id: i64,
+    /// Events before this id.
+    pub before_id: Option<i64>,
+    /// Only this device's.
+    pub device_id: Option<String>,
+}
+
+impl super::Trace<'_> {
+    /// Every event of a stretch, oldest first (at most [`MAX_SIDE`]).
+    pub async fn stretch(&self, s: &Stretch) -> HubResult<Vec<TraceEvent>> {
+        let mut out: Vec<TraceEvent> = Vec::new();
+        let mut after = s.after_id;
+        loop {
+            let page = self
+                .query(TraceQuery {
+                    device_id: s.device_id.clone(),
+                    after_id: Some(after),
+                    before_id: s.before_id,
+                    limit: Some(super::MAX_LIMIT),
+                    ..TraceQuery::default()
+                })
+                .await?;
+            let n = page.len();
+            if let Some(last) = page.last() {
+                after = last.id;
+            }
+            out.extend(page);
+            if out.len() > MAX_SIDE {
+                return Err(HubError::invalid(format!(
+                    "a side of a comparison may hold at most {MAX_SIDE} events; choose a shorter stretch"
+                )));
+            }
+            if n < super::MAX_LIMIT {
+                return Ok(out);
+            }
+        }
+    }
 }
 
 /// Compares two traces (each oldest first).

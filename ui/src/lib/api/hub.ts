@@ -31,6 +31,7 @@ import type { ScenarioRunRequest } from "./generated/ScenarioRunRequest";
 import type { ScenarioRunStartedDto } from "./generated/ScenarioRunStartedDto";
 import type { SimStatusDto } from "./generated/SimStatusDto";
 import type { TestRunDto } from "./generated/TestRunDto";
+import type { TraceDiff } from "./generated/TraceDiff";
 import type { TraceEventDto } from "./generated/TraceEventDto";
 
 /** Filters of `/api/trace` (and its stream and export). */
@@ -96,6 +97,15 @@ export function hubApi(c: HubClient) {
 
     trace: (q: TraceParams) => c.get<TraceEventDto[]>("/api/trace", { ...q }),
     story: (key: string) => c.get<TraceEventDto[]>(`/api/trace/story/${seg(key)}`),
+    /** Two stretches of the trace compared step by step. */
+    traceDiff: (q: {
+      aAfterId: number;
+      aBeforeId: number;
+      aDeviceId?: string;
+      bAfterId: number;
+      bBeforeId: number;
+      bDeviceId?: string;
+    }) => c.get<TraceDiff>("/api/trace/diff", { ...q }),
     traceStreamUrl: (q: TraceParams) => c.authedUrl("/api/trace/stream", { ...q }),
     /** The matching events as a JSON Lines or CSV file. */
     traceExport: (q: TraceParams & { format: "jsonl" | "csv" }) => c.file("/api/trace/export", { ...q }),
