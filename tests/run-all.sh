@@ -63,7 +63,7 @@ npm run --silent build:ui
 echo "==> compatibility with the Azure IoT Python SDKs"
 ./tests/compat/run.sh
 
-echo "==> QA scenarios: examples/scenarios against serve --demo, JUnit reports against their schema"
+echo "==> QA scenarios: examples/scenarios with their own demo hub (test --serve --demo), JUnit reports against their schema"
 ./tests/scenarios/run.sh
 
 echo "==> end to end: headless Chromium against hublet serve --ui"
