@@ -108,12 +108,9 @@ pub async fn start(
     ))
 }
 
-pub async fn stop(
-    State(s): State<AppState>,
-    _c: ApiCaller,
-    Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
-    let sim = sim(&s)?;
+/// The simulator, when `id` is one of its running devices (404 otherwise).
+fn running<'a>(s: &'a AppState, id: &str) -> Result<&'a Simulator, ApiError> {
+    let sim = sim(s)?;
     if !sim.list().iter().any(|d| d.device_id == id) {
         return Err(ApiError::http(
             StatusCode::NOT_FOUND,
@@ -121,6 +118,15 @@ pub async fn stop(
             format!("'{id}' is not a running simulated device"),
         ));
     }
+    Ok(sim)
+}
+
+pub async fn stop(
+    State(s): State<AppState>,
+    _c: ApiCaller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let sim = running(&s, &id)?;
     sim.stop(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -132,14 +138,7 @@ pub async fn fault(
     Path(id): Path<String>,
     JsonBody(r): JsonBody<SimFaultRequest>,
 ) -> Result<StatusCode, ApiError> {
-    let sim = sim(&s)?;
-    if !sim.list().iter().any(|d| d.device_id == id) {
-        return Err(ApiError::http(
-            StatusCode::NOT_FOUND,
-            "SimulatedDeviceNotFound",
-            format!("'{id}' is not a running simulated device"),
-        ));
-    }
+    let sim = running(&s, &id)?;
     let fault: hublet_sim::SimFault =
         serde_json::from_value(serde_json::json!(r.fault)).map_err(|_| {
             ApiError::invalid(format!(

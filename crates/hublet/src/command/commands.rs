@@ -204,28 +204,7 @@ pub async fn run(g: &Global, a: RunArgs) -> anyhow::Result<()> {
                     &req,
                 )
                 .await?;
-            if g.json {
-                crate::output::json(&r);
-            } else {
-                println!(
-                    "status {} in {:.1} ms (request {})",
-                    r.status, r.latency_ms, r.request_id
-                );
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&r.payload).unwrap_or_default()
-                );
-            }
-            if !a.any_status && !(200..300).contains(&r.status) {
-                return Err(ClientError::Reported(
-                    codes::DEVICE_STATUS,
-                    format!(
-                        "'{}' answered {} with status {}",
-                        a.device, i.method, r.status
-                    ),
-                )
-                .into());
-            }
+            super::invoke::report(g, &r, &a.device, &i.method, a.any_status)?;
         }
         Step::Send(s) => {
             let req = s.request_json();

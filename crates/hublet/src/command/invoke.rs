@@ -54,8 +54,20 @@ pub async fn run(g: &Global, a: InvokeArgs) -> anyhow::Result<()> {
             &req,
         )
         .await?;
+    report(g, &r, &a.id, &a.method, a.any_status)
+}
+
+/// Prints a method's result (or its JSON) and fails with exit code 9 when
+/// the device's status is not 2xx, unless `any_status` (`invoke`, `run`).
+pub(crate) fn report(
+    g: &Global,
+    r: &MethodResultDto,
+    device: &str,
+    method: &str,
+    any_status: bool,
+) -> anyhow::Result<()> {
     if g.json {
-        crate::output::json(&r);
+        crate::output::json(r);
     } else {
         println!(
             "status {} in {:.1} ms (request {})",
@@ -66,12 +78,12 @@ pub async fn run(g: &Global, a: InvokeArgs) -> anyhow::Result<()> {
             serde_json::to_string_pretty(&r.payload).unwrap_or_default()
         );
     }
-    if !a.any_status && !(200..300).contains(&r.status) {
+    if !any_status && !(200..300).contains(&r.status) {
         return Err(ClientError::Reported(
             codes::DEVICE_STATUS,
             format!(
-                "'{}' answered {} with status {} (pass --any-status to accept it)",
-                a.id, a.method, r.status
+                "'{device}' answered {method} with status {} (pass --any-status to accept it)",
+                r.status
             ),
         )
         .into());
