@@ -88,8 +88,13 @@ export async function scenarios(page, hub, { shots, log = console.log }) {
     [["legacy-setpoint", "method", "setSetpoint", { setpoint: 24 }]],
   );
   await page.click(`${sel("saved-command", '[data-name="legacy-setpoint"]')} ${sel("saved-run")}`);
-  await page.waitForSelector(sel("method-result", '[data-status="200"]'), { timeout: 15_000 });
-  assert.match(await page.innerText(sel("method-payload-out")), /"accepted": 24/);
+  // The tab keeps the device's last result (setpoint 23, from an earlier
+  // step) until the new call returns: wait for this call's own answer.
+  await page.waitForFunction(
+    () => /"accepted": 24/.test(document.querySelector('[data-testid="method-result"][data-status="200"] [data-testid="method-payload-out"]')?.textContent ?? ""),
+    null,
+    { timeout: 15_000 },
+  );
   log("  · a browser-saved command moves into the hub's library and runs from it … ok");
 
   await page.evaluate(() => (window.location.hash = "#/devices/thermostat-2/messages"));
