@@ -107,7 +107,8 @@ pub const DB_FILE: &str = "hublet.db";
 pub(crate) struct HubInner {
     pub(crate) db: Db,
     pub(crate) clock: SharedClock,
-    pub(crate) presence: Presence,
+    /// Shared with storage jobs that hand C2D messages to connections.
+    pub(crate) presence: Arc<Presence>,
     pub(crate) live: broadcast::Sender<Arc<TraceEvent>>,
     pub(crate) request_ids: crate::methods::request_ids::RequestIds,
     /// Serializes service writes to twins through their notifications.
@@ -214,7 +215,7 @@ impl Hub {
             inner: Arc::new(HubInner {
                 db,
                 clock: opts.clock.clone(),
-                presence: Presence::default(),
+                presence: Arc::new(Presence::default()),
                 live,
                 request_ids,
                 twin_writes: tokio::sync::Mutex::new(()),

@@ -627,6 +627,9 @@ fn main() {
         idle: arg("--idle", 2000),
     };
     let reps = arg("--reps", 3);
+    // `--only hublet` (or `mosquitto`) runs one side, for profiling; the
+    // ratios need both.
+    let only: String = arg("--only", String::new());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -649,6 +652,9 @@ fn main() {
             [System::Mosquitto, System::Hublet]
         };
         for system in order {
+            if !only.is_empty() && !system.name().eq_ignore_ascii_case(&only) {
+                continue;
+            }
             let f = rt.block_on(run_one(system, &p));
             println!(
                 "rep {} {:>9}: C2D {:>8.0}/s, send->device p50 {:.2} ms p99 {:.2} ms, ack p50 {:.2} ms, disk {:.0} B/msg; methods {:>7.0}/s, 1-caller p50 {:.3} ms; idle {:.1} KiB/conn",
@@ -671,8 +677,9 @@ fn main() {
         }
     }
     load("at the end");
-    let h = &results["Hublet"];
-    let m = &results["mosquitto"];
+    let (Some(h), Some(m)) = (results.get("Hublet"), results.get("mosquitto")) else {
+        return;
+    };
     type Get = fn(&Figures) -> f64;
     let rows: [(&str, Get, &str); 8] = [
         ("C2D msg/s", |f| f.c2d_per_s, "higher"),

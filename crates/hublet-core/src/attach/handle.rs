@@ -146,12 +146,7 @@ impl Attachment {
             .presence
             .set_c2d(&self.device, self.id, Some(window))?
         {
-            crate::mailbox::pump::spawn(
-                self.hub.clone(),
-                self.device.clone(),
-                self.id,
-                self.transport.clone(),
-            );
+            crate::mailbox::pump::spawn(self.hub.clone(), self.device.clone(), self.id);
         }
         self.hub.touch(&self.device);
         Ok(())

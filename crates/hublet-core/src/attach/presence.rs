@@ -55,6 +55,11 @@ struct DeviceRuntime {
     last_activity: Option<Timestamp>,
     online: Arc<Notify>,
     c2d: Arc<Notify>,
+    /// The queue may hold a message the device's pump should deliver: one
+    /// sent while no window had room, put back, or held back by a full
+    /// window. Lets the pump skip a storage job when a settlement frees a
+    /// slot and nothing waits (see [`Presence::take_c2d_pending`]).
+    c2d_pending: bool,
     calls: HashMap<String, PendingCall>,
 }
 
@@ -64,6 +69,15 @@ pub(crate) struct PresenceSnapshot {
     pub transport: Option<String>,
     pub changed: Option<Timestamp>,
     pub last_activity: Option<Timestamp>,
+}
+
+/// A device's C2D subscription, as a storage job needs it to lock and
+/// hand over a message ([`Presence::c2d_target`]).
+pub(crate) struct C2dTarget {
+    pub attachment: u64,
+    /// Most messages unsettled at once.
+    pub window: usize,
+    pub transport: String,
 }
 
 /// What ended an attachment: the slot and the calls it owed answers to.
@@ -120,12 +134,32 @@ impl Presence {
         self.with(device, |r| r.c2d.clone())
     }
 
-    /// Wakes the device's C2D pump (something in its queue changed).
+    /// Wakes the device's C2D pump: its queue may hold a message to deliver.
     pub(crate) fn wake_c2d(&self, device: &str) {
-        let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(r) = map.get(device) {
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(r) = map.get_mut(device) {
+            r.c2d_pending = true;
             r.c2d.notify_waiters();
         }
+    }
+
+    /// Marks the queue as holding messages held back by a full window, so
+    /// that the next settlement makes the pump look.
+    pub(crate) fn c2d_held_back(&self, device: &str) {
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(r) = map.get_mut(device) {
+            r.c2d_pending = true;
+        }
+    }
+
+    /// Whether the pump should look at the queue, clearing the mark. A
+    /// mark set while the pump looks wakes it again (its notifier is
+    /// enabled before it takes the mark).
+    pub(crate) fn take_c2d_pending(&self, device: &str) -> bool {
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        map.get_mut(device)
+            .map(|r| std::mem::take(&mut r.c2d_pending))
+            .unwrap_or(false)
     }
 
     pub(crate) fn touch(&self, device: &str, now: Timestamp) {
@@ -244,6 +278,18 @@ impl Presence {
         Ok(started)
     }
 
+    /// Where a device's C2D messages are pushed now: its attachment, if it
+    /// subscribed to C2D.
+    pub(crate) fn c2d_target(&self, device: &str) -> Option<C2dTarget> {
+        let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        let s = map.get(device)?.slot.as_ref()?;
+        Some(C2dTarget {
+            attachment: s.id,
+            window: s.c2d_window?,
+            transport: s.transport.clone(),
+        })
+    }
+
     /// How many more messages the pump of `attachment` may deliver now;
     /// `None` when the attachment or its C2D subscription has ended.
     pub(crate) fn c2d_room(&self, device: &str, attachment: u64) -> Option<usize> {
@@ -273,7 +319,16 @@ impl Presence {
         })
     }
 
-    /// Forgets an outstanding lock (settled or expired) and wakes the pump.
+    /// Forgets a lock whose message went back to the queue (abandoned, run
+    /// out, released) and wakes the pump to deliver it again.
+    pub(crate) fn requeued(&self, device: &str, token: &str) {
+        self.settled(device, token);
+        self.wake_c2d(device);
+    }
+
+    /// Forgets an outstanding lock (settled or expired) and wakes the pump,
+    /// which looks at the queue only if something waits
+    /// ([`take_c2d_pending`](Self::take_c2d_pending)).
     pub(crate) fn settled(&self, device: &str, token: &str) {
         let c2d = self.with(device, |r| {
             if let Some(s) = r.slot.as_mut() {

@@ -21,9 +21,74 @@ pub(crate) use ops::TRACE_BODY_LIMIT;
 
 use uuid::Uuid;
 
+use crate::attach::presence::{C2dTarget, Presence};
 use crate::error::HubResult;
 use crate::hub::Hub;
 use crate::ids::DeviceId;
+
+/// What the pump's [`Mailbox::push_next`] did.
+pub(crate) enum Pushed {
+    /// A message went to the connection.
+    Delivered,
+    /// Nothing deliverable.
+    Nothing,
+    /// The window is full.
+    Full,
+    /// The attachment or its C2D subscription ended.
+    Ended,
+}
+
+/// A message locked for a device's connection inside a storage job, and
+/// whether the writer could hand it over.
+pub(crate) struct Handover {
+    attachment: u64,
+    message: Option<C2dMessage>,
+    delivered: bool,
+    /// The window had no room.
+    full: bool,
+    /// The device's locks that had run out, released by the same job.
+    released: Vec<String>,
+}
+
+/// Locks the next message for `target` in the open transaction.
+fn lock_handover(
+    ctx: &mut crate::store::WriteCtx<'_>,
+    device: &str,
+    target: &C2dTarget,
+    settings: &crate::settings::HubSettings,
+) -> HubResult<Handover> {
+    let l = ops::lock_for_push(ctx, device, target.window, settings, &target.transport)?;
+    Ok(Handover {
+        attachment: target.attachment,
+        message: l.message,
+        delivered: false,
+        full: l.window_full,
+        released: l.released,
+    })
+}
+
+impl Handover {
+    /// On the writer thread, once the job's group ran: gives the message
+    /// to the connection (false if that attachment ended meanwhile).
+    fn deliver(&mut self, presence: &Presence, device: &str) {
+        if let Some(m) = &self.message {
+            self.delivered = presence.deliver_c2d(device, self.attachment, m.clone());
+        }
+    }
+
+    /// After the job's answer: forgets the released locks and puts back a
+    /// message its connection could not take.
+    async fn settle(self, hub: &Hub, device: &str) {
+        for t in &self.released {
+            hub.inner.presence.requeued(device, t);
+        }
+        if let Some(m) = self.message.filter(|_| !self.delivered)
+            && let Some(token) = &m.lock_token
+        {
+            hub.mailbox().release_detached(device, token).await;
+        }
+    }
+}
 
 /// The C2D mailboxes, reached through [`Hub::mailbox`].
 pub struct Mailbox<'a> {
@@ -68,17 +133,90 @@ impl Mailbox<'_> {
         let m = message::validate(msg, id.as_str(), now, &settings, || {
             Uuid::new_v4().to_string()
         })?;
-        let committed = self
+        // A device attached with room in its window gets the message in
+        // the send's own transaction: locked there, handed to its
+        // connection by the writer once the group has run, with no second
+        // trip through the pump and the writer (docs/benchmarks.md).
+        let presence = self.hub.inner.presence.clone();
+        let dev = id.to_string();
+        let committed = self.hub.inner.db.submit_then(
+            move |ctx| {
+                let sent = ops::enqueue(ctx, m.clone(), &settings, via.as_deref())?;
+                let handover = match presence.c2d_target(&dev) {
+                    Some(t) => Some(lock_handover(ctx, &dev, &t, &settings)?),
+                    None => None,
+                };
+                Ok((sent, handover))
+            },
+            {
+                let (presence, dev) = (self.hub.inner.presence.clone(), id.to_string());
+                Box::new(move |out: &mut (C2dMessage, Option<Handover>)| {
+                    if let Some(h) = &mut out.1 {
+                        h.deliver(&presence, &dev);
+                    }
+                })
+            },
+        )?;
+        let hub = self.hub.clone();
+        Ok(async move {
+            let (m, handover) = committed.await?;
+            let mut handed = false;
+            if let Some(h) = handover {
+                handed = h.message.as_ref().map(|l| l.sequence_number) == Some(m.sequence_number);
+                h.settle(&hub, id.as_str()).await;
+            }
+            if !handed {
+                hub.inner.presence.wake_c2d(id.as_str());
+            }
+            Ok(m)
+        })
+    }
+
+    /// The pump's delivery: locks the next message for `attachment` if its
+    /// window has room, and hands it over (as a send does).
+    pub(crate) async fn push_next(&self, device: &str, attachment: u64) -> HubResult<Pushed> {
+        let settings = self.hub.settings();
+        let presence = self.hub.inner.presence.clone();
+        let dev = device.to_string();
+        // The lock is handed out without waiting for its fsync: a crash
+        // that loses it only puts the message back in the queue, to be
+        // delivered again (at-least-once), and later jobs (the device's
+        // completion) are committed after it.
+        let handover = self
             .hub
             .inner
             .db
-            .submit(move |ctx| ops::enqueue(ctx, m.clone(), &settings, via.as_deref()))?;
-        let hub = self.hub.clone();
-        Ok(async move {
-            let m = committed.await?;
-            hub.inner.presence.wake_c2d(id.as_str());
-            Ok(m)
-        })
+            .write_unsynced_then(
+                move |ctx| {
+                    crate::registry::table::get_required(ctx.conn, &dev)?;
+                    match presence.c2d_target(&dev) {
+                        Some(t) if t.attachment == attachment => {
+                            Ok(Some(lock_handover(ctx, &dev, &t, &settings)?))
+                        }
+                        _ => Ok(None),
+                    }
+                },
+                {
+                    let (presence, dev) = (self.hub.inner.presence.clone(), device.to_string());
+                    Box::new(move |out: &mut Option<Handover>| {
+                        if let Some(h) = out {
+                            h.deliver(&presence, &dev);
+                        }
+                    })
+                },
+            )
+            .await?;
+        let Some(h) = handover else {
+            return Ok(Pushed::Ended);
+        };
+        let outcome = match (&h.message, h.delivered) {
+            (Some(_), true) => Pushed::Delivered,
+            (Some(_), false) => Pushed::Ended,
+            (None, _) if h.full => Pushed::Full,
+            (None, _) => Pushed::Nothing,
+        };
+        h.settle(self.hub, device).await;
+        Ok(outcome)
     }
 
     /// Pull delivery (the HTTP device endpoint): locks and returns the
@@ -86,20 +224,9 @@ impl Mailbox<'_> {
     pub async fn receive(&self, device: &str) -> HubResult<Option<C2dMessage>> {
         let id = DeviceId::new(device)?;
         self.hub.touch(id.as_str());
-        self.lock_for_delivery(id.as_str(), "http", false).await
-    }
-
-    /// Locks the next message; `pushed` when it goes to an attached
-    /// device's connection rather than to an HTTP client.
-    pub(crate) async fn lock_for_delivery(
-        &self,
-        device: &str,
-        via: &str,
-        pushed: bool,
-    ) -> HubResult<Option<C2dMessage>> {
+        let device = id.as_str();
         let settings = self.hub.settings();
         let dev = device.to_string();
-        let via = via.to_string();
         // The lock is handed out without waiting for its fsync: a crash
         // that loses it only puts the message back in the queue, to be
         // delivered again (at-least-once), and later jobs (the device's
@@ -110,11 +237,11 @@ impl Mailbox<'_> {
             .db
             .write_unsynced(move |ctx| {
                 crate::registry::table::get_required(ctx.conn, &dev)?;
-                ops::lock_next(ctx, &dev, &settings, &via, pushed)
+                ops::lock_next(ctx, &dev, &settings)
             })
             .await?;
         for t in &locked.released {
-            self.hub.inner.presence.settled(device, t);
+            self.hub.inner.presence.requeued(device, t);
         }
         Ok(locked.message)
     }
@@ -165,7 +292,7 @@ impl Mailbox<'_> {
             .db
             .write(move |ctx| ops::abandon(ctx, &dev, &token, &settings))
             .await;
-        self.hub.inner.presence.settled(device, lock_token);
+        self.hub.inner.presence.requeued(device, lock_token);
         r
     }
 
@@ -240,7 +367,7 @@ impl Mailbox<'_> {
                 .write(move |ctx| expiry::sweep(ctx, &s, 500))
                 .await?;
             for (device, token) in &r.released {
-                self.hub.inner.presence.settled(device, token);
+                self.hub.inner.presence.requeued(device, token);
             }
             total.released.extend(r.released);
             total.expired += r.expired;

@@ -85,24 +85,63 @@ pub(crate) struct Locked {
     pub message: Option<C2dMessage>,
     /// Locks of this device that had run out and were released first.
     pub released: Vec<String>,
+    /// A connection's window was full: nothing was locked.
+    pub window_full: bool,
 }
 
-/// Locks the oldest deliverable message of a device for `via` (the
-/// transport); `pushed` when it goes to an attached device's connection
-/// (whose locks end with the process), not to an HTTP client.
+/// Locks the oldest deliverable message of a device for an HTTP client
+/// (pull delivery: such a lock outlives the hub process).
 pub(crate) fn lock_next(
+    ctx: &mut WriteCtx<'_>,
+    device: &str,
+    settings: &HubSettings,
+) -> HubResult<Locked> {
+    let released = super::expiry::expire_device(ctx, device, settings)?;
+    let message = lock_ready(ctx, device, settings, "http", false)?;
+    Ok(Locked {
+        message,
+        released,
+        window_full: false,
+    })
+}
+
+/// Locks the oldest deliverable message of a device for its connection
+/// (`via`), unless `window` messages are already locked by a connection.
+/// Every lock is taken on the writer thread, oldest message first, so
+/// locks follow the queue's order whoever asks (the send path or the pump).
+pub(crate) fn lock_for_push(
+    ctx: &mut WriteCtx<'_>,
+    device: &str,
+    window: usize,
+    settings: &HubSettings,
+    via: &str,
+) -> HubResult<Locked> {
+    let released = super::expiry::expire_device(ctx, device, settings)?;
+    let window_full = table::count_pushed_locks(ctx.conn, device)? >= window;
+    let message = if window_full {
+        None
+    } else {
+        lock_ready(ctx, device, settings, via, true)?
+    };
+    Ok(Locked {
+        message,
+        released,
+        window_full,
+    })
+}
+
+/// Locks the oldest deliverable message, if any, for `via`; `pushed` when
+/// it goes to an attached device's connection (whose locks end with the
+/// process).
+fn lock_ready(
     ctx: &mut WriteCtx<'_>,
     device: &str,
     settings: &HubSettings,
     via: &str,
     pushed: bool,
-) -> HubResult<Locked> {
-    let released = super::expiry::expire_device(ctx, device, settings)?;
+) -> HubResult<Option<C2dMessage>> {
     let Some(mut m) = table::next_ready(ctx.conn, device, ctx.now)? else {
-        return Ok(Locked {
-            message: None,
-            released,
-        });
+        return Ok(None);
     };
     m.state = MessageState::Invisible;
     m.lock_token = Some(Uuid::new_v4().to_string());
@@ -118,10 +157,7 @@ pub(crate) fn lock_next(
         via: via.to_string(),
     });
     ctx.trace(event(&m, detail))?;
-    Ok(Locked {
-        message: Some(m),
-        released,
-    })
+    Ok(Some(m))
 }
 
 /// The locked message for `token`, if its lock is still valid.

@@ -201,6 +201,18 @@ pub(crate) fn mark_lock_holder(
     Ok(())
 }
 
+/// How many of a device's messages are locked by a connection: its
+/// delivery window's use, counted in the open transaction so that locks
+/// taken earlier in the same group count too.
+pub(crate) fn count_pushed_locks(conn: &Connection, device: &str) -> HubResult<usize> {
+    let n: i64 = conn
+        .prepare_cached(
+            "SELECT count(*) FROM c2d_messages WHERE device_id = ?1 AND state = 1 AND lock_pushed = 1",
+        )?
+        .query_row([device], |r| r.get(0))?;
+    Ok(usize::try_from(n).unwrap_or(usize::MAX))
+}
+
 /// Messages locked by a connection: (device, lock token).
 pub(crate) fn pushed_locks(conn: &Connection) -> HubResult<Vec<(String, String)>> {
     let mut st = conn.prepare(

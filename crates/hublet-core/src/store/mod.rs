@@ -138,9 +138,51 @@ impl Db {
     {
         let (tx, rx) = oneshot::channel();
         self.writer.send(Work::job(f, tx))?;
+        Ok(self.committed(rx))
+    }
+
+    /// [`submit`](Self::submit) with a hook run on the writer thread, in
+    /// queue order, once the job's group has run (before the commit; see
+    /// [`Work::job_then`]).
+    pub(crate) fn submit_then<T, F>(
+        &self,
+        f: F,
+        hook: writer::Hook<T>,
+    ) -> HubResult<impl std::future::Future<Output = HubResult<T>> + Send + 'static + use<T, F>>
+    where
+        T: Send + 'static,
+        F: Fn(&mut WriteCtx<'_>) -> HubResult<T> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        self.writer.send(Work::job_then(f, hook, tx, false))?;
+        Ok(self.committed(rx))
+    }
+
+    /// [`write_unsynced`](Self::write_unsynced) with a hook, as in
+    /// [`submit_then`](Self::submit_then).
+    pub(crate) async fn write_unsynced_then<T, F>(
+        &self,
+        f: F,
+        hook: writer::Hook<T>,
+    ) -> HubResult<T>
+    where
+        T: Send + 'static,
+        F: Fn(&mut WriteCtx<'_>) -> HubResult<T> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        self.writer.send(Work::job_then(f, hook, tx, true))?;
+        rx.await
+            .map_err(|_| HubError::Internal("the storage writer stopped".into()))?
+    }
+
+    /// The answer of a job queued with `rx`, a full disk reported as such.
+    fn committed<T: Send + 'static>(
+        &self,
+        rx: oneshot::Receiver<HubResult<T>>,
+    ) -> impl std::future::Future<Output = HubResult<T>> + Send + 'static + use<T> {
         let health = self.health.clone();
         let clock = self.clock.clone();
-        Ok(async move {
+        async move {
             let result = rx
                 .await
                 .map_err(|_| HubError::Internal("the storage writer stopped".into()))?;
@@ -153,7 +195,7 @@ impl Db {
                 }
                 e => e,
             })
-        })
+        }
     }
 
     /// Queues a trace event without waiting for its commit. Events keep the

@@ -76,12 +76,16 @@ pub(crate) trait Job: Send {
     fn failure(&self) -> Option<&HubError>;
     /// Answers the caller once the group's fate is known.
     fn finish(self: Box<Self>, commit: Result<(), HubError>);
-    /// Answers a caller that asked not to wait for the disk, once the
-    /// job has run in the open transaction.
+    /// Runs the job's hook, then answers a caller that asked not to wait
+    /// for the disk, once the group has run in the open transaction.
     fn reply_early(&mut self);
     /// Whether the caller waits for the commit (most do).
     fn waits_for_commit(&self) -> bool;
 }
+
+/// Runs on the writer thread once a job's group has run (see
+/// [`Work::job_then`]), with the job's successful result.
+pub(crate) type Hook<T> = Box<dyn FnOnce(&mut T) + Send>;
 
 struct TypedJob<F, T> {
     f: F,
@@ -89,6 +93,7 @@ struct TypedJob<F, T> {
     reply: Option<oneshot::Sender<HubResult<T>>>,
     /// Answer a success before the commit's fsync (see [`Work::early_job`]).
     early: bool,
+    hook: Option<Hook<T>>,
 }
 
 impl<F, T> Job for TypedJob<F, T>
@@ -122,6 +127,9 @@ where
     }
 
     fn reply_early(&mut self) {
+        if let (Some(hook), Some(Ok(out))) = (self.hook.take(), self.out.as_mut()) {
+            hook(out);
+        }
         if self.early
             && matches!(self.out, Some(Ok(_)))
             && let (Some(reply), Some(out)) = (self.reply.take(), self.out.take())
@@ -164,6 +172,7 @@ impl Work {
             out: None,
             reply: Some(reply),
             early: false,
+            hook: None,
         }))
     }
 
@@ -183,6 +192,35 @@ impl Work {
             out: None,
             reply: Some(reply),
             early: true,
+            hook: None,
+        }))
+    }
+
+    /// A job with a `hook` that runs on the writer thread, in queue order,
+    /// once the job's group has run and before its commit, given the job's
+    /// successful result. It runs once, even when the job ran twice, and
+    /// never for a failed job or a group SQLite rolled back.
+    ///
+    /// Why: a C2D delivery hands a locked message to a device's connection
+    /// from here, so that deliveries reach the connection in the order
+    /// their locks were taken, whichever path (a send, the device's pump)
+    /// took them, and without another trip through an async task.
+    pub(crate) fn job_then<T, F>(
+        f: F,
+        hook: Hook<T>,
+        reply: oneshot::Sender<HubResult<T>>,
+        early: bool,
+    ) -> Work
+    where
+        T: Send + 'static,
+        F: Fn(&mut WriteCtx<'_>) -> HubResult<T> + Send + 'static,
+    {
+        Work::Job(Box::new(TypedJob {
+            f,
+            out: None,
+            reply: Some(reply),
+            early,
+            hook: Some(hook),
         }))
     }
 }

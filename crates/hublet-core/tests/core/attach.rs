@@ -316,6 +316,60 @@ async fn subscribed_devices_get_their_queue_pushed_in_order_within_the_window() 
     assert_eq!(next_c2d(&mut rx).await.message_id, "late");
 }
 
+/// A send hands its message to the connection itself when the window has
+/// room, and the pump delivers the backlog: both together keep the queue's
+/// order and never exceed the window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sends_and_the_pump_together_keep_the_order_and_the_window() {
+    let t = TestHub::new().await;
+    t.device("d1").await;
+    let msg = |i: usize| NewMessage {
+        message_id: Some(format!("m{i:03}")),
+        ..NewMessage::text("x")
+    };
+    for i in 0..20 {
+        t.hub.mailbox().send("d1", msg(i)).await.unwrap();
+    }
+    let (att, mut rx) = t.hub.attach("d1", trusted()).await.unwrap();
+    att.subscribe_c2d(3).unwrap();
+    let hub = t.hub.clone();
+    let sender = tokio::spawn(async move {
+        for i in 20..200 {
+            // The queue holds 50: wait for room as a sender would.
+            while let Err(e) = hub.mailbox().send("d1", msg(i)).await {
+                assert!(matches!(e, hublet_core::HubError::QueueFull { .. }), "{e}");
+                tokio::task::yield_now().await;
+            }
+        }
+    });
+    let mut held = std::collections::VecDeque::new();
+    let mut got = Vec::new();
+    while got.len() < 200 {
+        let m = next_c2d(&mut rx).await;
+        got.push(m.message_id.clone());
+        held.push_back(m.lock_token.clone().unwrap());
+        assert!(held.len() <= 3, "more than the window unsettled: {got:?}");
+        let locked = t
+            .hub
+            .mailbox()
+            .list("d1")
+            .await
+            .unwrap()
+            .iter()
+            .filter(|m| m.state == MessageState::Invisible)
+            .count();
+        assert!(locked <= 3, "{locked} messages locked for a window of 3");
+        if held.len() == 3 || got.len() % 7 == 0 {
+            let token = held.pop_front().unwrap();
+            att.complete(&token).await.unwrap();
+        }
+    }
+    sender.await.unwrap();
+    let want: Vec<String> = (0..200).map(|i| format!("m{i:03}")).collect();
+    assert_eq!(got, want, "delivered in queue order");
+    assert!(nothing_pending(&mut rx), "each message delivered once");
+}
+
 #[tokio::test]
 async fn a_withheld_ack_leads_to_redelivery_after_the_lock_timeout() {
     let t = TestHub::new().await;
