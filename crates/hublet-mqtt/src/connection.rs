@@ -98,16 +98,27 @@ pub(crate) async fn serve<S>(
     };
     // Small initial buffers: most devices idle, and buffers grow when a big packet comes.
     let mut conn = Framed::with_capacity(stream, codec, 512);
-    let Some(connect) = handshake_packet(&mut conn, &remote, &shared).await else {
+    // A connection's task lives as long as the device stays connected, and
+    // an async fn's state is as large as its largest await: the steps that
+    // run once (handshake, attach, detach) are boxed, so an idle
+    // connection holds only the state of its read loop (docs/benchmarks.md,
+    // "Server memory per idle connection").
+    let Some(connect) = Box::pin(handshake_packet(&mut conn, &remote, &shared)).await else {
         return;
     };
-    let Some((att, rx, mut session)) =
-        accept(&mut conn, connect.clone(), &remote, transport, &shared).await
+    let Some((att, rx, mut session)) = Box::pin(accept(
+        &mut conn,
+        connect.clone(),
+        &remote,
+        transport,
+        &shared,
+    ))
+    .await
     else {
         return;
     };
     let end = run(&mut conn, &att, rx, &mut session, &connect, &shared).await;
-    finish(conn, att, end, &connect).await;
+    Box::pin(finish(conn, att, end, &connect)).await;
 }
 
 fn hub_notice(shared: &Shared, device: Option<&str>, what: &str, remote: &str) {
@@ -419,7 +430,8 @@ where
                     Some(Ok(p)) => p,
                 };
                 att.touch();
-                match handle(pkt, conn, att, session, shared, &mut acks, &mut settles).await {
+                // Boxed for the time a packet is handled (see `serve`).
+                match Box::pin(handle(pkt, conn, att, session, shared, &mut acks, &mut settles)).await {
                     Ok(None) => {}
                     Ok(Some(end)) => return end,
                     Err(v) => return End::Violation(v.0),

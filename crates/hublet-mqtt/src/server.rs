@@ -150,9 +150,14 @@ async fn serve_stream(
     match tls {
         None => connection::serve(stream, remote, "mqtt", shared).await,
         Some(acceptor) => {
+            // Boxed: a task's state is the largest of its branches, so the
+            // TLS handshake and stream would otherwise be paid for by every
+            // plain connection too.
             let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream));
-            match handshake.await {
-                Ok(Ok(tls_stream)) => connection::serve(tls_stream, remote, "mqtts", shared).await,
+            match Box::pin(handshake).await {
+                Ok(Ok(tls_stream)) => {
+                    Box::pin(connection::serve(tls_stream, remote, "mqtts", shared)).await
+                }
                 Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
                 Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
             }

@@ -322,7 +322,8 @@ impl Hub {
             let task = tokio::spawn(async move {
                 let sleep = hub.inner.clock.sleep_until(exp);
                 tokio::select! {
-                    _ = sleep => hub.detach_attachment(&dev, attachment_id, DetachReason::TokenExpired).await,
+                    // Boxed: the task waits for hours, holding only its sleep.
+                    _ = sleep => Box::pin(hub.detach_attachment(&dev, attachment_id, DetachReason::TokenExpired)).await,
                     _ = hub.shutdown_signal() => {}
                 }
             });

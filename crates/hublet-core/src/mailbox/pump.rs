@@ -38,7 +38,8 @@ async fn run(hub: Hub, device: String, attachment: u64) {
         let pending = presence.take_c2d_pending(&device);
         if look || pending {
             look = false;
-            match hub.mailbox().push_next(&device, attachment).await {
+            // Boxed while it runs: an idle pump holds only its wait.
+            match Box::pin(hub.mailbox().push_next(&device, attachment)).await {
                 // The window may have more room, the queue more messages.
                 Ok(Pushed::Delivered) => {
                     look = true;

@@ -47,11 +47,20 @@ pub(crate) struct Db {
     checkpointer: checkpoint::Checkpointer,
     path: PathBuf,
     readers: Arc<Mutex<Vec<Connection>>>,
+    /// Bounds the reads in flight (see [`MAX_READS`]).
+    reads: Arc<tokio::sync::Semaphore>,
     health: Arc<StorageHealth>,
     clock: SharedClock,
 }
 
 const MAX_IDLE_READERS: usize = 4;
+
+/// Most reads running at once, each on a blocking thread. Without a bound a
+/// burst (2,000 devices connecting at once, each read for its session)
+/// started a blocking thread per read, up to tokio's 512, and their stacks
+/// and allocator caches stayed in the process's memory; more threads than
+/// this do not read faster on a desktop's cores anyway (docs/benchmarks.md).
+const MAX_READS: usize = 8;
 
 impl Db {
     /// Opens (creating and migrating if needed) the database at `path`.
@@ -82,6 +91,7 @@ impl Db {
             checkpointer,
             path: path.to_path_buf(),
             readers: Arc::new(Mutex::new(Vec::new())),
+            reads: Arc::new(tokio::sync::Semaphore::new(MAX_READS)),
             health,
             clock,
         })
@@ -241,7 +251,14 @@ impl Db {
     {
         let readers = self.readers.clone();
         let path = self.path.clone();
+        let permit = self
+            .reads
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| HubError::Internal("the storage readers stopped".into()))?;
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let conn = match lock(&readers).pop() {
                 Some(c) => c,
                 None => open::open_ro(&path)?,
