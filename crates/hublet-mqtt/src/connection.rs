@@ -415,7 +415,7 @@ where
                         p.payload = Bytes::from(body.to_string());
                         Packet::Publish(p)
                     }
-                    Some(ToDevice::Close(reason)) => return End::Hub(reason),
+                    Some(ToDevice::Close(reason)) => return End::Hub(*reason),
                     None => return End::Hub(DetachReason::Dropped),
                 };
                 if let Err(e) = conn.send(out).await {

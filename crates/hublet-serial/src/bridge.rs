@@ -839,7 +839,7 @@ impl Board {
                         let version = patch.get("$version").and_then(|v| v.as_u64()).unwrap_or_default();
                         self.write_frame(link, &protocol::desired_frame(version, patch.to_string().as_bytes()), &ending, None, None);
                     }
-                    Some(ToDevice::Close(reason)) => return End::HubClosed(reason),
+                    Some(ToDevice::Close(reason)) => return End::HubClosed(*reason),
                     None => return End::HubClosed(DetachReason::Dropped),
                 },
                 c = self.cmds.recv() => match c {

@@ -390,7 +390,7 @@ impl Hub {
             reason,
             DetachReason::Closed | DetachReason::ConnectionLost(_) | DetachReason::Dropped
         ) {
-            let _ = r.tx.send(ToDevice::Close(reason.clone()));
+            let _ = r.tx.send(ToDevice::Close(Box::new(reason.clone())));
         }
         let now = self.now();
         let tokens: Vec<String> = r.outstanding.into_iter().collect();

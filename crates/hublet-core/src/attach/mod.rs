@@ -185,16 +185,20 @@ pub struct MethodRequest {
 
 /// What the hub sends a transport for its device.
 #[derive(Debug, Clone, PartialEq)]
+///
+/// Every variant is boxed so that the enum is two words: a channel's buffer
+/// is allocated in blocks of 32 slots, one per attachment, and the slots
+/// were most of an idle connection's memory (docs/benchmarks.md).
 pub enum ToDevice {
     /// Deliver this locked C2D message (settle it by its lock token).
     C2d(Box<C2dMessage>),
     /// Deliver this method request (answer with [`Attachment::respond`]).
-    Method(MethodRequest),
+    Method(Box<MethodRequest>),
     /// A desired-properties change (its members plus `$version`), for a
     /// device subscribed with [`Attachment::subscribe_twin_desired`].
-    DesiredPatch(serde_json::Value),
+    DesiredPatch(Box<serde_json::Value>),
     /// The hub ended the attachment: close the connection.
-    Close(DetachReason),
+    Close(Box<DetachReason>),
 }
 
 /// A device-to-cloud message as a transport decoded it.

@@ -254,7 +254,7 @@ impl Presence {
     /// not queue them: the device reads the twin when it reconnects).
     pub(crate) fn send_desired(&self, device: &str, body: serde_json::Value) -> bool {
         self.with(device, |r| match r.slot.as_ref() {
-            Some(s) if s.twin_desired => s.tx.send(ToDevice::DesiredPatch(body)).is_ok(),
+            Some(s) if s.twin_desired => s.tx.send(ToDevice::DesiredPatch(Box::new(body))).is_ok(),
             _ => false,
         })
     }

@@ -291,7 +291,7 @@ impl Methods<'_> {
             method_name: call.method_name.clone(),
             payload,
         };
-        if tx.send(ToDevice::Method(request)).is_err() {
+        if tx.send(ToDevice::Method(Box::new(request))).is_err() {
             hub.inner.presence.take_call(device, rid);
             return Err(fail(HubError::DeviceDisconnected {
                 device: device.to_string(),

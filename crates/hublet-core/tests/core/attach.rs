@@ -470,7 +470,7 @@ async fn a_second_attachment_replaces_the_first() {
     let (second, _rx2) = t.hub.attach("d1", trusted()).await.unwrap();
     assert!(matches!(
         rx1.recv().await,
-        Some(ToDevice::Close(DetachReason::Replaced))
+        Some(ToDevice::Close(r)) if matches!(*r, DetachReason::Replaced)
     ));
     assert!(!first.is_current());
     assert!(second.is_current());
@@ -498,7 +498,7 @@ async fn the_hub_detaches_a_device_when_its_token_expires_or_it_is_disabled() {
     t.clock.advance(Duration::from_secs(120));
     assert!(matches!(
         rx.recv().await,
-        Some(ToDevice::Close(DetachReason::TokenExpired))
+        Some(ToDevice::Close(r)) if matches!(*r, DetachReason::TokenExpired)
     ));
 
     let (_b, mut rx2) = t.hub.attach("d2", trusted()).await.unwrap();
@@ -509,7 +509,7 @@ async fn the_hub_detaches_a_device_when_its_token_expires_or_it_is_disabled() {
         .unwrap();
     assert!(matches!(
         rx2.recv().await,
-        Some(ToDevice::Close(DetachReason::Disabled))
+        Some(ToDevice::Close(r)) if matches!(*r, DetachReason::Disabled)
     ));
 }
 
