@@ -290,16 +290,14 @@ impl Presence {
         })
     }
 
-    /// How many more messages the pump of `attachment` may deliver now;
-    /// `None` when the attachment or its C2D subscription has ended.
-    pub(crate) fn c2d_room(&self, device: &str, attachment: u64) -> Option<usize> {
+    /// Whether `attachment` is still the device's and subscribed to C2D.
+    /// (Its window's use is counted in the open transaction by the job that
+    /// locks: see `mailbox::ops::lock_for_push`.)
+    pub(crate) fn c2d_subscribed(&self, device: &str, attachment: u64) -> bool {
         let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        let s = map.get(device)?.slot.as_ref()?;
-        if s.id != attachment {
-            return None;
-        }
-        let w = s.c2d_window?;
-        Some(w.saturating_sub(s.outstanding.len()))
+        map.get(device)
+            .and_then(|r| r.slot.as_ref())
+            .is_some_and(|s| s.id == attachment && s.c2d_window.is_some())
     }
 
     /// Hands a locked message to the attachment; false if it has ended.

@@ -30,7 +30,7 @@ async fn run(hub: Hub, device: String, attachment: u64) {
         let woken = notify.notified();
         tokio::pin!(woken);
         woken.as_mut().enable();
-        if presence.c2d_room(&device, attachment).is_none() {
+        if !presence.c2d_subscribed(&device, attachment) {
             return;
         }
         // Taken whether or not `look` is set, so a stale mark does not

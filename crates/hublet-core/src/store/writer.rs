@@ -167,13 +167,7 @@ impl Work {
         T: Send + 'static,
         F: Fn(&mut WriteCtx<'_>) -> HubResult<T> + Send + 'static,
     {
-        Work::Job(Box::new(TypedJob {
-            f,
-            out: None,
-            reply: Some(reply),
-            early: false,
-            hook: None,
-        }))
+        Work::typed(f, reply, false, None)
     }
 
     /// A job whose success is answered as soon as its group has run, before
@@ -187,13 +181,7 @@ impl Work {
         T: Send + 'static,
         F: Fn(&mut WriteCtx<'_>) -> HubResult<T> + Send + 'static,
     {
-        Work::Job(Box::new(TypedJob {
-            f,
-            out: None,
-            reply: Some(reply),
-            early: true,
-            hook: None,
-        }))
+        Work::typed(f, reply, true, None)
     }
 
     /// A job with a `hook` that runs on the writer thread, in queue order,
@@ -215,12 +203,25 @@ impl Work {
         T: Send + 'static,
         F: Fn(&mut WriteCtx<'_>) -> HubResult<T> + Send + 'static,
     {
+        Work::typed(f, reply, early, Some(hook))
+    }
+
+    fn typed<T, F>(
+        f: F,
+        reply: oneshot::Sender<HubResult<T>>,
+        early: bool,
+        hook: Option<Hook<T>>,
+    ) -> Work
+    where
+        T: Send + 'static,
+        F: Fn(&mut WriteCtx<'_>) -> HubResult<T> + Send + 'static,
+    {
         Work::Job(Box::new(TypedJob {
             f,
             out: None,
             reply: Some(reply),
             early,
-            hook: Some(hook),
+            hook,
         }))
     }
 }

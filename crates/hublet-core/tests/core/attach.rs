@@ -22,6 +22,18 @@ async fn next_c2d(rx: &mut UnboundedReceiver<ToDevice>) -> hublet_core::C2dMessa
     }
 }
 
+/// The states of a device's queue, in order.
+async fn states(t: &TestHub, device: &str) -> Vec<MessageState> {
+    t.hub
+        .mailbox()
+        .list(device)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.state)
+        .collect()
+}
+
 fn nothing_pending(rx: &mut UnboundedReceiver<ToDevice>) -> bool {
     rx.try_recv().is_err()
 }
@@ -268,15 +280,7 @@ async fn subscribed_devices_get_their_queue_pushed_in_order_within_the_window() 
     let a = next_c2d(&mut rx).await;
     let b = next_c2d(&mut rx).await;
     assert_eq!((a.message_id.as_str(), b.message_id.as_str()), ("m0", "m1"));
-    let states: Vec<MessageState> = t
-        .hub
-        .mailbox()
-        .list("d1")
-        .await
-        .unwrap()
-        .iter()
-        .map(|m| m.state)
-        .collect();
+    let states = states(&t, "d1").await;
     assert_eq!(
         states,
         [
@@ -349,14 +353,10 @@ async fn sends_and_the_pump_together_keep_the_order_and_the_window() {
         got.push(m.message_id.clone());
         held.push_back(m.lock_token.clone().unwrap());
         assert!(held.len() <= 3, "more than the window unsettled: {got:?}");
-        let locked = t
-            .hub
-            .mailbox()
-            .list("d1")
+        let locked = states(&t, "d1")
             .await
-            .unwrap()
-            .iter()
-            .filter(|m| m.state == MessageState::Invisible)
+            .into_iter()
+            .filter(|s| *s == MessageState::Invisible)
             .count();
         assert!(locked <= 3, "{locked} messages locked for a window of 3");
         if held.len() == 3 || got.len() % 7 == 0 {
