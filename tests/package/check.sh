@@ -12,6 +12,8 @@
 # no binary behind. Prints the install size, the app's cold start (launch →
 # hub answering) and its idle memory (PSS of all its processes).
 set -euo pipefail
+# With pipefail, `cmd | grep -q` fails when grep exits at its first match
+# and `cmd` then dies of SIGPIPE: the checks below let grep read it all.
 cd "$(dirname "$0")/../.."
 deb="${1:-$(ls -t target/release/bundle/deb/*.deb | head -1)}"
 sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
@@ -41,15 +43,15 @@ for bin in hublet hublet-desktop; do
 done
 hublet --version
 hublet-desktop --version
-getcap /usr/bin/hublet | grep -q cap_net_bind_service || fail "/usr/bin/hublet lacks cap_net_bind_service"
+getcap /usr/bin/hublet | grep cap_net_bind_service >/dev/null || fail "/usr/bin/hublet lacks cap_net_bind_service"
 [[ -f /usr/share/man/man1/hublet.1.gz ]] || fail "no man page"
 [[ -f /usr/share/man/man1/hublet-send.1.gz ]] || fail "no man page per command"
 [[ -f /usr/share/bash-completion/completions/hublet ]] || fail "no bash completion"
 [[ -f /usr/share/zsh/vendor-completions/_hublet ]] || fail "no zsh completion"
 [[ -f /usr/share/fish/vendor_completions.d/hublet.fish ]] || fail "no fish completion"
-desktop="$(dpkg -L "$pkg" | grep '/usr/share/applications/.*\.desktop$' | head -1)"
+desktop="$(dpkg -L "$pkg" | awk '/^\/usr\/share\/applications\/.*\.desktop$/ && !found { print; found = 1 }')"
 [[ -n "$desktop" ]] && grep -q '^Exec=hublet-desktop' "$desktop" || fail "no desktop entry running hublet-desktop"
-dpkg -L "$pkg" | grep -q '/usr/share/icons/hicolor/.*/apps/' || fail "no icons"
+dpkg -L "$pkg" | grep '/usr/share/icons/hicolor/.*/apps/' >/dev/null || fail "no icons"
 size_kb="$(dpkg-query -W -f='${Installed-Size}' "$pkg")"
 echo "installed size: $((size_kb / 1024)) MiB ($size_kb KiB)"
 
@@ -74,7 +76,7 @@ hublet serve --data-dir "$work/serve" "${ports[@]}" >"$work/serve.log" 2>&1 &
 serve_pid=$!
 wait_hub "$work/serve" 30 >/dev/null || { cat "$work/serve.log"; fail "hublet serve did not answer"; }
 hublet --data-dir "$work/serve" device add pkg-check >/dev/null
-hublet --data-dir "$work/serve" device list | grep -q pkg-check || fail "the installed CLI cannot drive its hub"
+hublet --data-dir "$work/serve" device list | grep pkg-check >/dev/null || fail "the installed CLI cannot drive its hub"
 kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true; serve_pid=""
 
 echo "== the installed app (Xvfb, demo fleet)"
