@@ -87,6 +87,7 @@ impl Args {
 }
 
 fn main() -> anyhow::Result<()> {
+    hublet_server::malloc::limit_malloc_arenas();
     let env_fixes = startup_env::apply();
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -9,6 +9,7 @@
 //! what it started.
 
 pub mod hubfile;
+pub mod malloc;
 pub mod ports;
 
 pub use hublet_mqtt::{C2D_INFLIGHT_RANGE, DEFAULT_C2D_INFLIGHT};

@@ -17,6 +17,7 @@ mod sse;
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    hublet_server::malloc::limit_malloc_arenas();
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = match command::Cli::try_parse() {
         Ok(c) => c,

@@ -30,7 +30,17 @@ pub fn free_port() -> u16 {
 /// `log` (its log to this process's stderr when given, else discarded) and
 /// returns once it printed its ready document.
 pub fn serve(dir: &Path, args: &[String], log: Option<&str>) -> Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hublet"))
+    // `HUBLET_BENCH_HEAPTRACK=<file>` runs the hub under heaptrack, for a
+    // heap profile of a bench's load (docs/benchmarks.md).
+    let mut cmd = match std::env::var("HUBLET_BENCH_HEAPTRACK") {
+        Ok(out) => {
+            let mut c = Command::new("heaptrack");
+            c.args(["-o", &out, env!("CARGO_BIN_EXE_hublet")]);
+            c
+        }
+        Err(_) => Command::new(env!("CARGO_BIN_EXE_hublet")),
+    };
+    let mut child = cmd
         .arg("--data-dir")
         .arg(dir)
         .args(["--json", "serve"])
@@ -51,6 +61,10 @@ pub fn serve(dir: &Path, args: &[String], log: Option<&str>) -> Child {
         let mut line = String::new();
         if out.read_line(&mut line).unwrap() == 0 {
             panic!("the hub did not start: {doc}");
+        }
+        // A wrapper (heaptrack) may print its own lines first.
+        if doc.is_empty() && !line.starts_with('{') {
+            continue;
         }
         doc.push_str(&line);
     }
