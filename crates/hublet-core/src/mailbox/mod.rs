@@ -21,7 +21,7 @@ pub(crate) use ops::TRACE_BODY_LIMIT;
 
 use uuid::Uuid;
 
-use crate::attach::presence::{C2dTarget, Presence};
+use crate::attach::presence::C2dTarget;
 use crate::error::HubResult;
 use crate::hub::Hub;
 use crate::ids::DeviceId;
@@ -69,23 +69,23 @@ fn lock_handover(
 
 impl Handover {
     /// On the writer thread, once the job's group ran: gives the message
-    /// to the connection (false if that attachment ended meanwhile).
-    fn deliver(&mut self, presence: &Presence, device: &str) {
+    /// to the connection, and settles the rest there too, so that it is
+    /// done even if the caller stops waiting (an HTTP sender that
+    /// disconnects): the device's locks that ran out are forgotten, and a
+    /// message the connection could not take (its attachment ended
+    /// meanwhile) is released by a job queued right behind this one.
+    fn deliver(&mut self, hub: &Hub, device: &str) {
+        let presence = &hub.inner.presence;
         if let Some(m) = &self.message {
             self.delivered = presence.deliver_c2d(device, self.attachment, m.clone());
         }
-    }
-
-    /// After the job's answer: forgets the released locks and puts back a
-    /// message its connection could not take.
-    async fn settle(self, hub: &Hub, device: &str) {
-        for t in &self.released {
-            hub.inner.presence.requeued(device, t);
+        for t in self.released.drain(..) {
+            presence.requeued(device, &t);
         }
-        if let Some(m) = self.message.filter(|_| !self.delivered)
-            && let Some(token) = &m.lock_token
+        if !self.delivered
+            && let Some(token) = self.message.as_ref().and_then(|m| m.lock_token.clone())
         {
-            hub.mailbox().release_detached(device, token).await;
+            hub.mailbox().queue_release_detached(device, token);
         }
     }
 }
@@ -149,10 +149,10 @@ impl Mailbox<'_> {
                 Ok((sent, handover))
             },
             {
-                let (presence, dev) = (self.hub.inner.presence.clone(), id.to_string());
+                let (hub, dev) = (self.hub.clone(), id.to_string());
                 Box::new(move |out: &mut (C2dMessage, Option<Handover>)| {
                     if let Some(h) = &mut out.1 {
-                        h.deliver(&presence, &dev);
+                        h.deliver(&hub, &dev);
                     }
                 })
             },
@@ -160,11 +160,11 @@ impl Mailbox<'_> {
         let hub = self.hub.clone();
         Ok(async move {
             let (m, handover) = committed.await?;
-            let mut handed = false;
-            if let Some(h) = handover {
-                handed = h.message.as_ref().map(|l| l.sequence_number) == Some(m.sequence_number);
-                h.settle(&hub, id.as_str()).await;
-            }
+            // A message the connection could not take was put back by the
+            // writer's hook, which also woke the pump.
+            let handed = handover
+                .and_then(|h| h.message)
+                .is_some_and(|l| l.sequence_number == m.sequence_number);
             if !handed {
                 hub.inner.presence.wake_c2d(id.as_str());
             }
@@ -197,10 +197,10 @@ impl Mailbox<'_> {
                     }
                 },
                 {
-                    let (presence, dev) = (self.hub.inner.presence.clone(), device.to_string());
+                    let (hub, dev) = (self.hub.clone(), device.to_string());
                     Box::new(move |out: &mut Option<Handover>| {
                         if let Some(h) = out {
-                            h.deliver(&presence, &dev);
+                            h.deliver(&hub, &dev);
                         }
                     })
                 },
@@ -215,7 +215,6 @@ impl Mailbox<'_> {
             (None, _) if h.full => Pushed::Full,
             (None, _) => Pushed::Nothing,
         };
-        h.settle(self.hub, device).await;
         Ok(outcome)
     }
 
@@ -310,19 +309,25 @@ impl Mailbox<'_> {
         r.map(|_| ())
     }
 
-    pub(crate) async fn release_detached(&self, device: &str, lock_token: &str) {
+    /// Queues, without waiting, the release of a lock whose message its
+    /// connection never received; called on the writer thread by
+    /// [`Handover::deliver`].
+    fn queue_release_detached(&self, device: &str, lock_token: String) {
         let settings = self.hub.settings();
-        let (dev, token) = (device.to_string(), lock_token.to_string());
-        let r = self
-            .hub
-            .inner
-            .db
-            .write(move |ctx| ops::release(ctx, &dev, &token, ops::Release::Detached, &settings))
-            .await;
-        if let Err(e) = r {
-            tracing::warn!(device, "could not release lock {lock_token}: {e}");
+        let presence = self.hub.inner.presence.clone();
+        let dev = device.to_string();
+        let queued = self.hub.inner.db.submit(move |ctx| {
+            let released = ops::release(ctx, &dev, &lock_token, ops::Release::Detached, &settings);
+            // Woken from inside the job: the pump's next look is queued
+            // behind it, so it sees the message back in the queue.
+            presence.wake_c2d(&dev);
+            released
+        });
+        // Nobody waits for the answer: a failure leaves the lock to run
+        // out, as it would after a crash.
+        if let Err(e) = queued {
+            tracing::warn!(device, "could not queue the release of a lock: {e}");
         }
-        self.hub.inner.presence.wake_c2d(device);
     }
 
     /// Removes every message of a device's queue; returns how many.

@@ -649,3 +649,44 @@ async fn after_a_crash_messages_a_connection_held_are_ready_at_once_but_http_loc
     assert_eq!(released.len(), 1);
     assert_eq!(released[0].device_id.as_deref(), Some("d1"));
 }
+
+/// A message handed over to a connection that can no longer take it (the
+/// transport is gone, the detach not yet done) goes back to the queue at
+/// once, even when the sender stopped waiting for its send: it does not
+/// stay locked until the lock timeout.
+#[tokio::test]
+async fn a_handover_the_connection_cannot_take_is_put_back_even_if_the_sender_left() {
+    let t = TestHub::new().await;
+    t.device("d1").await;
+    t.device("d2").await;
+    let (att, rx) = t.hub.attach("d1", trusted()).await.unwrap();
+    att.subscribe_c2d(5).unwrap();
+    drop(rx);
+    let send = t
+        .hub
+        .mailbox()
+        .submit_via("d1", NewMessage::text("x"), None)
+        .unwrap();
+    // The sender disconnects before its send is answered.
+    drop(send);
+    // Storage jobs run in queue order: once this later send is answered,
+    // the first one has run, locked the message and found the connection
+    // gone. Then the transport's detach follows.
+    t.hub
+        .mailbox()
+        .send("d2", NewMessage::text("w"))
+        .await
+        .unwrap();
+    att.detach(DetachReason::ConnectionLost("reset".into()))
+        .await;
+    // A release is queued while the group of the job that locked runs, so
+    // a send queued after that group was answered comes after it.
+    for body in ["y", "z"] {
+        t.hub
+            .mailbox()
+            .send("d2", NewMessage::text(body))
+            .await
+            .unwrap();
+    }
+    assert_eq!(states(&t, "d1").await, vec![MessageState::Enqueued]);
+}
