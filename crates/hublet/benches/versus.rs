@@ -19,6 +19,11 @@
 //!   every message reached its device (which PUBACKs it), send → device
 //!   latency (send time in the body), the producer's ack latency, and the
 //!   bytes the server process wrote to disk (`/proc/PID/io`) per message.
+//! - **C2D over AMQP** (Hublet only): the same again with the senders as
+//!   the Azure service SDKs send, each on its own AMQP connection (TLS, CBS
+//!   put-token for `iothubowner`, a sender link on `/messages/devicebound`)
+//!   waiting for each delivery's `accepted`. mosquitto has no AMQP: its
+//!   column is its MQTT publishers' figures from the C2D phase.
 //! - **Methods**: the same devices answer requests at once; `--callers`
 //!   callers call back to back (Hublet: `POST /api/devices/{id}/methods`;
 //!   mosquitto: request and response over topics, the caller an MQTT
@@ -39,8 +44,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use fe2o3_amqp::types::messaging::{Body, Data, Message, Outcome, Properties};
+use fe2o3_amqp::types::primitives::{Binary, Value};
+use fe2o3_amqp::{Connection, Sender, Session};
+use fe2o3_amqp_cbs::client::CbsClient;
+use fe2o3_amqp_cbs::token::CbsToken;
 use hublet_core::auth::sas;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use tokio_rustls::TlsConnector;
+use tokio_rustls::rustls::pki_types::ServerName;
 
 mod common;
 use common::{arg, free_port};
@@ -112,6 +124,8 @@ struct Server {
     system: System,
     child: Child,
     mqtt: u16,
+    /// Hublet's AMQP (TLS) port.
+    amqp: u16,
     api: String,
     token: String,
     http: reqwest::Client,
@@ -192,6 +206,7 @@ impl Server {
     async fn start(system: System) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let mqtt = free_port();
+        let amqp = free_port();
         let (child, api) = match system {
             System::Hublet => {
                 let api = free_port();
@@ -201,7 +216,7 @@ impl Server {
                     "--https",
                     "off",
                     "--amqps",
-                    "off",
+                    &format!("127.0.0.1:{amqp}"),
                     "--mqtt",
                     &format!("127.0.0.1:{mqtt}"),
                     "--api",
@@ -253,6 +268,7 @@ impl Server {
             system,
             child,
             mqtt,
+            amqp,
             api,
             token,
             http: reqwest::Client::new(),
@@ -286,6 +302,59 @@ impl Server {
                 self.keys.insert(id, key);
             }
         }
+    }
+
+    /// A service connection to Hublet's AMQP endpoint, opened as the Azure
+    /// service SDKs open one: TLS (trusting the hub's CA), AMQP open, a
+    /// session, a CBS put-token for `iothubowner`.
+    async fn amqp_service(
+        &self,
+    ) -> (
+        fe2o3_amqp::connection::ConnectionHandle<()>,
+        fe2o3_amqp::session::SessionHandle<()>,
+    ) {
+        let ca = self._dir.path().join("tls").join("ca.pem");
+        let tls_config =
+            hublet_tls::client_config_for_ca(&std::fs::read_to_string(&ca).unwrap(), &ca).unwrap();
+        let token: serde_json::Value = self
+            .http
+            .get(format!(
+                "{}/api/sas-token/service?policy=iothubowner",
+                self.api
+            ))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = token["token"].as_str().unwrap().to_string();
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.amqp))
+            .await
+            .unwrap();
+        tcp.set_nodelay(true).unwrap();
+        let tls = TlsConnector::from(tls_config)
+            .connect(ServerName::try_from("localhost").unwrap(), tcp)
+            .await
+            .unwrap();
+        let mut conn = Connection::builder()
+            .container_id("versus")
+            .hostname("localhost")
+            .open_with_stream(tls)
+            .await
+            .unwrap();
+        let mut session = Session::begin(&mut conn).await.unwrap();
+        let mut cbs = CbsClient::attach(&mut session).await.unwrap();
+        // fe2o3's CBS client expects status 202; IoT Hub (and Hublet) answer 200.
+        let _ = cbs
+            .put_token(
+                "https://localhost",
+                CbsToken::new(token, "servicebus.windows.net:sastoken", None),
+            )
+            .await;
+        let _ = cbs.close().await;
+        (conn, session)
     }
 
     fn options(&self, id: &str) -> MqttOptions {
@@ -374,6 +443,11 @@ struct Figures {
     c2d_p99_ms: f64,
     ack_p50_ms: f64,
     disk_bytes_per_msg: f64,
+    /// The C2D phase again with AMQP producers (Hublet; mosquitto's are
+    /// its MQTT figures).
+    amqp_c2d_per_s: f64,
+    amqp_c2d_p50_ms: f64,
+    amqp_ack_p50_ms: f64,
     methods_per_s: f64,
     method_p50_ms: f64,
     idle_kib: f64,
@@ -431,6 +505,37 @@ async fn c2d_sender(server: Arc<Server>, k: usize, count: usize, devices: usize)
             }
         }
     }
+    acks
+}
+
+/// One AMQP C2D sender (Hublet): its own service connection and sender
+/// link, one delivery at a time; returns the times to `accepted` (ms).
+async fn amqp_sender(server: Arc<Server>, k: usize, count: usize, devices: usize) -> Vec<f64> {
+    let (mut conn, mut session) = server.amqp_service().await;
+    let mut tx = Sender::attach(&mut session, format!("versus-{k}"), "/messages/devicebound")
+        .await
+        .unwrap();
+    let mut acks = Vec::with_capacity(count);
+    for i in 0..count {
+        let dev = format!("v{}", (k + i * 8) % devices);
+        let m = Message::builder()
+            .properties(Properties {
+                to: Some(format!("/devices/{dev}/messages/devicebound")),
+                message_id: Some(format!("a{k}.{i}").into()),
+                ..Default::default()
+            })
+            .body(Body::<Value>::Data(
+                vec![Data(Binary::from(unix_us().to_string().into_bytes()))].into(),
+            ))
+            .build();
+        let t = Instant::now();
+        let outcome = tx.send(m).await.unwrap();
+        assert!(matches!(outcome, Outcome::Accepted(_)), "{outcome:?}");
+        acks.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    let _ = tx.close().await;
+    let _ = session.end().await;
+    let _ = conn.close().await;
     acks
 }
 
@@ -546,6 +651,36 @@ async fn run_one(system: System, p: &Params) -> Figures {
     f.c2d_p99_ms = pct(&mut lat, 0.99) / 1e3;
     f.ack_p50_ms = pct(&mut acks, 0.5);
     f.disk_bytes_per_msg = written as f64 / total as f64;
+
+    // C2D again, from AMQP producers (Hublet only).
+    match system {
+        System::Hublet => {
+            let before = seen.delivered.load(Ordering::Relaxed);
+            let start = Instant::now();
+            let senders: Vec<_> = (0..p.senders)
+                .map(|k| tokio::spawn(amqp_sender(server.clone(), k, per, p.devices)))
+                .collect();
+            let mut acks = Vec::new();
+            for s in senders {
+                acks.extend(s.await.unwrap());
+            }
+            wait_for(
+                "every AMQP C2D message to arrive",
+                Duration::from_secs(300),
+                || seen.delivered.load(Ordering::Relaxed) >= before + total,
+            )
+            .await;
+            f.amqp_c2d_per_s = total as f64 / start.elapsed().as_secs_f64();
+            let mut lat = std::mem::take(&mut *seen.latencies_us.lock().unwrap());
+            f.amqp_c2d_p50_ms = pct(&mut lat, 0.5) / 1e3;
+            f.amqp_ack_p50_ms = pct(&mut acks, 0.5);
+        }
+        System::Mosquitto => {
+            f.amqp_c2d_per_s = f.c2d_per_s;
+            f.amqp_c2d_p50_ms = f.c2d_p50_ms;
+            f.amqp_ack_p50_ms = f.ack_p50_ms;
+        }
+    }
 
     // Methods.
     let per_caller = p.calls / p.callers;
@@ -669,6 +804,12 @@ fn main() {
                 f.method_p50_ms,
                 f.idle_kib
             );
+            if system == System::Hublet {
+                println!(
+                    "      C2D from AMQP producers: {:>8.0}/s, send->device p50 {:.2} ms, accepted p50 {:.2} ms",
+                    f.amqp_c2d_per_s, f.amqp_c2d_p50_ms, f.amqp_ack_p50_ms
+                );
+            }
             println!(
                 "      server threads: C2D [{}]; methods [{}]",
                 f.c2d_threads, f.method_threads
@@ -681,11 +822,26 @@ fn main() {
         return;
     };
     type Get = fn(&Figures) -> f64;
-    let rows: [(&str, Get, &str); 8] = [
+    let rows: [(&str, Get, &str); 11] = [
         ("C2D msg/s", |f| f.c2d_per_s, "higher"),
         ("C2D send->device p50 ms", |f| f.c2d_p50_ms, "lower"),
         ("C2D send->device p99 ms", |f| f.c2d_p99_ms, "lower"),
         ("producer ack p50 ms", |f| f.ack_p50_ms, "lower"),
+        (
+            "C2D msg/s, AMQP producers (mosquitto: MQTT)",
+            |f| f.amqp_c2d_per_s,
+            "higher",
+        ),
+        (
+            "C2D send->device p50 ms, AMQP producers",
+            |f| f.amqp_c2d_p50_ms,
+            "lower",
+        ),
+        (
+            "producer ack p50 ms, AMQP accepted",
+            |f| f.amqp_ack_p50_ms,
+            "lower",
+        ),
         (
             "disk bytes per C2D message",
             |f| f.disk_bytes_per_msg,
