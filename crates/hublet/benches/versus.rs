@@ -44,18 +44,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use fe2o3_amqp::Sender;
 use fe2o3_amqp::types::messaging::{Body, Data, Message, Outcome, Properties};
 use fe2o3_amqp::types::primitives::{Binary, Value};
-use fe2o3_amqp::{Connection, Sender, Session};
-use fe2o3_amqp_cbs::client::CbsClient;
-use fe2o3_amqp_cbs::token::CbsToken;
 use hublet_core::auth::sas;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
-use tokio_rustls::TlsConnector;
-use tokio_rustls::rustls::pki_types::ServerName;
 
 mod common;
 use common::{arg, free_port};
+/// The AMQP benches' service client (TLS, open, session, CBS put-token).
+#[path = "../../hublet-amqp/benches/common/mod.rs"]
+mod amqp_client;
 
 fn unix_us() -> u64 {
     SystemTime::now()
@@ -305,16 +304,11 @@ impl Server {
     }
 
     /// A service connection to Hublet's AMQP endpoint, opened as the Azure
-    /// service SDKs open one: TLS (trusting the hub's CA), AMQP open, a
-    /// session, a CBS put-token for `iothubowner`.
-    async fn amqp_service(
-        &self,
-    ) -> (
-        fe2o3_amqp::connection::ConnectionHandle<()>,
-        fe2o3_amqp::session::SessionHandle<()>,
-    ) {
+    /// service SDKs open one (TLS trusting the hub's CA, a CBS put-token
+    /// for `iothubowner`), with the AMQP benches' client.
+    async fn amqp_service(&self) -> amqp_client::Service {
         let ca = self._dir.path().join("tls").join("ca.pem");
-        let tls_config =
+        let tls =
             hublet_tls::client_config_for_ca(&std::fs::read_to_string(&ca).unwrap(), &ca).unwrap();
         let token: serde_json::Value = self
             .http
@@ -329,32 +323,14 @@ impl Server {
             .json()
             .await
             .unwrap();
-        let token = token["token"].as_str().unwrap().to_string();
-        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.amqp))
-            .await
-            .unwrap();
-        tcp.set_nodelay(true).unwrap();
-        let tls = TlsConnector::from(tls_config)
-            .connect(ServerName::try_from("localhost").unwrap(), tcp)
-            .await
-            .unwrap();
-        let mut conn = Connection::builder()
-            .container_id("versus")
-            .hostname("localhost")
-            .open_with_stream(tls)
-            .await
-            .unwrap();
-        let mut session = Session::begin(&mut conn).await.unwrap();
-        let mut cbs = CbsClient::attach(&mut session).await.unwrap();
-        // fe2o3's CBS client expects status 202; IoT Hub (and Hublet) answer 200.
-        let _ = cbs
-            .put_token(
-                "https://localhost",
-                CbsToken::new(token, "servicebus.windows.net:sastoken", None),
-            )
-            .await;
-        let _ = cbs.close().await;
-        (conn, session)
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.amqp));
+        amqp_client::connect_with(
+            addr,
+            tls,
+            token["token"].as_str().unwrap(),
+            "https://localhost",
+        )
+        .await
     }
 
     fn options(&self, id: &str) -> MqttOptions {
@@ -511,7 +487,10 @@ async fn c2d_sender(server: Arc<Server>, k: usize, count: usize, devices: usize)
 /// One AMQP C2D sender (Hublet): its own service connection and sender
 /// link, one delivery at a time; returns the times to `accepted` (ms).
 async fn amqp_sender(server: Arc<Server>, k: usize, count: usize, devices: usize) -> Vec<f64> {
-    let (mut conn, mut session) = server.amqp_service().await;
+    let amqp_client::Service {
+        mut conn,
+        mut session,
+    } = server.amqp_service().await;
     let mut tx = Sender::attach(&mut session, format!("versus-{k}"), "/messages/devicebound")
         .await
         .unwrap();

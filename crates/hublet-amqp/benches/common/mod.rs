@@ -66,9 +66,21 @@ pub fn owner_token(hub: &Hub) -> String {
 /// Opens a connection to the AMQP listener at `addr` and puts `token` on
 /// `$cbs` for `audience`.
 pub async fn connect(addr: SocketAddr, pki: &LocalPki, token: &str, audience: &str) -> Service {
+    connect_with(addr, pki.client_config().unwrap(), token, audience).await
+}
+
+/// [`connect`] with the TLS client configuration given (a bench that
+/// only has the hub's CA file; `crates/hublet/benches/versus.rs` includes
+/// this module).
+pub async fn connect_with(
+    addr: SocketAddr,
+    tls: Arc<tokio_rustls::rustls::ClientConfig>,
+    token: &str,
+    audience: &str,
+) -> Service {
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     tcp.set_nodelay(true).unwrap();
-    let tls = TlsConnector::from(Arc::new(pki.client_config().unwrap().as_ref().clone()))
+    let tls = TlsConnector::from(tls)
         .connect(ServerName::try_from("localhost").unwrap(), tcp)
         .await
         .unwrap();
