@@ -45,6 +45,13 @@ pub fn serve(dir: &Path, args: &[String], log: Option<&str>) -> Child {
         .arg(dir)
         .args(["--json", "serve"])
         .args(args)
+        // `HUBLET_BENCH_SERVE_ARGS="--durability normal"` adds flags to the
+        // hub's command line, to measure what a setting moves.
+        .args(
+            std::env::var("HUBLET_BENCH_SERVE_ARGS")
+                .unwrap_or_default()
+                .split_whitespace(),
+        )
         .env("RUST_LOG", log.unwrap_or("error"))
         .stdout(Stdio::piped())
         .stderr(if log.is_some() {
