@@ -19,8 +19,8 @@ deb="${1:-$(ls -t target/release/bundle/deb/*.deb | head -1)}"
 sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
 work="$(mktemp -d)"
 cleanup() {
-  [[ -n "${app_pid:-}" ]] && kill "$app_pid" 2>/dev/null || true
   [[ -n "${app_pids:-}" ]] && kill $app_pids 2>/dev/null || true
+  [[ -n "${app_pid:-}" ]] && stop_xvfb_run "$app_pid"
   # Whatever failed, the machine is left without the package.
   [[ -n "${installed:-}" ]] && $sudo dpkg -r "$pkg" >/dev/null 2>&1 || true
   [[ -n "${serve_pid:-}" ]] && kill "$serve_pid" 2>/dev/null || true
@@ -28,6 +28,14 @@ cleanup() {
 }
 trap cleanup EXIT
 fail() { echo "!! package: $*" >&2; exit 1; }
+# xvfb-run stops its Xvfb when its command exits; killed itself, it would
+# leave the server running. So give it a moment to end on its own first.
+stop_xvfb_run() {
+  for _ in $(seq 1 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  pkill -P "$1" 2>/dev/null || true
+  kill "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
 
 echo "== install $deb"
 pkg="$(dpkg-deb -f "$deb" Package)"
@@ -100,8 +108,8 @@ for p in $pids; do
   pss=$((pss + ${v:-0}))
 done
 echo "idle memory (PSS, app + WebKit processes, demo fleet): $((pss / 1024)) MiB"
-kill $app_pids "$app_pid" 2>/dev/null || true
-wait "$app_pid" 2>/dev/null || true
+kill $app_pids 2>/dev/null || true
+stop_xvfb_run "$app_pid"
 app_pid=""; app_pids=""
 
 echo "== remove"

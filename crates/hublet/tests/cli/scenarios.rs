@@ -300,10 +300,13 @@ fn a_recorded_device_replays_the_same_run() {
     assert_eq!(out.status.code(), Some(1));
     let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(d["differing"].as_u64().unwrap() >= 1, "{d:#}");
-    let first = d["lines"][0]["differences"].to_string();
+    // The payloads are compared field by field: each reply carries its own
+    // timestamp (always later in run C), while two sine readings may round
+    // to the same value, so only the timestamp is certain to differ.
+    let differences = d["lines"].to_string();
     assert!(
-        first.contains("payload $.temperature"),
-        "fresh sine values differ: {d:#}"
+        differences.contains("payload $.at"),
+        "the replies' fresh payloads differ: {d:#}"
     );
 }
 
