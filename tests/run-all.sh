@@ -25,10 +25,13 @@
 #      Screenshots land in tests/e2e/artifacts/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Each step's heading says when it started and how far into the run, so a
+# slow CI run shows which step grew.
+phase() { echo "==> $* [$(date -u +%H:%M:%S), $((SECONDS / 60)) min $((SECONDS % 60)) s in]"; }
 
 ./tests/setup.sh
 
-echo "==> Rust tests (workspace)"
+phase "Rust tests (workspace)"
 cargo test --workspace --locked
 # The CLI's integration tests made cargo build the hublet binary with the
 # workspace's features; the later steps use that one rather than building
@@ -36,7 +39,7 @@ cargo test --workspace --locked
 export HUBLET_BIN="$PWD/target/debug/hublet"
 test -x "$HUBLET_BIN"
 
-echo "==> fuzzing: a short coverage-guided run of every target (libFuzzer, stable)"
+phase "fuzzing: a short coverage-guided run of every target (libFuzzer, stable)"
 # A fixed seed, so that the suite checks the same ground on every run; new
 # ground is for the long runs (docs/reliability.md), whose finds are added
 # to tests/fuzz/corpus and replayed by `cargo test` from then on.
@@ -47,28 +50,28 @@ SEED=1 ./tests/fuzz/run.sh all 10
 rm -rf "target/fuzz/$(rustc -vV | sed -n 's/^host: //p')" target/fuzz/release
 df -h . | tail -1
 
-echo "==> generated TypeScript types are up to date"
+phase "generated TypeScript types are up to date"
 if [[ -n "$(git status --porcelain -- ui/src/lib/api/generated 2>/dev/null)" ]]; then
   git status --porcelain -- ui/src/lib/api/generated
   echo "error: ui/src/lib/api/generated differs from the DTOs; run 'cargo test -p hublet-api' and commit the result" >&2
   exit 1
 fi
 
-echo "==> UI: type check, lint, unit tests, build"
+phase "UI: type check, lint, unit tests, build"
 npm run --silent check:ui
 npm run --silent lint:ui
 npm run --silent test:ui
 npm run --silent build:ui
 
-echo "==> compatibility with the Azure IoT Python SDKs"
+phase "compatibility with the Azure IoT Python SDKs"
 ./tests/compat/run.sh
 
-echo "==> QA scenarios: examples/scenarios with their own demo hub (test --serve --demo), JUnit reports against their schema"
+phase "QA scenarios: examples/scenarios with their own demo hub (test --serve --demo), JUnit reports against their schema"
 ./tests/scenarios/run.sh
 
-echo "==> end to end: headless Chromium against hublet serve --ui"
+phase "end to end: headless Chromium against hublet serve --ui"
 node tests/e2e/browser.mjs --hublet "$HUBLET_BIN"
 
-echo "==> end to end: the desktop app (tauri-driver, WebKitWebDriver, Xvfb)"
+phase "end to end: the desktop app (tauri-driver, WebKitWebDriver, Xvfb)"
 cargo build -p hublet-desktop --features custom-protocol --locked
 xvfb-run -a -s "-screen 0 1440x900x24" node tests/e2e/desktop.mjs --app target/debug/hublet-desktop

@@ -158,10 +158,13 @@ async fn trace_appends(a: &Args) {
     });
     let start = Instant::now();
     for i in 0..a.events {
-        hub.trace().append(NewEvent::new(
-            format!("dev{}", i % a.trace_devices),
-            detail.clone(),
-        ));
+        let ev = NewEvent::new(format!("dev{}", i % a.trace_devices), detail.clone());
+        // One event in a thousand belongs to a story, and so does the last
+        // (still pending), for the queries below.
+        hub.trace().append(match (i % 1000, i + 1 == a.events) {
+            (0, _) | (_, true) => ev.message(format!("m{i}")),
+            _ => ev,
+        });
     }
     hub.trace().flush().await.expect("flush");
     let elapsed = start.elapsed();
@@ -172,7 +175,58 @@ async fn trace_appends(a: &Args) {
         elapsed.as_secs_f64(),
         a.events as f64 / elapsed.as_secs_f64()
     );
+    trace_queries(&hub, a.events).await;
     hub.close().await.expect("close");
+}
+
+/// How long the trace's usual queries take on the log just written: a
+/// story among the indexed events and one among the newest (still
+/// pending) ones, the newest page, one device's newest page, one kind's.
+async fn trace_queries(hub: &Hub, events: usize) {
+    use hublet_core::trace::TraceQuery;
+    let newest_story = events.saturating_sub(1);
+    let page = |q: TraceQuery| TraceQuery {
+        newest_first: true,
+        limit: Some(100),
+        ..q
+    };
+    let cases = [
+        ("story, oldest message", TraceQuery::story("m0")),
+        (
+            "story, newest message",
+            TraceQuery::story(format!("m{newest_story}")),
+        ),
+        ("newest 100 events", page(TraceQuery::default())),
+        (
+            "newest 100 of one device",
+            page(TraceQuery {
+                device_id: Some("dev7".into()),
+                ..TraceQuery::default()
+            }),
+        ),
+        (
+            "newest 100 of one kind",
+            page(TraceQuery {
+                kinds: vec!["telemetry.received".into()],
+                ..TraceQuery::default()
+            }),
+        ),
+    ];
+    for (what, q) in cases {
+        let mut times = Vec::new();
+        let mut found = 0;
+        for _ in 0..21 {
+            let t = Instant::now();
+            found = hub.trace().query(q.clone()).await.expect("query").len();
+            times.push(t.elapsed());
+        }
+        times.sort();
+        println!(
+            "  trace query, {what}: {found} events, p50 {:.2} ms, max {:.2} ms",
+            percentile(&times, 0.5).as_secs_f64() * 1000.0,
+            percentile(&times, 1.0).as_secs_f64() * 1000.0,
+        );
+    }
 }
 
 fn main() {

@@ -150,6 +150,43 @@ impl Drop for Server {
     }
 }
 
+/// Bytes each thread of a process caused to be written to storage
+/// (`write_bytes` of `/proc/PID/task/TID/io`), by thread name: the hub's
+/// writer writes the WAL, its checkpointer the database file.
+fn thread_written(pid: u32) -> HashMap<String, u64> {
+    let mut out = HashMap::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for t in tasks.flatten() {
+        let name = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        let written = std::fs::read_to_string(t.path().join("io"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("write_bytes:"))
+                    .and_then(|n| n.trim().parse::<u64>().ok())
+            })
+            .unwrap_or(0);
+        *out.entry(name.trim().to_string()).or_insert(0) += written;
+    }
+    out
+}
+
+/// Per message, the threads that wrote between two samples, as "name N B".
+fn writers(before: &HashMap<String, u64>, after: &HashMap<String, u64>, msgs: u64) -> String {
+    let mut v: Vec<(String, u64)> = after
+        .iter()
+        .map(|(k, a)| (k.clone(), a - before.get(k).copied().unwrap_or(0).min(*a)))
+        .filter(|(_, b)| *b / msgs.max(1) > 0)
+        .collect();
+    v.sort_by_key(|(_, b)| std::cmp::Reverse(*b));
+    v.iter()
+        .map(|(k, b)| format!("{k} {} B", b / msgs.max(1)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// CPU time (user + system, in clock ticks) of each thread of a process,
 /// by thread name.
 fn thread_cpu(pid: u32) -> HashMap<String, u64> {
@@ -429,6 +466,7 @@ struct Figures {
     idle_kib: f64,
     /// The server's busiest threads during the C2D and methods phases.
     c2d_threads: String,
+    c2d_writers: String,
     method_threads: String,
 }
 
@@ -602,6 +640,7 @@ async fn run_one(system: System, p: &Params) -> Figures {
 
     // C2D.
     let written_before = proc_field(server.pid(), "io", "write_bytes:");
+    let threads_written_before = thread_written(server.pid());
     let cpu_before = thread_cpu(server.pid());
     let start = Instant::now();
     let per = p.messages / p.senders;
@@ -624,6 +663,11 @@ async fn run_one(system: System, p: &Params) -> Figures {
     // Let settlements (completions) reach the disk before counting bytes.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let written = proc_field(server.pid(), "io", "write_bytes:") - written_before;
+    f.c2d_writers = writers(
+        &threads_written_before,
+        &thread_written(server.pid()),
+        total,
+    );
     let mut lat = std::mem::take(&mut *seen.latencies_us.lock().unwrap());
     f.c2d_per_s = total as f64 / secs;
     f.c2d_p50_ms = pct(&mut lat, 0.5) / 1e3;
@@ -790,8 +834,8 @@ fn main() {
                 );
             }
             println!(
-                "      server threads: C2D [{}]; methods [{}]",
-                f.c2d_threads, f.method_threads
+                "      server threads: C2D [{}]; methods [{}]; C2D disk per message [{}]",
+                f.c2d_threads, f.method_threads, f.c2d_writers
             );
             results.entry(system.name()).or_default().push(f);
         }

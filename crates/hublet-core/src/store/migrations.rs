@@ -36,6 +36,8 @@ pub(crate) const MIGRATIONS: &[&[&str]] = &[
     &[crate::events::table::V7],
     // 8: QA run records (`hublet test`, the Scenarios screen).
     &[crate::runs::table::V8],
+    // 9: the trace's newest events indexed in batches.
+    &[crate::trace::table::V9],
 ];
 
 /// The schema version this build writes.

@@ -291,6 +291,7 @@ fn run(
     let mut stop_reply = None;
     let (mut groups, mut items) = (0u64, 0u64);
     let mut group = Group::default();
+    let mut tail = trace_table::TailIndexer::default();
     loop {
         let Ok(first) = rx.recv() else { break };
         if let Some(r) = group.push(first) {
@@ -315,7 +316,15 @@ fn run(
         }
         let ran = group.run(&mut conn, &clock, watched);
         groups += 1;
+        if ran.is_ok() && group.open {
+            // Nothing waits on the index: a failed batch is tried again
+            // with the next group, and this group's own work still commits.
+            if let Err(e) = tail.due(&conn) {
+                tracing::warn!("indexing the trace's newest events failed: {e}");
+            }
+        }
         let commit = ran.and_then(|()| group.commit(&conn));
+        tail.committed(commit.is_ok());
         match &commit {
             Err(HubError::DiskFull { .. }) => {
                 health.report_full(clock.now());

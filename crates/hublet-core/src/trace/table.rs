@@ -28,6 +28,117 @@ CREATE INDEX trace_by_time    ON trace_events (ts_ms);
 CREATE INDEX trace_by_corr    ON trace_events (corr) WHERE corr IS NOT NULL;
 ";
 
+/// Version 9: the newest events are indexed in batches (see [`TailIndexer`]).
+///
+/// `pending` marks an event not indexed yet; the indexes hold only events
+/// with `pending = 0`, and `trace_tail.upto` is the newest indexed id. Rows
+/// that exist when the migration runs are already indexed (the column's
+/// default); new rows are inserted pending. The indexes are built again
+/// here because a partial index's condition cannot be altered.
+pub(crate) const V9: &str = "
+ALTER TABLE trace_events ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;
+DROP INDEX trace_by_device;
+DROP INDEX trace_by_kind;
+DROP INDEX trace_by_time;
+DROP INDEX trace_by_corr;
+CREATE INDEX trace_by_device ON trace_events (device_id, id) WHERE device_id IS NOT NULL AND pending = 0;
+CREATE INDEX trace_by_kind   ON trace_events (kind, id) WHERE pending = 0;
+CREATE INDEX trace_by_time   ON trace_events (ts_ms) WHERE pending = 0;
+CREATE INDEX trace_by_corr   ON trace_events (corr) WHERE corr IS NOT NULL AND pending = 0;
+CREATE TABLE trace_tail (upto INTEGER NOT NULL);
+INSERT INTO trace_tail (upto) SELECT coalesce(max(id), 0) FROM trace_events;
+";
+
+/// Events indexed at once, when that many are pending.
+///
+/// Why batches: an index entry dirties the page it lands on, and a commit
+/// writes every dirtied page whole. Indexed one commit at a time, a C2D
+/// message's events (send, lock, completion: each in its own commit) put
+/// entries at random places in the device and correlation indexes and at
+/// the ends of the kind and time indexes, over and over: about 60 % of the
+/// bytes the hub wrote per message (docs/benchmarks.md). Indexed in one
+/// transaction per batch, each index page is written once per batch,
+/// however many of the batch's entries land on it.
+///
+/// Why this size: a query reads the pending events by scanning them (at
+/// most twice this many rows, a few milliseconds), and the batch's
+/// transaction holds the writer for a few milliseconds too.
+pub(crate) const TAIL_BATCH: i64 = 4096;
+
+/// Indexes the pending tail of the trace once it is a batch long.
+///
+/// It lives on the storage writer, which calls [`due`](Self::due) in each
+/// group's transaction just before the commit, and
+/// [`committed`](Self::committed) after it. `upto` caches the newest indexed
+/// id, so a group does not read `trace_tail` unless a batch may be due; the
+/// cache is dropped when a commit fails (the flush may have been undone).
+#[derive(Debug)]
+pub(crate) struct TailIndexer {
+    batch: i64,
+    upto: Option<i64>,
+    flushed: Option<i64>,
+}
+
+impl Default for TailIndexer {
+    fn default() -> Self {
+        TailIndexer {
+            batch: TAIL_BATCH,
+            upto: None,
+            flushed: None,
+        }
+    }
+}
+
+impl TailIndexer {
+    /// In the open transaction: indexes every pending event if a batch is
+    /// due. The flush runs in a savepoint, so a failure leaves the rows and
+    /// `trace_tail` as they were, and the group's own work still commits.
+    pub(crate) fn due(&mut self, conn: &Connection) -> HubResult<()> {
+        self.flushed = None;
+        let max: Option<i64> =
+            conn.query_row("SELECT max(id) FROM trace_events", [], |r| r.get(0))?;
+        let Some(max) = max else { return Ok(()) };
+        if self
+            .upto
+            .is_some_and(|u| (u..u + self.batch).contains(&max))
+        {
+            return Ok(());
+        }
+        let upto: i64 = conn.query_row("SELECT upto FROM trace_tail", [], |r| r.get(0))?;
+        self.upto = Some(upto);
+        if max - upto < self.batch {
+            return Ok(());
+        }
+        conn.execute_batch("SAVEPOINT trace_tail")?;
+        let flushed = conn
+            .execute(
+                "UPDATE trace_events SET pending = 0 WHERE id > ?1 AND id <= ?2 AND pending = 1",
+                (upto, max),
+            )
+            .and_then(|_| conn.execute("UPDATE trace_tail SET upto = ?1", [max]));
+        match flushed {
+            Ok(_) => {
+                conn.execute_batch("RELEASE trace_tail")?;
+                self.flushed = Some(max);
+                Ok(())
+            }
+            Err(e) => {
+                conn.execute_batch("ROLLBACK TO trace_tail; RELEASE trace_tail")?;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// After the group's commit: keeps what the flush did, or forgets it.
+    pub(crate) fn committed(&mut self, ok: bool) {
+        match (ok, self.flushed.take()) {
+            (true, Some(max)) => self.upto = Some(max),
+            (true, None) => {}
+            (false, _) => self.upto = None,
+        }
+    }
+}
+
 /// The correlation key of an event, as stored in `corr`: a 64-bit FNV-1a
 /// hash of its message id (C2D and feedback events) or request id (method
 /// events). One small integer index finds a story; the exact ids are
@@ -53,8 +164,8 @@ pub(crate) fn insert(
 ) -> HubResult<i64> {
     let detail = ev.detail.detail_json()?;
     let mut stmt = conn.prepare_cached(
-        "INSERT INTO trace_events (ts_ms, mono_us, kind, device_id, message_id, lock_token, request_id, detail, corr)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO trace_events (ts_ms, mono_us, kind, device_id, message_id, lock_token, request_id, detail, corr, pending)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1)",
     )?;
     stmt.execute((
         ts.0,
@@ -92,10 +203,99 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<TraceEvent> {
 }
 
 /// Runs `q` against the log.
+///
+/// The log is read in two parts, in one read transaction so that they
+/// agree: the indexed events (`pending = 0`, through the indexes) and the
+/// pending tail (`id > upto`, scanned; at most a couple of batches long).
+/// Every indexed event is older than every pending one (the indexer takes
+/// the whole tail at once), so the two parts follow each other in id order.
+/// Newest first reads the tail first; oldest first reads it last; the
+/// second part is read only if the first did not fill the page.
 pub(crate) fn query(conn: &Connection, q: &TraceQuery) -> HubResult<Vec<TraceEvent>> {
-    let mut sql = String::from(
-        "SELECT id, ts_ms, mono_us, kind, device_id, message_id, lock_token, request_id, detail FROM trace_events WHERE 1=1",
-    );
+    let limit = q.effective_limit();
+    let order = if q.newest_first {
+        " ORDER BY id DESC"
+    } else {
+        " ORDER BY id ASC"
+    };
+    // (A connection already in a transaction reads one snapshot anyway.)
+    let _snapshot = match conn.is_autocommit() {
+        true => Some(conn.unchecked_transaction()?),
+        false => None,
+    };
+    let upto: i64 = conn.query_row("SELECT upto FROM trace_tail", [], |r| r.get(0))?;
+    let indexed = {
+        let (filters, args) = filters(q, Part::Indexed);
+        let sql = format!(
+            "SELECT {COLUMNS} FROM {} WHERE pending = 0{filters}{order}",
+            indexed_source(q)
+        );
+        (sql, args)
+    };
+    let tail = {
+        let (filters, args) = filters(q, Part::Tail);
+        let sql = format!(
+            "SELECT {COLUMNS} FROM trace_events NOT INDEXED WHERE id > {upto} AND pending = 1{filters}{order}"
+        );
+        (sql, args)
+    };
+    let parts = if q.newest_first {
+        [tail, indexed]
+    } else {
+        [indexed, tail]
+    };
+    let mut out = Vec::new();
+    for (sql, args) in parts {
+        if out.len() >= limit {
+            break;
+        }
+        let sql = format!("{sql} LIMIT {}", limit - out.len());
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), from_row)?;
+        for row in rows {
+            let ev = row?;
+            // The substring test runs on the stored JSON text; `matches`
+            // re-checks it so live and stored filtering agree exactly.
+            if q.text.is_none() || q.matches(&ev) {
+                out.push(ev);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Where the indexed part reads from. With a device, story or time filter,
+/// SQLite picks that filter's index. Without one it is told to walk the ids
+/// (`NOT INDEXED`): every indexed row meets `pending = 0`, so SQLite could
+/// otherwise take a partial index as a smaller copy of the table, scan it
+/// whole and sort, where walking the ids stops at the page's limit. (The
+/// kind filter, an `OR` of kinds and prefixes, has never used its index;
+/// it filters the walk.)
+fn indexed_source(q: &TraceQuery) -> &'static str {
+    if q.device_id.is_some() || q.correlation.is_some() || q.since.is_some() || q.until.is_some() {
+        "trace_events"
+    } else {
+        "trace_events NOT INDEXED"
+    }
+}
+
+/// The two parts of the log a query reads.
+#[derive(Debug, Clone, Copy)]
+enum Part {
+    /// `pending = 0`: through the indexes.
+    Indexed,
+    /// `pending = 1`: scanned.
+    Tail,
+}
+
+const COLUMNS: &str =
+    "id, ts_ms, mono_us, kind, device_id, message_id, lock_token, request_id, detail";
+
+/// The query's conditions, as ` AND ...` clauses with their arguments.
+/// Each clause keeps the shape an index needs (`device_id = ?`, `kind = ?`,
+/// `ts_ms >= ?`, `corr = ?`), so the indexed part uses them.
+fn filters(q: &TraceQuery, part: Part) -> (String, Vec<Value>) {
+    let mut sql = String::new();
     let mut args: Vec<Value> = Vec::new();
     let mut arg = |sql: &mut String, clause: &str, v: Value| {
         args.push(v);
@@ -108,7 +308,20 @@ pub(crate) fn query(conn: &Connection, q: &TraceQuery) -> HubResult<Vec<TraceEve
             // A device's events and its modules' (`device/module`): the
             // range ['d/', 'd0') is every key starting with "d/", and
             // keeps the device index usable.
-            arg(&mut sql, " AND (device_id = ?", Value::Text(d.clone()));
+            //
+            // Each branch of the `OR` repeats the part's `pending` test:
+            // SQLite weighs a partial index for an `OR` branch by that
+            // branch alone, so without it neither branch could use the
+            // device index and the query would walk the whole log.
+            let pending = match part {
+                Part::Indexed => " AND pending = 0",
+                Part::Tail => "",
+            };
+            arg(
+                &mut sql,
+                &format!(" AND ((device_id = ?{pending})"),
+                Value::Text(d.clone()),
+            );
             arg(
                 &mut sql,
                 " OR (device_id >= ?",
@@ -116,7 +329,7 @@ pub(crate) fn query(conn: &Connection, q: &TraceQuery) -> HubResult<Vec<TraceEve
             );
             arg(
                 &mut sql,
-                " AND device_id < ?))",
+                &format!(" AND device_id < ?{pending}))"),
                 Value::Text(format!("{d}0")),
             );
         }
@@ -166,25 +379,7 @@ pub(crate) fn query(conn: &Connection, q: &TraceQuery) -> HubResult<Vec<TraceEve
     if let Some(b) = q.before_id {
         arg(&mut sql, " AND id < ?", Value::Integer(b));
     }
-    sql.push_str(if q.newest_first {
-        " ORDER BY id DESC"
-    } else {
-        " ORDER BY id ASC"
-    });
-    sql.push_str(&format!(" LIMIT {}", q.effective_limit()));
-
-    let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), from_row)?;
-    let mut out = Vec::new();
-    for row in rows {
-        let ev = row?;
-        // The substring test above runs on the stored JSON text; `matches`
-        // re-checks it so live and stored filtering agree exactly.
-        if q.text.is_none() || q.matches(&ev) {
-            out.push(ev);
-        }
-    }
-    Ok(out)
+    (sql, args)
 }
 
 /// Deletes up to `chunk` of the oldest events that are older than `cutoff`
@@ -224,23 +419,280 @@ pub(crate) fn prune(
             break;
         }
     }
-    match last {
-        Some(l) => Ok(conn.execute("DELETE FROM trace_events WHERE id <= ?1", [l])?),
-        None => Ok(0),
-    }
+    let Some(l) = last else { return Ok(0) };
+    let n = conn.execute("DELETE FROM trace_events WHERE id <= ?1", [l])?;
+    // An emptied log numbers its next event 1 again: the tail must then
+    // start at 0, or the new events would sit below it, never read.
+    conn.execute(
+        "UPDATE trace_tail SET upto = min(upto, coalesce((SELECT max(id) FROM trace_events), 0))",
+        [],
+    )?;
+    Ok(n)
 }
 
 /// Number of stored events, and the oldest and newest ids.
+///
+/// The count is the id range: ids are consecutive, because an event takes
+/// the next id after the newest (no `AUTOINCREMENT`) and events are only
+/// ever deleted oldest first ([`prune`]). Counting rows would read the
+/// whole table, as no index holds every event.
 pub(crate) fn extent(conn: &Connection) -> HubResult<(u64, Option<i64>, Option<i64>)> {
-    Ok(conn.query_row(
-        "SELECT count(*), min(id), max(id) FROM trace_events",
-        [],
-        |r| {
-            Ok((
-                u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
-                r.get(1)?,
-                r.get(2)?,
-            ))
-        },
-    )?)
+    let (first, last): (Option<i64>, Option<i64>) =
+        conn.query_row("SELECT min(id), max(id) FROM trace_events", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    let events = match (first, last) {
+        (Some(f), Some(l)) => u64::try_from(l - f + 1).unwrap_or(0),
+        _ => 0,
+    };
+    Ok((events, first, last))
+}
+
+#[cfg(test)]
+mod tests {
+    //! The two-part read (indexed events, then the pending tail) against
+    //! the plain definition of a query ([`TraceQuery::matches`], which the
+    //! live trace uses) over every event, with batches, retention and the
+    //! writer's commits interleaved at random.
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::trace::detail::{C2dAbandoned, C2dCompleted};
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        /// An event: device (or none), kind, story key.
+        Append(Option<u8>, bool, Option<u8>),
+        /// The writer's group commit ends (the indexer may flush).
+        Commit,
+        /// A group commit that fails: everything since the last commit is undone.
+        FailedCommit,
+        /// Retention keeps the newest `n`.
+        Prune(u8),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            6 => (proptest::option::of(0u8..4), any::<bool>(), proptest::option::of(0u8..6))
+                .prop_map(|(d, k, c)| Op::Append(d, k, c)),
+            3 => Just(Op::Commit),
+            1 => Just(Op::FailedCommit),
+            1 => (0u8..20).prop_map(Op::Prune),
+        ]
+    }
+
+    fn event(d: Option<u8>, completed: bool, c: Option<u8>) -> NewEvent {
+        let detail = if completed {
+            TraceDetail::C2dCompleted(C2dCompleted {
+                sequence_number: 1,
+                attempt: 1,
+            })
+        } else {
+            TraceDetail::C2dAbandoned(C2dAbandoned {
+                sequence_number: 1,
+                delivery_count: 1,
+                max_delivery_count: 10,
+            })
+        };
+        let mut ev = match d {
+            // Device 3 is a module of device 0: a device's filter takes it in.
+            Some(3) => NewEvent::new("d0/m", detail),
+            Some(d) => NewEvent::new(format!("d{d}"), detail),
+            None => NewEvent::hub(detail),
+        };
+        if let Some(c) = c {
+            ev = if c % 2 == 0 {
+                ev.message(format!("m{c}"))
+            } else {
+                ev.request(format!("m{c}"))
+            };
+        }
+        ev
+    }
+
+    fn queries() -> Vec<TraceQuery> {
+        let mut out = Vec::new();
+        for newest_first in [false, true] {
+            for limit in [1, 3, 1000] {
+                let base = TraceQuery {
+                    newest_first,
+                    limit: Some(limit),
+                    ..TraceQuery::default()
+                };
+                out.push(base.clone());
+                out.push(TraceQuery {
+                    device_id: Some("d0".into()),
+                    ..base.clone()
+                });
+                out.push(TraceQuery {
+                    device_id: Some("d0/m".into()),
+                    ..base.clone()
+                });
+                out.push(TraceQuery {
+                    kinds: vec!["c2d.completed".into()],
+                    ..base.clone()
+                });
+                out.push(TraceQuery {
+                    correlation: Some("m2".into()),
+                    ..base.clone()
+                });
+                out.push(TraceQuery {
+                    correlation: Some("m3".into()),
+                    device_id: Some("d1".into()),
+                    ..base.clone()
+                });
+                out.push(TraceQuery {
+                    after_id: Some(5),
+                    before_id: Some(30),
+                    ..base.clone()
+                });
+            }
+        }
+        out
+    }
+
+    /// The plan SQLite picks for the indexed part of `q`.
+    fn plan(conn: &Connection, q: &TraceQuery) -> String {
+        let (filters, args) = filters(q, Part::Indexed);
+        let sql = format!(
+            "EXPLAIN QUERY PLAN SELECT {COLUMNS} FROM {} WHERE pending = 0{filters} ORDER BY id DESC LIMIT 10",
+            indexed_source(q)
+        );
+        let mut stmt = conn.prepare(&sql).unwrap();
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+                r.get::<_, String>(3)
+            })
+            .unwrap();
+        rows.map(|r| r.unwrap()).collect::<Vec<_>>().join("; ")
+    }
+
+    /// A walk by id (the table, or a range of its ids): no index, no sort.
+    const WALK: &str = "walk";
+
+    #[test]
+    fn every_query_reads_the_indexed_part_by_its_index_or_by_id_never_sorting_it_whole() {
+        let conn = Connection::open_in_memory().unwrap();
+        crate::store::migrations::migrate(&conn).unwrap();
+        let q = TraceQuery::default;
+        let cases = [
+            (TraceQuery::story("m1"), "INDEX trace_by_corr"),
+            (
+                TraceQuery {
+                    device_id: Some("d1/m".into()),
+                    ..q()
+                },
+                "INDEX trace_by_device",
+            ),
+            (
+                TraceQuery {
+                    since: Some(Timestamp(5)),
+                    until: Some(Timestamp(6)),
+                    ..q()
+                },
+                "INDEX trace_by_time",
+            ),
+            // A device with its modules: both branches of the OR.
+            (
+                TraceQuery {
+                    device_id: Some("d1".into()),
+                    ..q()
+                },
+                "MULTI-INDEX OR",
+            ),
+            (q(), WALK),
+            (
+                TraceQuery {
+                    kinds: vec!["c2d.completed".into(), "method".into()],
+                    ..q()
+                },
+                WALK,
+            ),
+            (
+                TraceQuery {
+                    text: Some("x".into()),
+                    ..q()
+                },
+                WALK,
+            ),
+            (
+                TraceQuery {
+                    after_id: Some(3),
+                    ..q()
+                },
+                WALK,
+            ),
+        ];
+        for (q, index) in cases {
+            let p = plan(&conn, &q);
+            if index != WALK {
+                assert!(p.contains(index), "{q:?} should use {index}: {p}");
+            } else {
+                assert!(!p.contains("USING INDEX"), "{q:?} reads an index: {p}");
+                assert!(!p.contains("TEMP B-TREE"), "{q:?} sorts: {p}");
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn both_parts_together_answer_as_a_scan_of_every_event_would(
+            ops in proptest::collection::vec(op(), 1..120),
+            batch in 1i64..6,
+        ) {
+            let conn = Connection::open_in_memory().unwrap();
+            crate::store::migrations::migrate(&conn).unwrap();
+            let mut tail = TailIndexer { batch, ..TailIndexer::default() };
+            // The log as the open transaction sees it, and as last committed.
+            let mut now: Vec<TraceEvent> = Vec::new();
+            let mut committed: Vec<TraceEvent> = Vec::new();
+            conn.execute_batch("BEGIN").unwrap();
+            let mut ts = 0;
+            for op in ops {
+                match op {
+                    Op::Append(d, k, c) => {
+                        ts += 1;
+                        let ev = event(d, k, c);
+                        let id = insert(&conn, Timestamp(ts), 0, &ev).unwrap();
+                        now.push(TraceEvent::stored(id, Timestamp(ts), 0, ev));
+                    }
+                    Op::Commit => {
+                        tail.due(&conn).unwrap();
+                        conn.execute_batch("COMMIT; BEGIN").unwrap();
+                        tail.committed(true);
+                        committed = now.clone();
+                    }
+                    Op::FailedCommit => {
+                        tail.due(&conn).unwrap();
+                        conn.execute_batch("ROLLBACK; BEGIN").unwrap();
+                        tail.committed(false);
+                        now = committed.clone();
+                    }
+                    Op::Prune(keep) => {
+                        prune(&conn, None, Some(u64::from(keep)), 1000).unwrap();
+                        let cut = now.len().saturating_sub(usize::from(keep));
+                        now.drain(..cut);
+                    }
+                }
+                let (n, first, last) = extent(&conn).unwrap();
+                prop_assert_eq!(n, now.len() as u64);
+                prop_assert_eq!(first, now.first().map(|e| e.id));
+                prop_assert_eq!(last, now.last().map(|e| e.id));
+                for q in queries() {
+                    let mut want: Vec<&TraceEvent> =
+                        now.iter().filter(|e| q.matches(e)).collect();
+                    if q.newest_first {
+                        want.reverse();
+                    }
+                    want.truncate(q.effective_limit());
+                    let got = query(&conn, &q).unwrap();
+                    let want: Vec<i64> = want.iter().map(|e| e.id).collect();
+                    let got: Vec<i64> = got.iter().map(|e| e.id).collect();
+                    prop_assert_eq!(got, want, "{:?}", q);
+                }
+            }
+        }
+    }
 }

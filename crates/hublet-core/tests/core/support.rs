@@ -73,3 +73,15 @@ pub async fn sleepers(clock: &ManualClock, n: usize) {
     })
     .await;
 }
+
+/// SQL that takes a database's trace back from schema 9 (batched indexing)
+/// to the shape versions 1 to 8 had, for tests that roll a file back.
+pub const UNDO_TRACE_V9: &str = "
+DROP TABLE trace_tail;
+DROP INDEX trace_by_device; DROP INDEX trace_by_kind; DROP INDEX trace_by_time; DROP INDEX trace_by_corr;
+ALTER TABLE trace_events DROP COLUMN pending;
+CREATE INDEX trace_by_device  ON trace_events (device_id, id) WHERE device_id IS NOT NULL;
+CREATE INDEX trace_by_kind    ON trace_events (kind, id);
+CREATE INDEX trace_by_time    ON trace_events (ts_ms);
+CREATE INDEX trace_by_corr    ON trace_events (corr) WHERE corr IS NOT NULL;
+";

@@ -386,3 +386,65 @@ async fn rows_an_older_or_newer_hublet_wrote_come_back_raw_never_dropped() {
     );
     hub.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_trace_written_before_batched_indexing_is_read_whole_and_grows_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hub.db");
+    let open = || {
+        hublet_core::Hub::open(
+            hublet_core::HubOptions::new(&path)
+                .clock(hublet_core::ManualClock::at_2030().shared())
+                .background_tasks(false),
+        )
+    };
+    let hub = open().await.unwrap();
+    hub.registry()
+        .create(hublet_core::NewDevice::named("d1"))
+        .await
+        .unwrap();
+    hub.close().await.unwrap();
+    drop(hub);
+    {
+        // Schema 8: every event indexed as it was written.
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(crate::support::UNDO_TRACE_V9).unwrap();
+        c.execute_batch(
+            r#"PRAGMA user_version = 8;
+               INSERT INTO trace_events (ts_ms, mono_us, kind, device_id, message_id, detail, corr)
+               VALUES (1893456000000, 0, 'c2d.completed', 'd1', 'old', '{"sequenceNumber": 1, "attempt": 1}', NULL);"#,
+        )
+        .unwrap();
+    }
+    let hub = open().await.unwrap();
+    let t = |device: &str| TraceQuery {
+        device_id: Some(device.into()),
+        ..TraceQuery::default()
+    };
+    let before = hub.trace().query(t("d1")).await.unwrap();
+    assert_eq!(before.len(), 2, "both old events, through the device index");
+    // New events land pending, after the old ones; a query reads both.
+    let m = NewMessage {
+        message_id: Some("new".into()),
+        ..NewMessage::text("x")
+    };
+    hub.mailbox().send("d1", m).await.unwrap();
+    let all = hub.trace().query(t("d1")).await.unwrap();
+    assert_eq!(all.len(), 3);
+    assert!(all.windows(2).all(|w| w[0].id < w[1].id));
+    assert_eq!(hub.trace().story("new").await.unwrap().len(), 1);
+    let newest = hub
+        .trace()
+        .query(TraceQuery {
+            newest_first: true,
+            limit: Some(2),
+            ..t("d1")
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        newest.iter().map(|e| e.id).collect::<Vec<_>>(),
+        [all[2].id, all[1].id]
+    );
+    assert_eq!(hub.trace().extent().await.unwrap().events, 3);
+}

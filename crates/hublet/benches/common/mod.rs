@@ -32,13 +32,17 @@ pub fn free_port() -> u16 {
 pub fn serve(dir: &Path, args: &[String], log: Option<&str>) -> Child {
     // `HUBLET_BENCH_HEAPTRACK=<file>` runs the hub under heaptrack, for a
     // heap profile of a bench's load (docs/benchmarks.md).
+    // `HUBLET_BENCH_HUB_BIN=<path>` runs another build of the hub (another
+    // commit's, for a before and after in one session on one machine).
+    let bin = std::env::var("HUBLET_BENCH_HUB_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_hublet").to_string());
     let mut cmd = match std::env::var("HUBLET_BENCH_HEAPTRACK") {
         Ok(out) => {
             let mut c = Command::new("heaptrack");
-            c.args(["-o", &out, env!("CARGO_BIN_EXE_hublet")]);
+            c.args(["-o", &out, &bin]);
             c
         }
-        Err(_) => Command::new(env!("CARGO_BIN_EXE_hublet")),
+        Err(_) => Command::new(&bin),
     };
     let mut child = cmd
         .arg("--data-dir")
