@@ -53,16 +53,18 @@ INSERT INTO trace_tail (upto) SELECT coalesce(max(id), 0) FROM trace_events;
 ///
 /// Why batches: an index entry dirties the page it lands on, and a commit
 /// writes every dirtied page whole. Indexed one commit at a time, a C2D
-/// message's events (send, lock, completion: each in its own commit) put
+/// message's events (its send and lock in one commit, its completion in
+/// another) put
 /// entries at random places in the device and correlation indexes and at
 /// the ends of the kind and time indexes, over and over: about 60 % of the
 /// bytes the hub wrote per message (docs/benchmarks.md). Indexed in one
 /// transaction per batch, each index page is written once per batch,
 /// however many of the batch's entries land on it.
 ///
-/// Why this size: a query reads the pending events by scanning them (at
-/// most twice this many rows, a few milliseconds), and the batch's
-/// transaction holds the writer for a few milliseconds too.
+/// Why this size: a query reads the pending events by scanning them (fewer
+/// than this many rows once a group has committed, as every group ends by
+/// indexing a due batch: a millisecond or two), and indexing a batch holds
+/// the writer for a few milliseconds.
 pub(crate) const TAIL_BATCH: i64 = 4096;
 
 /// Indexes the pending tail of the trace once it is a batch long.
@@ -206,7 +208,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<TraceEvent> {
 ///
 /// The log is read in two parts, in one read transaction so that they
 /// agree: the indexed events (`pending = 0`, through the indexes) and the
-/// pending tail (`id > upto`, scanned; at most a couple of batches long).
+/// pending tail (`id > upto`, scanned; shorter than one batch).
 /// Every indexed event is older than every pending one (the indexer takes
 /// the whole tail at once), so the two parts follow each other in id order.
 /// Newest first reads the tail first; oldest first reads it last; the
