@@ -466,6 +466,7 @@ struct Figures {
     idle_kib: f64,
     /// The server's busiest threads during the C2D and methods phases.
     c2d_threads: String,
+    /// Bytes written per C2D message, by the hub's threads that wrote them.
     c2d_writers: String,
     method_threads: String,
 }
