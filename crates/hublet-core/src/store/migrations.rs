@@ -53,6 +53,9 @@ pub(crate) fn migrate(conn: &Connection) -> HubResult<()> {
     }
     for (i, scripts) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let next = i + 1;
+        // Said before, not only after: a step that rebuilds an index on a
+        // long trace takes seconds, and a silent start looks hung.
+        tracing::info!("migrating the database to schema version {next}");
         let tx = conn.unchecked_transaction()?;
         for sql in *scripts {
             tx.execute_batch(sql)?;
