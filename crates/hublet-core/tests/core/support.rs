@@ -85,3 +85,14 @@ CREATE INDEX trace_by_kind    ON trace_events (kind, id);
 CREATE INDEX trace_by_time    ON trace_events (ts_ms);
 CREATE INDEX trace_by_corr    ON trace_events (corr) WHERE corr IS NOT NULL;
 ";
+
+/// Opens (or reopens) the hub whose database is `path`, on a manual clock
+/// and without background tasks: for tests that edit the file between runs.
+pub async fn open_file(path: &std::path::Path) -> hublet_core::HubResult<Hub> {
+    Hub::open(
+        HubOptions::new(path)
+            .clock(ManualClock::at_2030().shared())
+            .background_tasks(false),
+    )
+    .await
+}

@@ -391,13 +391,7 @@ async fn rows_an_older_or_newer_hublet_wrote_come_back_raw_never_dropped() {
 async fn a_trace_written_before_batched_indexing_is_read_whole_and_grows_on() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("hub.db");
-    let open = || {
-        hublet_core::Hub::open(
-            hublet_core::HubOptions::new(&path)
-                .clock(hublet_core::ManualClock::at_2030().shared())
-                .background_tasks(false),
-        )
-    };
+    let open = || crate::support::open_file(&path);
     let hub = open().await.unwrap();
     hub.registry()
         .create(hublet_core::NewDevice::named("d1"))
