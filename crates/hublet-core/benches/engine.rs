@@ -11,7 +11,7 @@
 use std::time::{Duration, Instant};
 
 use hublet_core::trace::NewEvent;
-use hublet_core::trace::detail::TelemetryReceived;
+use hublet_core::trace::detail::{C2dCompleted, TelemetryReceived};
 use hublet_core::{
     BodyPreview, Durability, Hub, HubOptions, HubSettings, NewDevice, NewMessage, TraceDetail,
 };
@@ -158,7 +158,15 @@ async fn trace_appends(a: &Args) {
     });
     let start = Instant::now();
     for i in 0..a.events {
-        let ev = NewEvent::new(format!("dev{}", i % a.trace_devices), detail.clone());
+        // One in 10,000 is of a rare kind, for the kind queries below.
+        let detail = match i % 10_000 {
+            5_000 => TraceDetail::C2dCompleted(C2dCompleted {
+                sequence_number: i as i64,
+                attempt: 1,
+            }),
+            _ => detail.clone(),
+        };
+        let ev = NewEvent::new(format!("dev{}", i % a.trace_devices), detail);
         // One event in a thousand belongs to a story, and so does the last
         // (still pending), for the queries below.
         hub.trace().append(match (i % 1000, i + 1 == a.events) {
@@ -181,7 +189,8 @@ async fn trace_appends(a: &Args) {
 
 /// How long the trace's usual queries take on the log just written: a
 /// story among the indexed events and one among the newest (still
-/// pending) ones, the newest page, one device's newest page, one kind's.
+/// pending) ones, the newest page, one device's newest page, the newest
+/// page of a common kind, of a rare one and of one with no events.
 async fn trace_queries(hub: &Hub, events: usize) {
     use hublet_core::trace::TraceQuery;
     let newest_story = events.saturating_sub(1);
@@ -208,6 +217,28 @@ async fn trace_queries(hub: &Hub, events: usize) {
             "newest 100 of one kind",
             page(TraceQuery {
                 kinds: vec!["telemetry.received".into()],
+                ..TraceQuery::default()
+            }),
+        ),
+        // One event in 10,000 (`trace_appends`).
+        (
+            "newest 100 of a rare kind",
+            page(TraceQuery {
+                kinds: vec!["c2d.completed".into()],
+                ..TraceQuery::default()
+            }),
+        ),
+        (
+            "newest 100 of a kind prefix (c2d.*)",
+            page(TraceQuery {
+                kinds: vec!["c2d".into()],
+                ..TraceQuery::default()
+            }),
+        ),
+        (
+            "a kind with no events",
+            page(TraceQuery {
+                kinds: vec!["method.invoked".into()],
                 ..TraceQuery::default()
             }),
         ),

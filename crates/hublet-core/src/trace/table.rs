@@ -226,20 +226,13 @@ pub(crate) fn query(conn: &Connection, q: &TraceQuery) -> HubResult<Vec<TraceEve
         false => None,
     };
     let upto: i64 = conn.query_row("SELECT upto FROM trace_tail", [], |r| r.get(0))?;
-    let indexed = {
-        let (filters, args) = filters(q, Part::Indexed);
-        let sql = format!(
-            "SELECT {COLUMNS} FROM {} WHERE pending = 0{filters}{order}",
-            indexed_source(q)
-        );
-        (sql, args)
-    };
+    let indexed = indexed_walks(conn, q, order)?;
     let tail = {
         let (filters, args) = filters(q, Part::Tail);
         let sql = format!(
             "SELECT {COLUMNS} FROM trace_events NOT INDEXED WHERE id > {upto} AND pending = 1{filters}{order}"
         );
-        (sql, args)
+        vec![(sql, args)]
     };
     let parts = if q.newest_first {
         [tail, indexed]
@@ -247,15 +240,23 @@ pub(crate) fn query(conn: &Connection, q: &TraceQuery) -> HubResult<Vec<TraceEve
         [indexed, tail]
     };
     let mut out = Vec::new();
-    for (sql, args) in parts {
+    for walks in parts {
         if out.len() >= limit {
             break;
         }
-        let sql = format!("{sql} LIMIT {}", limit - out.len());
-        let mut stmt = conn.prepare(&sql)?;
-        let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), from_row)?;
-        for row in rows {
-            let ev = row?;
+        let want = limit - out.len();
+        let mut stmts = walks
+            .iter()
+            .map(|(sql, _)| conn.prepare(&format!("{sql} LIMIT {want}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut rows = Vec::with_capacity(stmts.len());
+        for (stmt, (_, args)) in stmts.iter_mut().zip(&walks) {
+            rows.push(stmt.query(rusqlite::params_from_iter(args.iter()))?);
+        }
+        let mut merged = MergeById::new(rows, q.newest_first)?;
+        while out.len() < limit
+            && let Some(ev) = merged.next_event()?
+        {
             // The substring test runs on the stored JSON text; `matches`
             // re-checks it so live and stored filtering agree exactly.
             if q.text.is_none() || q.matches(&ev) {
@@ -266,13 +267,140 @@ pub(crate) fn query(conn: &Connection, q: &TraceQuery) -> HubResult<Vec<TraceEve
     Ok(out)
 }
 
+/// The statements that read the indexed part of the log for `q`, each in
+/// id order (`order`), with their arguments.
+fn indexed_walks(
+    conn: &Connection,
+    q: &TraceQuery,
+    order: &str,
+) -> HubResult<Vec<(String, Vec<Value>)>> {
+    if !reads_by_kind(q) {
+        let (filters, args) = filters(q, Part::Indexed);
+        let sql = format!(
+            "SELECT {COLUMNS} FROM {} WHERE pending = 0{filters}{order}",
+            indexed_source(q)
+        );
+        return Ok(vec![(sql, args)]);
+    }
+    // One walk of the kind index per kind the filter names, merged.
+    let rest = TraceQuery {
+        kinds: Vec::new(),
+        ..q.clone()
+    };
+    let mut walks = Vec::new();
+    for kind in indexed_kinds(conn, &q.kind_filters())? {
+        let (mut filters, mut args) = filters(&rest, Part::Indexed);
+        args.push(Value::Text(kind));
+        filters.push_str(&format!(" AND kind = ?{}", args.len()));
+        walks.push((
+            format!(
+                "SELECT {COLUMNS} FROM trace_events INDEXED BY trace_by_kind WHERE pending = 0{filters}{order}"
+            ),
+            args,
+        ));
+    }
+    Ok(walks)
+}
+
+/// Several walks of the log, each in id order, read as one in that order.
+/// Each walk is read only as far as the merged result needs, so a page of
+/// `n` events reads at most `n` rows plus one per walk.
+struct MergeById<'s> {
+    walks: Vec<rusqlite::Rows<'s>>,
+    heads: Vec<Option<TraceEvent>>,
+    newest_first: bool,
+}
+
+impl<'s> MergeById<'s> {
+    fn new(mut walks: Vec<rusqlite::Rows<'s>>, newest_first: bool) -> HubResult<Self> {
+        let heads = walks
+            .iter_mut()
+            .map(Self::advance)
+            .collect::<HubResult<Vec<_>>>()?;
+        Ok(MergeById {
+            walks,
+            heads,
+            newest_first,
+        })
+    }
+
+    fn advance(walk: &mut rusqlite::Rows<'s>) -> HubResult<Option<TraceEvent>> {
+        Ok(match walk.next()? {
+            Some(row) => Some(from_row(row)?),
+            None => None,
+        })
+    }
+
+    fn next_event(&mut self) -> HubResult<Option<TraceEvent>> {
+        let newest_first = self.newest_first;
+        let next = self
+            .heads
+            .iter()
+            .enumerate()
+            .filter_map(|(i, h)| h.as_ref().map(|e| (i, e.id)))
+            .reduce(|a, b| match (newest_first, b.1 > a.1) {
+                (true, true) | (false, false) => b,
+                _ => a,
+            });
+        let Some((i, _)) = next else { return Ok(None) };
+        let ev = self.heads[i].take();
+        self.heads[i] = Self::advance(&mut self.walks[i])?;
+        Ok(ev)
+    }
+}
+
+/// True when the indexed part reads through the kind index: a kind filter
+/// and no device, story or time filter (whose indexes narrow further).
+/// A walk by id finds a common kind's newest events at once but reads the
+/// whole log for a rare one; the kind index finds either at once.
+fn reads_by_kind(q: &TraceQuery) -> bool {
+    !q.kind_filters().is_empty()
+        && q.device_id.is_none()
+        && q.correlation.is_none()
+        && q.since.is_none()
+        && q.until.is_none()
+}
+
+/// The stored kinds a kind filter names: its exact kinds, and every kind in
+/// the index that starts with one of its prefixes (found by skipping from
+/// one distinct kind to the next, one index seek each, so kinds an older
+/// or newer Hublet wrote are found too).
+fn indexed_kinds(
+    conn: &Connection,
+    filters: &[KindFilter],
+) -> HubResult<std::collections::BTreeSet<String>> {
+    let mut kinds = std::collections::BTreeSet::new();
+    // `>=` finds the first kind with the prefix, `>` each one after it.
+    let seek = |op: &str, from: &str| -> HubResult<Option<String>> {
+        Ok(conn
+            .prepare_cached(&format!(
+                "SELECT min(kind) FROM trace_events INDEXED BY trace_by_kind WHERE pending = 0 AND kind {op} ?1"
+            ))?
+            .query_row([from], |r| r.get(0))?)
+    };
+    for f in filters {
+        match f {
+            KindFilter::Exact(k) => {
+                kinds.insert(k.clone());
+            }
+            KindFilter::Prefix(p) => {
+                let mut found = seek(">=", p)?;
+                while let Some(k) = found.filter(|k| k.starts_with(p.as_str())) {
+                    found = seek(">", &k)?;
+                    kinds.insert(k);
+                }
+            }
+        }
+    }
+    Ok(kinds)
+}
+
 /// Where the indexed part reads from. With a device, story or time filter,
 /// SQLite picks that filter's index. Without one it is told to walk the ids
 /// (`NOT INDEXED`): every indexed row meets `pending = 0`, so SQLite could
 /// otherwise take a partial index as a smaller copy of the table, scan it
-/// whole and sort, where walking the ids stops at the page's limit. (The
-/// kind filter, an `OR` of kinds and prefixes, has never used its index;
-/// it filters the walk.)
+/// whole and sort, where walking the ids stops at the page's limit. (A kind
+/// filter alone reads through the kind index instead: [`reads_by_kind`].)
 fn indexed_source(q: &TraceQuery) -> &'static str {
     if q.device_id.is_some() || q.correlation.is_some() || q.since.is_some() || q.until.is_some() {
         "trace_events"
@@ -536,6 +664,15 @@ mod tests {
                     ..base.clone()
                 });
                 out.push(TraceQuery {
+                    kinds: vec!["c2d".into(), "c2d.completed".into()],
+                    ..base.clone()
+                });
+                out.push(TraceQuery {
+                    kinds: vec!["c2d.abandoned".into()],
+                    before_id: Some(30),
+                    ..base.clone()
+                });
+                out.push(TraceQuery {
                     correlation: Some("m2".into()),
                     ..base.clone()
                 });
@@ -556,18 +693,19 @@ mod tests {
 
     /// The plan SQLite picks for the indexed part of `q`.
     fn plan(conn: &Connection, q: &TraceQuery) -> String {
-        let (filters, args) = filters(q, Part::Indexed);
-        let sql = format!(
-            "EXPLAIN QUERY PLAN SELECT {COLUMNS} FROM {} WHERE pending = 0{filters} ORDER BY id DESC LIMIT 10",
-            indexed_source(q)
-        );
-        let mut stmt = conn.prepare(&sql).unwrap();
-        let rows = stmt
-            .query_map(rusqlite::params_from_iter(args.iter()), |r| {
-                r.get::<_, String>(3)
-            })
-            .unwrap();
-        rows.map(|r| r.unwrap()).collect::<Vec<_>>().join("; ")
+        let mut plans = Vec::new();
+        for (sql, args) in indexed_walks(conn, q, " ORDER BY id DESC").unwrap() {
+            let mut stmt = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql} LIMIT 10"))
+                .unwrap();
+            let rows = stmt
+                .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+                    r.get::<_, String>(3)
+                })
+                .unwrap();
+            plans.extend(rows.map(|r| r.unwrap()));
+        }
+        plans.join("; ")
     }
 
     /// A walk by id (the table, or a range of its ids): no index, no sort.
@@ -604,12 +742,31 @@ mod tests {
                 "MULTI-INDEX OR",
             ),
             (q(), WALK),
+            // A kind filter alone: the kind index, one walk per kind.
             (
                 TraceQuery {
                     kinds: vec!["c2d.completed".into(), "method".into()],
                     ..q()
                 },
-                WALK,
+                "USING INDEX trace_by_kind (kind=?)",
+            ),
+            (
+                TraceQuery {
+                    kinds: vec!["c2d.completed".into()],
+                    text: Some("x".into()),
+                    before_id: Some(9),
+                    ..q()
+                },
+                "USING INDEX trace_by_kind (kind=? AND id<?)",
+            ),
+            // With a device: the device's index, the kinds filter it.
+            (
+                TraceQuery {
+                    kinds: vec!["c2d.completed".into()],
+                    device_id: Some("d1/m".into()),
+                    ..q()
+                },
+                "INDEX trace_by_device",
             ),
             (
                 TraceQuery {
@@ -628,6 +785,9 @@ mod tests {
         ];
         for (q, index) in cases {
             let p = plan(&conn, &q);
+            if !q.kinds.is_empty() {
+                assert!(!p.contains("TEMP B-TREE"), "{q:?} sorts: {p}");
+            }
             if index != WALK {
                 assert!(p.contains(index), "{q:?} should use {index}: {p}");
             } else {
@@ -635,6 +795,48 @@ mod tests {
                 assert!(!p.contains("TEMP B-TREE"), "{q:?} sorts: {p}");
             }
         }
+    }
+
+    #[test]
+    fn a_kind_prefix_names_every_indexed_kind_that_starts_with_it_one_seek_each() {
+        let conn = Connection::open_in_memory().unwrap();
+        crate::store::migrations::migrate(&conn).unwrap();
+        for kind in ["a", "a-x", "a.b", "a.c", "a.c", "ab.x", "b.y", "a.d"] {
+            // The last one is still pending: not in the index, not named.
+            let pending = i64::from(kind == "a.d");
+            conn.execute(
+                "INSERT INTO trace_events (ts_ms, mono_us, kind, detail, pending) VALUES (0, 0, ?1, '{}', ?2)",
+                rusqlite::params![kind, pending],
+            )
+            .unwrap();
+        }
+        let named = |f: Vec<KindFilter>| {
+            indexed_kinds(&conn, &f)
+                .unwrap()
+                .into_iter()
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(named(vec![KindFilter::Prefix("a.".into())]), ["a.b", "a.c"]);
+        assert_eq!(
+            named(vec![
+                KindFilter::Prefix("b.".into()),
+                KindFilter::Exact("a.b".into()),
+                KindFilter::Exact("z.z".into()),
+            ]),
+            ["a.b", "b.y", "z.z"]
+        );
+        assert!(named(vec![KindFilter::Prefix("c.".into())]).is_empty());
+        let p: String = conn
+            .query_row(
+                "EXPLAIN QUERY PLAN SELECT min(kind) FROM trace_events INDEXED BY trace_by_kind WHERE pending = 0 AND kind > 'a'",
+                [],
+                |r| r.get(3),
+            )
+            .unwrap();
+        assert!(
+            p.contains("SEARCH") && p.contains("trace_by_kind (kind>?)"),
+            "{p}"
+        );
     }
 
     proptest! {
