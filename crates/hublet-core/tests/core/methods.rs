@@ -409,13 +409,7 @@ async fn a_failed_call_names_the_request_id_its_story_is_under() {
 async fn request_ids_never_repeat_across_restarts_of_the_same_data_directory() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("hub.db");
-    let open = || {
-        hublet_core::Hub::open(
-            hublet_core::HubOptions::new(&path)
-                .clock(hublet_core::ManualClock::at_2030().shared())
-                .background_tasks(false),
-        )
-    };
+    let open = || crate::support::open_file(&path);
     let rid = |hub: hublet_core::Hub| async move {
         hub.methods()
             .call("d1", MethodCall::new("reboot", json!(1)))
@@ -462,13 +456,7 @@ async fn request_ids_never_repeat_across_restarts_of_the_same_data_directory() {
 async fn request_ids_continue_past_those_an_older_hublet_left_in_the_trace() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("hub.db");
-    let open = || {
-        hublet_core::Hub::open(
-            hublet_core::HubOptions::new(&path)
-                .clock(hublet_core::ManualClock::at_2030().shared())
-                .background_tasks(false),
-        )
-    };
+    let open = || crate::support::open_file(&path);
     let hub = open().await.unwrap();
     hub.close().await.unwrap();
     drop(hub);

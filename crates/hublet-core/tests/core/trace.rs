@@ -328,13 +328,7 @@ async fn a_damaged_jsonl_line_is_reported_with_its_number() {
 async fn rows_an_older_or_newer_hublet_wrote_come_back_raw_never_dropped() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("hub.db");
-    let open = || {
-        hublet_core::Hub::open(
-            hublet_core::HubOptions::new(&path)
-                .clock(hublet_core::ManualClock::at_2030().shared())
-                .background_tasks(false),
-        )
-    };
+    let open = || crate::support::open_file(&path);
     let hub = open().await.unwrap();
     hub.close().await.unwrap();
     drop(hub);

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use hublet_core::twin::{TwinOp, TwinWrite};
-use hublet_core::{AttachRequest, Hub, HubOptions, NewDevice, ToDevice};
+use hublet_core::{AttachRequest, NewDevice, ToDevice};
 use serde_json::{Map, Value, json};
 
 use crate::support::TestHub;
@@ -235,7 +235,7 @@ async fn an_attached_device_hears_desired_patches_in_version_order() {
 async fn a_twin_survives_a_restart_and_goes_with_its_device() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("hub.db");
-    let open = || Hub::open(HubOptions::new(&path).background_tasks(false));
+    let open = || crate::support::open_file(&path);
     let hub = open().await.unwrap();
     hub.registry().create(NewDevice::named("d1")).await.unwrap();
     hub.twins()
@@ -266,7 +266,7 @@ async fn a_twin_survives_a_restart_and_goes_with_its_device() {
 async fn twins_written_before_modules_existed_survive_the_schema_change() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("hub.db");
-    let open = || Hub::open(HubOptions::new(&path).background_tasks(false));
+    let open = || crate::support::open_file(&path);
     let hub = open().await.unwrap();
     hub.registry()
         .create(NewDevice::named("old"))
