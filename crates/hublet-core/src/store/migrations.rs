@@ -38,6 +38,8 @@ pub(crate) const MIGRATIONS: &[&[&str]] = &[
     &[crate::runs::table::V8],
     // 9: the trace's newest events indexed in batches.
     &[crate::trace::table::V9],
+    // 10: one index for the C2D sweeper instead of two.
+    &[crate::mailbox::table::V10],
 ];
 
 /// The schema version this build writes.
