@@ -55,7 +55,9 @@ CREATE INDEX c2d_lock_expiry ON c2d_messages (lock_until_ms) WHERE state = 1;
 /// The key is when the message next needs the sweeper: its lock's end
 /// while it is locked, its expiry while it waits. A locked message whose
 /// TTL has passed is not due until its lock ends, which is the order
-/// expiry already follows ([`super::expiry`]).
+/// expiry already follows ([`super::expiry`]). (The lock question steps
+/// over waiting messages whose TTL has run out; the same sweep then
+/// dead-letters them, so they do not pile up in its range.)
 pub(crate) const V10: &str = "
 DROP INDEX IF EXISTS c2d_by_expiry;
 DROP INDEX IF EXISTS c2d_lock_expiry;
