@@ -199,6 +199,12 @@ async fn trace_queries(hub: &Hub, events: usize) {
         limit: Some(100),
         ..q
     };
+    let of_kind = |kind: &str| {
+        page(TraceQuery {
+            kinds: vec![kind.into()],
+            ..TraceQuery::default()
+        })
+    };
     let cases = [
         ("story, oldest message", TraceQuery::story("m0")),
         (
@@ -213,35 +219,11 @@ async fn trace_queries(hub: &Hub, events: usize) {
                 ..TraceQuery::default()
             }),
         ),
-        (
-            "newest 100 of one kind",
-            page(TraceQuery {
-                kinds: vec!["telemetry.received".into()],
-                ..TraceQuery::default()
-            }),
-        ),
+        ("newest 100 of one kind", of_kind("telemetry.received")),
         // One event in 10,000 (`trace_appends`).
-        (
-            "newest 100 of a rare kind",
-            page(TraceQuery {
-                kinds: vec!["c2d.completed".into()],
-                ..TraceQuery::default()
-            }),
-        ),
-        (
-            "newest 100 of a kind prefix (c2d.*)",
-            page(TraceQuery {
-                kinds: vec!["c2d".into()],
-                ..TraceQuery::default()
-            }),
-        ),
-        (
-            "a kind with no events",
-            page(TraceQuery {
-                kinds: vec!["method.invoked".into()],
-                ..TraceQuery::default()
-            }),
-        ),
+        ("newest 100 of a rare kind", of_kind("c2d.completed")),
+        ("newest 100 of a kind prefix (c2d.*)", of_kind("c2d")),
+        ("a kind with no events", of_kind("method.invoked")),
     ];
     for (what, q) in cases {
         let mut times = Vec::new();

@@ -287,19 +287,19 @@ fn indexed_walks(
         kinds: Vec::new(),
         ..q.clone()
     };
-    let mut walks = Vec::new();
-    for kind in indexed_kinds(conn, &q.kind_filters())? {
-        let (mut filters, mut args) = filters(&rest, Part::Indexed);
-        args.push(Value::Text(kind));
-        filters.push_str(&format!(" AND kind = ?{}", args.len()));
-        walks.push((
-            format!(
-                "SELECT {COLUMNS} FROM trace_events INDEXED BY trace_by_kind WHERE pending = 0{filters}{order}"
-            ),
-            args,
-        ));
-    }
-    Ok(walks)
+    let (filters, args) = filters(&rest, Part::Indexed);
+    let kind_arg = args.len() + 1;
+    let sql = format!(
+        "SELECT {COLUMNS} FROM trace_events INDEXED BY trace_by_kind WHERE pending = 0{filters} AND kind = ?{kind_arg}{order}"
+    );
+    Ok(indexed_kinds(conn, &q.kind_filters())?
+        .into_iter()
+        .map(|kind| {
+            let mut args = args.clone();
+            args.push(Value::Text(kind));
+            (sql.clone(), args)
+        })
+        .collect())
 }
 
 /// Several walks of the log, each in id order, read as one in that order.
