@@ -38,7 +38,7 @@ impl AdapterState<'_> {
             .inner
             .db
             .write(move |ctx| {
-                crate::registry::table::get_required(ctx.conn, id.as_str())?;
+                crate::registry::table::require(ctx.conn, id.as_str())?;
                 table::put(ctx.conn, ns, id.as_str(), &value, ctx.now)
             })
             .await

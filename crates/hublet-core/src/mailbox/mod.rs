@@ -56,8 +56,16 @@ fn lock_handover(
     device: &str,
     target: &C2dTarget,
     settings: &crate::settings::HubSettings,
+    sent: Option<&C2dMessage>,
 ) -> HubResult<Handover> {
-    let l = ops::lock_for_push(ctx, device, target.window, settings, &target.transport)?;
+    let l = ops::lock_for_push(
+        ctx,
+        device,
+        target.window,
+        settings,
+        &target.transport,
+        sent,
+    )?;
     Ok(Handover {
         attachment: target.attachment,
         message: l.message,
@@ -143,7 +151,7 @@ impl Mailbox<'_> {
             move |ctx| {
                 let sent = ops::enqueue(ctx, m.clone(), &settings, via.as_deref())?;
                 let handover = match presence.c2d_target(&dev) {
-                    Some(t) => Some(lock_handover(ctx, &dev, &t, &settings)?),
+                    Some(t) => Some(lock_handover(ctx, &dev, &t, &settings, Some(&sent))?),
                     None => None,
                 };
                 Ok((sent, handover))
@@ -188,10 +196,10 @@ impl Mailbox<'_> {
             .db
             .write_unsynced_then(
                 move |ctx| {
-                    crate::registry::table::get_required(ctx.conn, &dev)?;
+                    crate::registry::table::require(ctx.conn, &dev)?;
                     match presence.c2d_target(&dev) {
                         Some(t) if t.attachment == attachment => {
-                            Ok(Some(lock_handover(ctx, &dev, &t, &settings)?))
+                            Ok(Some(lock_handover(ctx, &dev, &t, &settings, None)?))
                         }
                         _ => Ok(None),
                     }
@@ -235,7 +243,7 @@ impl Mailbox<'_> {
             .inner
             .db
             .write_unsynced(move |ctx| {
-                crate::registry::table::get_required(ctx.conn, &dev)?;
+                crate::registry::table::require(ctx.conn, &dev)?;
                 ops::lock_next(ctx, &dev, &settings)
             })
             .await?;
@@ -352,7 +360,7 @@ impl Mailbox<'_> {
             .inner
             .db
             .read(move |conn| {
-                crate::registry::table::get_required(conn, id.as_str())?;
+                crate::registry::table::require(conn, id.as_str())?;
                 table::list(conn, id.as_str())
             })
             .await

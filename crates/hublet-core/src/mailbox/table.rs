@@ -178,6 +178,27 @@ pub(crate) fn next_ready(
     Ok(stmt.query_row((device, now.0), from_row).optional()?)
 }
 
+/// The sequence number of a device's oldest deliverable message (as
+/// [`next_ready`], without reading the message).
+pub(crate) fn next_ready_seq(
+    conn: &Connection,
+    device: &str,
+    now: Timestamp,
+) -> HubResult<Option<i64>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq FROM c2d_messages WHERE device_id = ?1 AND state = 0 AND expiry_ms > ?2 ORDER BY seq LIMIT 1",
+    )?;
+    Ok(stmt.query_row((device, now.0), |r| r.get(0)).optional()?)
+}
+
+/// One message of a device by its sequence number.
+pub(crate) fn by_seq(conn: &Connection, device: &str, seq: i64) -> HubResult<Option<C2dMessage>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM c2d_messages WHERE seq = ?2 AND device_id = ?1"
+    ))?;
+    Ok(stmt.query_row((device, seq), from_row).optional()?)
+}
+
 /// The message a device holds under `token`, whatever its lock's age.
 pub(crate) fn by_lock(
     conn: &Connection,
@@ -208,18 +229,23 @@ pub(crate) fn save_state(conn: &Connection, m: &C2dMessage) -> HubResult<()> {
     Ok(())
 }
 
-/// Records who holds a message's new lock: a connection (`pushed`) or an
-/// HTTP client.
-pub(crate) fn mark_lock_holder(
-    conn: &Connection,
-    device: &str,
-    seq: i64,
-    pushed: bool,
-) -> HubResult<()> {
+/// Locks message `m` (Invisible, with its token, expiry and counts) and
+/// records who holds the lock: a connection (`pushed`) or an HTTP client.
+/// One write, where a state save and a holder mark were two.
+pub(crate) fn save_lock(conn: &Connection, m: &C2dMessage, pushed: bool) -> HubResult<()> {
     conn.prepare_cached(
-        "UPDATE c2d_messages SET lock_pushed = ?3 WHERE seq = ?2 AND device_id = ?1",
+        "UPDATE c2d_messages SET state = 1, lock_token = ?3, lock_until_ms = ?4, delivery_count = ?5, attempts = ?6, lock_pushed = ?7
+         WHERE seq = ?2 AND device_id = ?1",
     )?
-    .execute(rusqlite::params![device, seq, pushed])?;
+    .execute(rusqlite::params![
+        m.device_id,
+        m.sequence_number,
+        m.lock_token,
+        m.lock_expiry.map(|t| t.0),
+        m.delivery_count,
+        m.attempts,
+        pushed,
+    ])?;
     Ok(())
 }
 

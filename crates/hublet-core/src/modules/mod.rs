@@ -124,7 +124,7 @@ impl Modules<'_> {
             .db
             .write(move |ctx| {
                 let dev = who.device.as_str();
-                crate::registry::table::get_required(ctx.conn, dev)?;
+                crate::registry::table::require(ctx.conn, dev)?;
                 let row = ModuleRow {
                     device_id: dev.to_string(),
                     module_id: who.module_str().to_string(),
@@ -167,7 +167,7 @@ impl Modules<'_> {
             .inner
             .db
             .read(move |conn| {
-                crate::registry::table::get_required(conn, dev.as_str())?;
+                crate::registry::table::require(conn, dev.as_str())?;
                 table::list(conn, Some(dev.as_str()))
             })
             .await?;

@@ -91,7 +91,7 @@ pub(crate) fn get_required(conn: &Connection, device: &str, module: &str) -> Hub
     if let Some(m) = get(conn, device, module)? {
         return Ok(m);
     }
-    crate::registry::table::get_required(conn, device)?;
+    crate::registry::table::require(conn, device)?;
     Err(HubError::ModuleNotFound {
         device: device.to_string(),
         module: module.to_string(),

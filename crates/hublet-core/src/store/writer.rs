@@ -39,6 +39,9 @@ pub(crate) struct WriteCtx<'a> {
     events: &'a mut Vec<TraceEvent>,
     /// Someone watches the live trace: keep stored events for broadcast.
     live: bool,
+    /// The newest trace event id stored in this group, which tells the
+    /// trace's tail indexer whether a batch may be due without a query.
+    newest_event: &'a mut Option<i64>,
 }
 
 impl WriteCtx<'_> {
@@ -46,6 +49,7 @@ impl WriteCtx<'_> {
     pub fn trace(&mut self, ev: NewEvent) -> HubResult<()> {
         let mono = self.mono_us();
         let id = trace_table::insert(self.conn, self.now, mono, &ev)?;
+        self.stored(id);
         if self.live {
             self.events.push(TraceEvent::stored(id, self.now, mono, ev));
         }
@@ -56,11 +60,16 @@ impl WriteCtx<'_> {
     /// queued (not the time the writer got to it).
     fn trace_queued(&mut self, q: &QueuedEvent) -> HubResult<()> {
         let id = trace_table::insert(self.conn, q.at, q.mono_us, &q.event)?;
+        self.stored(id);
         if self.live {
             self.events
                 .push(TraceEvent::stored(id, q.at, q.mono_us, q.event.clone()));
         }
         Ok(())
+    }
+
+    fn stored(&mut self, id: i64) {
+        *self.newest_event = Some(self.newest_event.map_or(id, |n| n.max(id)));
     }
 
     fn mono_us(&self) -> u64 {
@@ -319,7 +328,7 @@ fn run(
         if ran.is_ok() && group.open {
             // Nothing waits on the index: a failed batch is tried again
             // with the next group, and this group's own work still commits.
-            if let Err(e) = tail.due(&conn) {
+            if let Err(e) = tail.due(&conn, group.newest_event) {
                 tracing::warn!("indexing the trace's newest events failed: {e}");
             }
         }
@@ -382,6 +391,8 @@ struct Group {
     jobs: Vec<Box<dyn Job>>,
     traces: Vec<QueuedEvent>,
     events: Vec<TraceEvent>,
+    /// The newest trace event id stored (see [`WriteCtx`]).
+    newest_event: Option<i64>,
     /// The transaction is open.
     open: bool,
     /// A job failed after writing: everything runs again with savepoints.
@@ -444,7 +455,8 @@ impl Group {
     ) -> Result<(), HubError> {
         let now = clock.now();
         if !self.open {
-            conn.execute_batch("BEGIN IMMEDIATE")?;
+            // Cached: parsing even this costs the writer at every group.
+            conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
             self.open = true;
         }
         if let Err(Dirty) = self.run_all(conn, clock, now, watched) {
@@ -487,6 +499,7 @@ impl Group {
                 clock,
                 events: &mut self.events,
                 live: watched,
+                newest_event: &mut self.newest_event,
             };
             match item {
                 Item::Trace(i) => {
@@ -539,8 +552,11 @@ impl Group {
             return Ok(());
         }
         self.open = false;
-        match conn.execute_batch("COMMIT") {
-            Ok(()) => Ok(()),
+        match conn
+            .prepare_cached("COMMIT")
+            .and_then(|mut c| c.execute([]))
+        {
+            Ok(_) => Ok(()),
             Err(e) => {
                 if !conn.is_autocommit() {
                     let _ = conn.execute_batch("ROLLBACK");

@@ -320,6 +320,46 @@ async fn subscribed_devices_get_their_queue_pushed_in_order_within_the_window() 
     assert_eq!(next_c2d(&mut rx).await.message_id, "late");
 }
 
+/// A message its own send hands to the connection (the common case: nothing
+/// else waiting) is not read back from storage; what the device gets must
+/// still be exactly what is stored: the same lock, counts, times and
+/// properties.
+#[tokio::test]
+async fn a_message_handed_over_by_its_send_is_the_message_as_stored() {
+    let t = TestHub::new().await;
+    t.device("d1").await;
+    let (att, mut rx) = t.hub.attach("d1", trusted()).await.unwrap();
+    att.subscribe_c2d(2).unwrap();
+    let sent = t
+        .hub
+        .mailbox()
+        .send(
+            "d1",
+            NewMessage {
+                message_id: Some("m1".into()),
+                correlation_id: Some("c1".into()),
+                user_id: Some("u1".into()),
+                ttl_secs: Some(600),
+                ack: AckMode::Full,
+                content_type: Some("application/json".into()),
+                content_encoding: Some("utf-8".into()),
+                properties: [("a".to_string(), "1".to_string())].into(),
+                ..NewMessage::text("{\"x\":1}")
+            },
+        )
+        .await
+        .unwrap();
+    let got = next_c2d(&mut rx).await;
+    let stored = t.hub.mailbox().list("d1").await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(got, stored[0], "delivered as stored");
+    assert_eq!(got.sequence_number, sent.sequence_number);
+    assert_eq!(got.state, MessageState::Invisible);
+    assert_eq!((got.attempts, got.delivery_count), (1, 0));
+    assert!(got.lock_token.is_some() && got.lock_expiry.is_some());
+    assert_eq!(got.properties.get("a").map(String::as_str), Some("1"));
+}
+
 /// A send hands its message to the connection itself when the window has
 /// room, and the pump delivers the backlog: both together keep the queue's
 /// order and never exceed the window.
