@@ -56,7 +56,7 @@ fn lock_handover(
     device: &str,
     target: &C2dTarget,
     settings: &crate::settings::HubSettings,
-    sent: Option<&C2dMessage>,
+    sent: Option<(&C2dMessage, &table::Census)>,
 ) -> HubResult<Handover> {
     let l = ops::lock_for_push(
         ctx,
@@ -149,9 +149,15 @@ impl Mailbox<'_> {
         let dev = id.to_string();
         let committed = self.hub.inner.db.submit_then(
             move |ctx| {
-                let sent = ops::enqueue(ctx, m.clone(), &settings, via.as_deref())?;
+                let (sent, census) = ops::enqueue(ctx, m.clone(), &settings, via.as_deref())?;
                 let handover = match presence.c2d_target(&dev) {
-                    Some(t) => Some(lock_handover(ctx, &dev, &t, &settings, Some(&sent))?),
+                    Some(t) => Some(lock_handover(
+                        ctx,
+                        &dev,
+                        &t,
+                        &settings,
+                        Some((&sent, &census)),
+                    )?),
                     None => None,
                 };
                 Ok((sent, handover))

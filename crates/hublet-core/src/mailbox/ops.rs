@@ -41,24 +41,28 @@ fn event(m: &C2dMessage, detail: TraceDetail) -> NewEvent {
 }
 
 /// Accepts a validated message into its device's queue; `via` names how
-/// the sender reached the hub, for the trace.
+/// the sender reached the hub, for the trace. Returns the stored message
+/// and the queue's census taken before it (for the lock that may follow).
 pub(crate) fn enqueue(
     ctx: &mut WriteCtx<'_>,
     mut m: C2dMessage,
     settings: &HubSettings,
     via: Option<&str>,
-) -> HubResult<C2dMessage> {
+) -> HubResult<(C2dMessage, table::Census)> {
     crate::registry::table::require(ctx.conn, &m.device_id)?;
+    let census = table::census(ctx.conn, &m.device_id, ctx.now)?;
     // Checked before any write, so a refused send changes nothing.
     // Expired messages do not take places in the queue.
-    if table::count_live(ctx.conn, &m.device_id, ctx.now)? >= settings.queue_cap {
+    if census.live >= settings.queue_cap {
         return Err(HubError::QueueFull {
             device: m.device_id.clone(),
             cap: settings.queue_cap,
         });
     }
-    for old in table::expired_enqueued(ctx.conn, Some(&m.device_id), ctx.now, usize::MAX)? {
-        dead_letter(ctx, old, FeedbackStatus::Expired, settings)?;
+    if census.expired_waiting > 0 {
+        for old in table::expired_enqueued(ctx.conn, Some(&m.device_id), ctx.now, usize::MAX)? {
+            dead_letter(ctx, old, FeedbackStatus::Expired, settings)?;
+        }
     }
     m.enqueued_time = ctx.now;
     m.sequence_number = table::insert(ctx.conn, &m)?;
@@ -76,7 +80,7 @@ pub(crate) fn enqueue(
         via: via.map(str::to_string),
     });
     ctx.trace(event(&m, detail))?;
-    Ok(m)
+    Ok((m, census))
 }
 
 /// What locking the next message did.
@@ -109,21 +113,31 @@ pub(crate) fn lock_next(
 /// (`via`), unless `window` messages are already locked by a connection.
 /// Every lock is taken on the writer thread, oldest message first, so
 /// locks follow the queue's order whoever asks (the send path or the pump).
-/// `sent` is the message the same job has just stored, if any.
+/// `sent` is the message the same job has just stored, if any, with the
+/// census [`enqueue`] took.
 pub(crate) fn lock_for_push(
     ctx: &mut WriteCtx<'_>,
     device: &str,
     window: usize,
     settings: &HubSettings,
     via: &str,
-    sent: Option<&C2dMessage>,
+    sent: Option<(&C2dMessage, &table::Census)>,
 ) -> HubResult<Locked> {
-    let released = super::expiry::expire_device(ctx, device, settings)?;
-    let window_full = table::count_pushed_locks(ctx.conn, device)? >= window;
+    let (released, pushed) = match sent {
+        // No lock had run out, and the send dead-lettered every expired
+        // waiting message itself, at this same time: expiry has nothing
+        // to do here, and the window's use is as counted.
+        Some((_, c)) if c.locks_out == 0 => (Vec::new(), c.pushed),
+        _ => (
+            super::expiry::expire_device(ctx, device, settings)?,
+            table::count_pushed_locks(ctx.conn, device)?,
+        ),
+    };
+    let window_full = pushed >= window;
     let message = if window_full {
         None
     } else {
-        lock_ready(ctx, device, settings, via, true, sent)?
+        lock_ready(ctx, device, settings, via, true, sent.map(|(m, _)| m))?
     };
     Ok(Locked {
         message,

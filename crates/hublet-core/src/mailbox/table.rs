@@ -148,13 +148,40 @@ pub(crate) fn count(conn: &Connection, device: &str) -> HubResult<u32> {
         .query_row([device], |r| r.get(0))?)
 }
 
-/// Messages that take a place in a device's queue: all but expired Enqueued ones.
-pub(crate) fn count_live(conn: &Connection, device: &str, now: Timestamp) -> HubResult<u32> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT count(*) FROM c2d_messages WHERE device_id = ?1 AND NOT (state = 0 AND expiry_ms <= ?2)",
-        )?
-        .query_row((device, now.0), |r| r.get(0))?)
+/// What a send needs to know of its device's queue, from one pass over it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Census {
+    /// Messages that take a place in the queue (all but expired waiting ones).
+    pub live: u32,
+    /// Waiting messages whose TTL has run out.
+    pub expired_waiting: u32,
+    /// Locked messages whose lock has run out.
+    pub locks_out: u32,
+    /// Messages locked by a connection (its delivery window's use).
+    pub pushed: usize,
+}
+
+/// One pass over a device's queue (at most its cap of rows) answering what
+/// a send asks before it stores and locks its message. Why: asked one at a
+/// time (places taken, expired messages, run-out locks, the window's use)
+/// these were five queries per send on the storage writer, where nearly
+/// always the answer is "none expired" (docs/benchmarks.md).
+pub(crate) fn census(conn: &Connection, device: &str, now: Timestamp) -> HubResult<Census> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT count(*) FILTER (WHERE NOT (state = 0 AND expiry_ms <= ?2)),
+                count(*) FILTER (WHERE state = 0 AND expiry_ms <= ?2),
+                count(*) FILTER (WHERE state = 1 AND lock_until_ms <= ?2),
+                count(*) FILTER (WHERE state = 1 AND lock_pushed = 1)
+         FROM c2d_messages WHERE device_id = ?1",
+    )?;
+    Ok(stmt.query_row((device, now.0), |r| {
+        Ok(Census {
+            live: r.get(0)?,
+            expired_waiting: r.get(1)?,
+            locks_out: r.get(2)?,
+            pushed: usize::try_from(r.get::<_, i64>(3)?).unwrap_or(usize::MAX),
+        })
+    })?)
 }
 
 /// All messages in the hub's queues.

@@ -360,6 +360,93 @@ async fn a_message_handed_over_by_its_send_is_the_message_as_stored() {
     assert_eq!(got.properties.get("a").map(String::as_str), Some("1"));
 }
 
+/// A send to a connected device looks at its queue first: a lock that ran
+/// out is released and an expired message dead-lettered by the send itself
+/// (no sweep has run), and the oldest ready message is the one handed over.
+#[tokio::test]
+async fn a_send_releases_run_out_locks_and_expired_messages_before_it_hands_over() {
+    let t = TestHub::new().await;
+    t.device("d1").await;
+    let (att, mut rx) = t.hub.attach("d1", trusted()).await.unwrap();
+    att.subscribe_c2d(1).unwrap();
+    let send = |id: &'static str, ttl: u64| {
+        let hub = t.hub.clone();
+        async move {
+            hub.mailbox()
+                .send(
+                    "d1",
+                    NewMessage {
+                        message_id: Some(id.into()),
+                        ttl_secs: Some(ttl),
+                        ..NewMessage::text(id)
+                    },
+                )
+                .await
+                .unwrap()
+        }
+    };
+    send("a", 600).await;
+    assert_eq!(next_c2d(&mut rx).await.message_id, "a");
+    send("b", 30).await;
+    // The window of 1 holds "a": "b" waits, and expires with a's lock.
+    t.clock.advance(Duration::from_secs(61));
+    send("c", 600).await;
+    let again = next_c2d(&mut rx).await;
+    assert_eq!((again.message_id.as_str(), again.attempts), ("a", 2));
+    let queue: Vec<(String, MessageState)> = t
+        .hub
+        .mailbox()
+        .list("d1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.message_id, m.state))
+        .collect();
+    assert_eq!(
+        queue,
+        [
+            ("a".to_string(), MessageState::Invisible),
+            ("c".to_string(), MessageState::Enqueued)
+        ],
+        "b dead-lettered, c waits behind a"
+    );
+    att.complete(again.lock_token.as_deref().unwrap())
+        .await
+        .unwrap();
+    let c = next_c2d(&mut rx).await;
+    assert_eq!((c.message_id.as_str(), c.attempts), ("c", 1));
+    t.hub.trace().flush().await.unwrap();
+    let kinds = |id: &'static str| {
+        let hub = t.hub.clone();
+        async move {
+            hub.trace()
+                .story(id)
+                .await
+                .unwrap()
+                .iter()
+                .map(|e| e.kind().expect("a known kind"))
+                .collect::<Vec<EventKind>>()
+        }
+    };
+    assert_eq!(
+        kinds("b").await,
+        [
+            EventKind::C2dEnqueued,
+            EventKind::C2dExpired,
+            EventKind::C2dDeadLettered
+        ]
+    );
+    assert_eq!(
+        kinds("a").await[..4],
+        [
+            EventKind::C2dEnqueued,
+            EventKind::C2dDelivered,
+            EventKind::C2dLockExpired,
+            EventKind::C2dDelivered
+        ]
+    );
+}
+
 /// A send hands its message to the connection itself when the window has
 /// room, and the pump delivers the backlog: both together keep the queue's
 /// order and never exceed the window.
