@@ -153,7 +153,7 @@ pub(crate) fn lock_for_push(
 /// `sent`: the message the same job has just stored. When it is the one
 /// to lock (the queue had nothing else ready, the usual case for a device
 /// that keeps up), it is not read back and decoded from the table: on a
-/// send to a connected device that read was a fifth of the lock's cost on
+/// send to a connected device that read was a quarter of the lock's cost on
 /// the storage writer (docs/benchmarks.md).
 fn lock_ready(
     ctx: &mut WriteCtx<'_>,
