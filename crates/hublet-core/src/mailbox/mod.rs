@@ -12,6 +12,7 @@ pub(crate) mod expiry;
 pub(crate) mod message;
 pub(crate) mod ops;
 pub(crate) mod pump;
+pub(crate) mod sequence;
 pub(crate) mod table;
 
 pub use expiry::SweepReport;
@@ -66,16 +67,26 @@ fn lock_handover(
         &target.transport,
         sent,
     )?;
-    Ok(Handover {
-        attachment: target.attachment,
-        message: l.message,
-        delivered: false,
-        full: l.window_full,
-        released: l.released,
-    })
+    Ok(Handover::of(target, l.message, l.window_full, l.released))
 }
 
 impl Handover {
+    /// What a lock for `target` gives its connection.
+    fn of(
+        target: &C2dTarget,
+        message: Option<C2dMessage>,
+        full: bool,
+        released: Vec<String>,
+    ) -> Handover {
+        Handover {
+            attachment: target.attachment,
+            message,
+            delivered: false,
+            full,
+            released,
+        }
+    }
+
     /// On the writer thread, once the job's group ran: gives the message
     /// to the connection, and settles the rest there too, so that it is
     /// done even if the caller stops waiting (an HTTP sender that
@@ -149,18 +160,26 @@ impl Mailbox<'_> {
         let dev = id.to_string();
         let committed = self.hub.inner.db.submit_then(
             move |ctx| {
-                let (sent, census) = ops::enqueue(ctx, m.clone(), &settings, via.as_deref())?;
-                let handover = match presence.c2d_target(&dev) {
-                    Some(t) => Some(lock_handover(
+                let target = presence.c2d_target(&dev);
+                let push = target.as_ref().map(|t| ops::PushTarget {
+                    window: t.window,
+                    via: &t.transport,
+                });
+                let e = ops::enqueue(ctx, m.clone(), &settings, via.as_deref(), push)?;
+                let handover = match (target, e.locked) {
+                    (Some(t), Some(locked)) => {
+                        Some(Handover::of(&t, Some(locked), false, Vec::new()))
+                    }
+                    (Some(t), None) => Some(lock_handover(
                         ctx,
                         &dev,
                         &t,
                         &settings,
-                        Some((&sent, &census)),
+                        Some((&e.sent, &e.census)),
                     )?),
-                    None => None,
+                    (None, _) => None,
                 };
-                Ok((sent, handover))
+                Ok((e.sent, handover))
             },
             {
                 let (hub, dev) = (self.hub.clone(), id.to_string());

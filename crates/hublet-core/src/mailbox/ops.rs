@@ -40,15 +40,43 @@ fn event(m: &C2dMessage, detail: TraceDetail) -> NewEvent {
     }
 }
 
+/// A connection that can take a message now: its delivery window and
+/// its transport's name (for the trace).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PushTarget<'a> {
+    pub window: usize,
+    pub via: &'a str,
+}
+
+/// What [`enqueue`] did.
+pub(crate) struct Enqueued {
+    /// The message as accepted (Enqueued), which the sender is told about.
+    pub sent: C2dMessage,
+    /// The queue's census taken before the message was stored.
+    pub census: table::Census,
+    /// The message as stored, locked for the push target, when it was
+    /// stored locked (see [`enqueue`]).
+    pub locked: Option<C2dMessage>,
+}
+
 /// Accepts a validated message into its device's queue; `via` names how
-/// the sender reached the hub, for the trace. Returns the stored message
-/// and the queue's census taken before it (for the lock that may follow).
+/// the sender reached the hub, for the trace.
+///
+/// `push`: the device's connection, when one is attached. If its window has
+/// room, no lock has run out and nothing older is waiting, the message
+/// would be the next one locked for it anyway, so it is stored already
+/// locked (its `delivered` event right after its `enqueued` one), in one
+/// insert: locking it afterwards rewrote the row and moved its two index
+/// entries on the storage writer, in every send to a device that keeps up
+/// (docs/benchmarks.md). Otherwise the caller locks whatever is next
+/// ([`lock_for_push`]), with the census.
 pub(crate) fn enqueue(
     ctx: &mut WriteCtx<'_>,
     mut m: C2dMessage,
     settings: &HubSettings,
     via: Option<&str>,
-) -> HubResult<(C2dMessage, table::Census)> {
+    push: Option<PushTarget<'_>>,
+) -> HubResult<Enqueued> {
     crate::registry::table::require(ctx.conn, &m.device_id)?;
     let census = table::census(ctx.conn, &m.device_id, ctx.now)?;
     // Checked before any write, so a refused send changes nothing.
@@ -65,7 +93,15 @@ pub(crate) fn enqueue(
         }
     }
     m.enqueued_time = ctx.now;
-    m.sequence_number = table::insert(ctx.conn, &m)?;
+    m.sequence_number = ctx.next_c2d_sequence()?;
+    let push = push.filter(|p| {
+        census.locks_out == 0 && census.pushed < p.window && census.live == census.locked
+    });
+    let locked = push.map(|p| (p, lock(m.clone(), ctx, settings)));
+    match &locked {
+        Some((_, l)) => table::insert(ctx.conn, l, true)?,
+        None => table::insert(ctx.conn, &m, false)?,
+    }
     let detail = TraceDetail::C2dEnqueued(C2dEnqueued {
         sequence_number: m.sequence_number,
         expiry_time_utc: m.expiry_time_utc,
@@ -80,7 +116,38 @@ pub(crate) fn enqueue(
         via: via.map(str::to_string),
     });
     ctx.trace(event(&m, detail))?;
-    Ok((m, census))
+    let locked = match locked {
+        Some((p, l)) => {
+            ctx.trace(event(&l, delivered(&l, p.via)))?;
+            Some(l)
+        }
+        None => None,
+    };
+    Ok(Enqueued {
+        sent: m,
+        census,
+        locked,
+    })
+}
+
+/// `m` locked now: Invisible, with a fresh token, for one more attempt.
+fn lock(mut m: C2dMessage, ctx: &WriteCtx<'_>, settings: &HubSettings) -> C2dMessage {
+    m.state = MessageState::Invisible;
+    m.lock_token = Some(Uuid::new_v4().to_string());
+    m.lock_expiry = Some(ctx.now.plus(settings.lock_timeout()));
+    m.attempts += 1;
+    m
+}
+
+/// The `delivered` event of a message just locked for `via`.
+fn delivered(m: &C2dMessage, via: &str) -> TraceDetail {
+    TraceDetail::C2dDelivered(C2dDelivered {
+        sequence_number: m.sequence_number,
+        attempt: m.attempts,
+        delivery_count: m.delivery_count,
+        lock_expiry: m.lock_expiry,
+        via: via.to_string(),
+    })
 }
 
 /// What locking the next message did.
@@ -150,11 +217,11 @@ pub(crate) fn lock_for_push(
 /// it goes to an attached device's connection (whose locks end with the
 /// process).
 ///
-/// `sent`: the message the same job has just stored. When it is the one
-/// to lock (the queue had nothing else ready, the usual case for a device
-/// that keeps up), it is not read back and decoded from the table: on a
-/// send to a connected device that read was a quarter of the lock's cost on
-/// the storage writer (docs/benchmarks.md).
+/// `sent`: the message the same job has just stored, when [`enqueue`]
+/// could not store it locked (a lock had run out, or the window was full
+/// then). When it is the one to lock, it is not read back and decoded from
+/// the table: that read was a quarter of the lock's cost on the storage
+/// writer (docs/benchmarks.md).
 fn lock_ready(
     ctx: &mut WriteCtx<'_>,
     device: &str,
@@ -171,22 +238,12 @@ fn lock_ready(
             Some(seq) => table::by_seq(ctx.conn, device, seq)?,
         },
     };
-    let Some(mut m) = next else {
+    let Some(next) = next else {
         return Ok(None);
     };
-    m.state = MessageState::Invisible;
-    m.lock_token = Some(Uuid::new_v4().to_string());
-    m.lock_expiry = Some(ctx.now.plus(settings.lock_timeout()));
-    m.attempts += 1;
+    let m = lock(next, ctx, settings);
     table::save_lock(ctx.conn, &m, pushed)?;
-    let detail = TraceDetail::C2dDelivered(C2dDelivered {
-        sequence_number: m.sequence_number,
-        attempt: m.attempts,
-        delivery_count: m.delivery_count,
-        lock_expiry: m.lock_expiry,
-        via: via.to_string(),
-    });
-    ctx.trace(event(&m, detail))?;
+    ctx.trace(event(&m, delivered(&m, via)))?;
     Ok(Some(m))
 }
 

@@ -3,9 +3,10 @@
 //! Terminal messages (completed, dead-lettered, purged) are deleted; their
 //! history lives in the trace.
 //!
-//! The sequence number is the row id, `AUTOINCREMENT` so it is never reused:
-//! it increases across the whole hub, hence within every device's queue.
-//! (A per-device counter would rewrite the device's row on every send.)
+//! The sequence number is the row id, handed out by the storage writer
+//! ([`super::sequence`]) so it is never reused: it increases across the
+//! whole hub, hence within every device's queue. (A per-device counter
+//! would rewrite the device's row on every send.)
 
 use rusqlite::{Connection, OptionalExtension, Row};
 
@@ -64,11 +65,56 @@ DROP INDEX IF EXISTS c2d_lock_expiry;
 CREATE INDEX IF NOT EXISTS c2d_due ON c2d_messages (CASE state WHEN 1 THEN lock_until_ms ELSE expiry_ms END);
 ";
 
+/// Version 11: sequence numbers from the writer's reserved blocks
+/// ([`super::sequence`]) instead of `AUTOINCREMENT`, which rewrote its
+/// `sqlite_sequence` page in every commit that stored a message. SQLite
+/// cannot drop `AUTOINCREMENT` from a table, so the table is built again,
+/// keeping every row; `c2d_seq` starts past every number handed out so far
+/// (`sqlite_sequence` remembers those of deleted messages too).
+pub(crate) const V11: &str = "
+CREATE TABLE c2d_messages_v11 (
+    seq              INTEGER PRIMARY KEY,
+    device_id        TEXT NOT NULL,
+    message_id       TEXT NOT NULL,
+    correlation_id   TEXT,
+    user_id          TEXT,
+    to_address       TEXT NOT NULL,
+    expiry_ms        INTEGER NOT NULL,
+    ack              TEXT NOT NULL,
+    content_type     TEXT,
+    content_encoding TEXT,
+    properties       TEXT NOT NULL,
+    body             BLOB NOT NULL,
+    enqueued_ms      INTEGER NOT NULL,
+    state            INTEGER NOT NULL CHECK (state IN (0, 1)),
+    lock_token       TEXT,
+    lock_until_ms    INTEGER,
+    delivery_count   INTEGER NOT NULL DEFAULT 0,
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    lock_pushed      INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO c2d_messages_v11 (seq, device_id, message_id, correlation_id, user_id, to_address,
+    expiry_ms, ack, content_type, content_encoding, properties, body, enqueued_ms, state,
+    lock_token, lock_until_ms, delivery_count, attempts, lock_pushed)
+SELECT seq, device_id, message_id, correlation_id, user_id, to_address,
+    expiry_ms, ack, content_type, content_encoding, properties, body, enqueued_ms, state,
+    lock_token, lock_until_ms, delivery_count, attempts, lock_pushed
+FROM c2d_messages;
+CREATE TABLE c2d_seq (upto INTEGER NOT NULL);
+INSERT INTO c2d_seq (upto) SELECT 1 + max(
+    coalesce((SELECT max(seq) FROM c2d_messages), 0),
+    coalesce((SELECT max(seq) FROM sqlite_sequence WHERE name = 'c2d_messages'), 0));
+DROP TABLE c2d_messages;
+ALTER TABLE c2d_messages_v11 RENAME TO c2d_messages;
+CREATE INDEX c2d_ready ON c2d_messages (device_id, state, seq);
+CREATE INDEX c2d_due ON c2d_messages (CASE state WHEN 1 THEN lock_until_ms ELSE expiry_ms END);
+";
+
 /// The `c2d_due` index's key, written exactly as the index has it so that
 /// SQLite uses the index.
 const DUE: &str = "(CASE state WHEN 1 THEN lock_until_ms ELSE expiry_ms END)";
 
-const INSERT_COLUMNS: &str = "device_id, message_id, correlation_id, user_id, to_address, expiry_ms, ack, content_type, content_encoding, properties, body, enqueued_ms, state, lock_token, lock_until_ms, delivery_count, attempts";
+const INSERT_COLUMNS: &str = "seq, device_id, message_id, correlation_id, user_id, to_address, expiry_ms, ack, content_type, content_encoding, properties, body, enqueued_ms, state, lock_token, lock_until_ms, delivery_count, attempts, lock_pushed";
 const COLUMNS: &str = "device_id, seq, message_id, correlation_id, user_id, to_address, expiry_ms, ack, content_type, content_encoding, properties, body, enqueued_ms, state, lock_token, lock_until_ms, delivery_count, attempts";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<C2dMessage> {
@@ -114,12 +160,14 @@ fn query(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Inserts a message and returns its sequence number.
-pub(crate) fn insert(conn: &Connection, m: &C2dMessage) -> HubResult<i64> {
+/// Inserts a message under its sequence number; `pushed` when it is
+/// stored locked by a connection (see [`release_pushed`]).
+pub(crate) fn insert(conn: &Connection, m: &C2dMessage, pushed: bool) -> HubResult<()> {
     conn.prepare_cached(&format!(
-        "INSERT INTO c2d_messages ({INSERT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
+        "INSERT INTO c2d_messages ({INSERT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
     ))?
     .execute(rusqlite::params![
+        m.sequence_number,
         m.device_id,
         m.message_id,
         m.correlation_id,
@@ -137,8 +185,9 @@ pub(crate) fn insert(conn: &Connection, m: &C2dMessage) -> HubResult<i64> {
         m.lock_expiry.map(|t| t.0),
         m.delivery_count,
         m.attempts,
+        pushed,
     ])?;
-    Ok(conn.last_insert_rowid())
+    Ok(())
 }
 
 /// Messages in a device's queue (Enqueued plus Invisible).
@@ -159,6 +208,8 @@ pub(crate) struct Census {
     pub locks_out: u32,
     /// Messages locked by a connection (its delivery window's use).
     pub pushed: usize,
+    /// Locked messages, by anyone (`live` less these are waiting).
+    pub locked: u32,
 }
 
 /// One pass over a device's queue (at most its cap of rows) answering what
@@ -171,7 +222,8 @@ pub(crate) fn census(conn: &Connection, device: &str, now: Timestamp) -> HubResu
         "SELECT count(*) FILTER (WHERE NOT (state = 0 AND expiry_ms <= ?2)),
                 count(*) FILTER (WHERE state = 0 AND expiry_ms <= ?2),
                 count(*) FILTER (WHERE state = 1 AND lock_until_ms <= ?2),
-                count(*) FILTER (WHERE state = 1 AND lock_pushed = 1)
+                count(*) FILTER (WHERE state = 1 AND lock_pushed = 1),
+                count(*) FILTER (WHERE state = 1)
          FROM c2d_messages WHERE device_id = ?1",
     )?;
     Ok(stmt.query_row((device, now.0), |r| {
@@ -180,6 +232,7 @@ pub(crate) fn census(conn: &Connection, device: &str, now: Timestamp) -> HubResu
             expired_waiting: r.get(1)?,
             locks_out: r.get(2)?,
             pushed: usize::try_from(r.get::<_, i64>(3)?).unwrap_or(usize::MAX),
+            locked: r.get(4)?,
         })
     })?)
 }

@@ -40,6 +40,8 @@ pub(crate) const MIGRATIONS: &[&[&str]] = &[
     &[crate::trace::table::V9],
     // 10: one index for the C2D sweeper instead of two.
     &[crate::mailbox::table::V10],
+    // 11: C2D sequence numbers reserved in blocks, not `AUTOINCREMENT`.
+    &[crate::mailbox::table::V11],
 ];
 
 /// The schema version this build writes.

@@ -11,6 +11,7 @@ use tokio::sync::{broadcast, oneshot};
 
 use crate::clock::{SharedClock, Timestamp};
 use crate::error::{HubError, HubResult};
+use crate::mailbox::sequence::SequenceBlock;
 use crate::store::StorageHealth;
 use crate::trace::{NewEvent, TraceEvent, table as trace_table};
 
@@ -42,6 +43,8 @@ pub(crate) struct WriteCtx<'a> {
     /// The newest trace event id stored in this group, which tells the
     /// trace's tail indexer whether a batch may be due without a query.
     newest_event: &'a mut Option<i64>,
+    /// C2D sequence numbers, reserved in blocks (see [`SequenceBlock`]).
+    sequences: &'a mut SequenceBlock,
 }
 
 impl WriteCtx<'_> {
@@ -66,6 +69,11 @@ impl WriteCtx<'_> {
                 .push(TraceEvent::stored(id, q.at, q.mono_us, q.event.clone()));
         }
         Ok(())
+    }
+
+    /// The next C2D sequence number, covered by the group's commit.
+    pub fn next_c2d_sequence(&mut self) -> HubResult<i64> {
+        self.sequences.take(self.conn)
     }
 
     fn stored(&mut self, id: i64) {
@@ -301,6 +309,7 @@ fn run(
     let (mut groups, mut items) = (0u64, 0u64);
     let mut group = Group::default();
     let mut tail = trace_table::TailIndexer::default();
+    let mut sequences = SequenceBlock::default();
     loop {
         let Ok(first) = rx.recv() else { break };
         if let Some(r) = group.push(first) {
@@ -323,7 +332,7 @@ fn run(
         if group.jobs.iter().any(|j| !j.waits_for_commit()) {
             unsynced.store(true, Ordering::Release);
         }
-        let ran = group.run(&mut conn, &clock, watched);
+        let ran = group.run(&mut conn, &clock, watched, &mut sequences);
         groups += 1;
         if ran.is_ok() && group.open {
             // Nothing waits on the index: a failed batch is tried again
@@ -332,8 +341,9 @@ fn run(
                 tracing::warn!("indexing the trace's newest events failed: {e}");
             }
         }
-        let commit = ran.and_then(|()| group.commit(&conn));
+        let commit = ran.and_then(|()| group.commit(&conn, &mut sequences));
         tail.committed(commit.is_ok());
+        sequences.committed(commit.is_ok());
         match &commit {
             Err(HubError::DiskFull { .. }) => {
                 health.report_full(clock.now());
@@ -436,8 +446,9 @@ impl Group {
         conn: &mut Connection,
         clock: &SharedClock,
         watched: bool,
+        sequences: &mut SequenceBlock,
     ) -> Result<(), HubError> {
-        let r = self.begin_and_run(conn, clock, watched);
+        let r = self.begin_and_run(conn, clock, watched, sequences);
         if r.is_err() {
             if !conn.is_autocommit() {
                 let _ = conn.execute_batch("ROLLBACK");
@@ -452,6 +463,7 @@ impl Group {
         conn: &mut Connection,
         clock: &SharedClock,
         watched: bool,
+        sequences: &mut SequenceBlock,
     ) -> Result<(), HubError> {
         let now = clock.now();
         if !self.open {
@@ -459,12 +471,12 @@ impl Group {
             conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
             self.open = true;
         }
-        if let Err(Dirty) = self.run_all(conn, clock, now, watched) {
+        if let Err(Dirty) = self.run_all(conn, clock, now, watched, sequences) {
             // Start over with savepoints.
             conn.execute_batch("ROLLBACK; BEGIN IMMEDIATE")?;
             self.careful = true;
             self.events.clear();
-            let _ = self.run_all(conn, clock, now, watched);
+            let _ = self.run_all(conn, clock, now, watched, sequences);
         }
         if conn.is_autocommit() {
             // SQLite ended the transaction by itself (a full disk, an I/O
@@ -490,6 +502,7 @@ impl Group {
         clock: &SharedClock,
         now: crate::clock::Timestamp,
         watched: bool,
+        sequences: &mut SequenceBlock,
     ) -> Result<(), Dirty> {
         for k in 0..self.order.len() {
             let item = self.order[k];
@@ -500,6 +513,7 @@ impl Group {
                 events: &mut self.events,
                 live: watched,
                 newest_event: &mut self.newest_event,
+                sequences: &mut *sequences,
             };
             match item {
                 Item::Trace(i) => {
@@ -547,11 +561,20 @@ impl Group {
         Ok(())
     }
 
-    fn commit(&mut self, conn: &Connection) -> Result<(), HubError> {
+    /// Commits, after covering the C2D sequence numbers the group used with
+    /// a reservation in the same transaction (a group whose numbers cannot
+    /// be covered is rolled back, not committed).
+    fn commit(&mut self, conn: &Connection, sequences: &mut SequenceBlock) -> Result<(), HubError> {
         if !self.open {
             return Ok(());
         }
         self.open = false;
+        if let Err(e) = sequences.reserve(conn) {
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            return Err(e);
+        }
         match conn
             .prepare_cached("COMMIT")
             .and_then(|mut c| c.execute([]))

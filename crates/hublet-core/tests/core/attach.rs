@@ -725,8 +725,15 @@ async fn after_a_crash_messages_a_connection_held_are_ready_at_once_but_http_loc
         t.hub.mailbox().send(d, m).await.unwrap();
     }
     let (att, mut rx) = t.hub.attach("d1", trusted()).await.unwrap();
-    att.subscribe_c2d(1).unwrap();
+    att.subscribe_c2d(2).unwrap();
     assert_eq!(next_c2d(&mut rx).await.message_id, "pushed");
+    // Sent while the device is attached with room: stored already locked.
+    let sent = NewMessage {
+        message_id: Some("sent-attached".into()),
+        ..NewMessage::text("y")
+    };
+    t.hub.mailbox().send("d1", sent).await.unwrap();
+    assert_eq!(next_c2d(&mut rx).await.message_id, "sent-attached");
     let http = t.hub.mailbox().receive("d2").await.unwrap().unwrap();
     // A crash: the files as they are now, opened by a new process.
     t.hub.trace().flush().await.unwrap();
@@ -749,11 +756,15 @@ async fn after_a_crash_messages_a_connection_held_are_ready_at_once_but_http_loc
     .unwrap();
     let d1 = hub.mailbox().list("d1").await.unwrap();
     assert_eq!(
-        d1[0].state,
-        MessageState::Enqueued,
-        "no need to wait out the lock"
+        d1.iter()
+            .map(|m| (m.message_id.as_str(), m.state, m.delivery_count))
+            .collect::<Vec<_>>(),
+        [
+            ("pushed", MessageState::Enqueued, 0),
+            ("sent-attached", MessageState::Enqueued, 0)
+        ],
+        "no need to wait out the locks"
     );
-    assert_eq!(d1[0].delivery_count, 0);
     let d2 = hub.mailbox().list("d2").await.unwrap();
     assert_eq!(
         d2[0].state,
@@ -773,8 +784,16 @@ async fn after_a_crash_messages_a_connection_held_are_ready_at_once_but_http_loc
         })
         .await
         .unwrap();
-    assert_eq!(released.len(), 1);
-    assert_eq!(released[0].device_id.as_deref(), Some("d1"));
+    assert_eq!(
+        released
+            .iter()
+            .map(|e| (e.device_id.as_deref(), e.message_id.as_deref()))
+            .collect::<Vec<_>>(),
+        [
+            (Some("d1"), Some("pushed")),
+            (Some("d1"), Some("sent-attached"))
+        ]
+    );
 }
 
 /// A message handed over to a connection that can no longer take it (the

@@ -463,6 +463,7 @@ async fn request_ids_continue_past_those_an_older_hublet_left_in_the_trace() {
     {
         // Roll the file back to Hublet 0.1's schema, with its calls 1..=57.
         let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(crate::support::UNDO_C2D_V11).unwrap();
         c.execute_batch(crate::support::UNDO_TRACE_V9).unwrap();
         c.execute_batch(
             "DROP TABLE method_request_ids; ALTER TABLE c2d_messages DROP COLUMN lock_pushed;

@@ -76,6 +76,10 @@ pub async fn sleepers(clock: &ManualClock, n: usize) {
 
 /// SQL that takes a database's trace back from schema 9 (batched indexing)
 /// to the shape versions 1 to 8 had, for tests that roll a file back.
+/// Takes a database back from schema 11 (C2D sequence numbers in reserved
+/// blocks) as far as the migration needs: it rebuilds the table either way.
+pub const UNDO_C2D_V11: &str = "DROP TABLE c2d_seq;";
+
 pub const UNDO_TRACE_V9: &str = "
 DROP TABLE trace_tail;
 DROP INDEX trace_by_device; DROP INDEX trace_by_kind; DROP INDEX trace_by_time; DROP INDEX trace_by_corr;

@@ -396,6 +396,7 @@ async fn a_trace_written_before_batched_indexing_is_read_whole_and_grows_on() {
     {
         // Schema 8: every event indexed as it was written.
         let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(crate::support::UNDO_C2D_V11).unwrap();
         c.execute_batch(crate::support::UNDO_TRACE_V9).unwrap();
         c.execute_batch(
             r#"PRAGMA user_version = 8;

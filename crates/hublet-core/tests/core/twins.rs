@@ -281,6 +281,7 @@ async fn twins_written_before_modules_existed_survive_the_schema_change() {
     {
         // Back to schema 5: twins keyed by device only, no modules.
         let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(crate::support::UNDO_C2D_V11).unwrap();
         c.execute_batch(crate::support::UNDO_TRACE_V9).unwrap();
         c.execute_batch(
             "DROP TABLE eh_events; DROP TABLE eh_partitions; DROP TABLE eh_consumer_groups;
