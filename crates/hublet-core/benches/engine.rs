@@ -94,6 +94,7 @@ async fn lifecycles(a: &Args) {
             .expect("create");
     }
     let per_task = a.lifecycles / a.tasks;
+    let written = written_bytes();
     let start = Instant::now();
     let mut handles = Vec::new();
     for t in 0..a.tasks {
@@ -130,8 +131,15 @@ async fn lifecycles(a: &Args) {
     let elapsed = start.elapsed();
     lat.sort();
     let done = per_task * a.tasks;
+    let per_cycle = match (written, written_bytes()) {
+        (Some(before), Some(after)) => format!(
+            "{:.0} B",
+            after.saturating_sub(before) as f64 / done.max(1) as f64
+        ),
+        _ => "unknown".into(),
+    };
     println!(
-        "c2d life cycles ({:?}): {done} across {} devices from {} tasks in {:.2} s = {:.0}/s; enqueue latency p50 {:.2} ms, p99 {:.2} ms",
+        "c2d life cycles ({:?}): {done} across {} devices from {} tasks in {:.2} s = {:.0}/s; enqueue latency p50 {:.2} ms, p99 {:.2} ms; disk written per life cycle {per_cycle}",
         a.durability,
         a.devices,
         a.tasks,
@@ -141,6 +149,18 @@ async fn lifecycles(a: &Args) {
         percentile(&lat, 0.99).as_secs_f64() * 1000.0,
     );
     hub.close().await.expect("close");
+}
+
+/// Bytes this process has sent to the disk so far (`write_bytes` in
+/// `/proc/self/io`: the WAL and the checkpoints into the database file).
+fn written_bytes() -> Option<u64> {
+    std::fs::read_to_string("/proc/self/io")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("write_bytes:"))?
+        .trim()
+        .parse()
+        .ok()
 }
 
 async fn trace_appends(a: &Args) {
