@@ -3,10 +3,10 @@
 // meets a developer's hub. Used by desktop.mjs and bench-app.mjs.
 
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { remote } from "webdriverio";
+import { tempDir } from "./tmp.mjs";
 
 /**
  * Starts tauri-driver on a random port. The apps it launches inherit its
@@ -15,7 +15,7 @@ import { remote } from "webdriverio";
  */
 export async function startDriver(bin = "tauri-driver") {
   const port = 4444 + Math.floor(Math.random() * 2000);
-  const fileDir = mkdtempSync(join(tmpdir(), "hublet-app-files-"));
+  const fileDir = tempDir("hublet-app-files-");
   const child = spawn(bin, ["--port", String(port)], {
     stdio: ["ignore", "ignore", "inherit"],
     env: { ...process.env, HUBLET_E2E_DIR: fileDir },
@@ -34,7 +34,7 @@ const FREE = { mqtt: "127.0.0.1:0", mqtts: "127.0.0.1:0", api: "127.0.0.1:0", ht
  * launch → interactive.
  */
 export async function launchApp({ app, driver, args = [], listeners = {}, ready = '[data-nav="devices"]' }) {
-  const dataDir = mkdtempSync(join(tmpdir(), "hublet-app-"));
+  const dataDir = tempDir("hublet-app-");
   const addresses = Object.entries({ ...FREE, ...listeners }).flatMap(([flag, addr]) => [`--${flag}`, addr]);
   const t0 = Date.now();
   const browser = await remote({

@@ -2,9 +2,9 @@
 // an ephemeral loopback port, for the browser end-to-end run; and starts it
 // again on the same directory and ports, as a user restarting their hub.
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { tempDir } from "./tmp.mjs";
 
 export const ROOT = new URL("../..", import.meta.url).pathname;
 
@@ -12,7 +12,7 @@ const FREE = { mqtt: "127.0.0.1:0", mqtts: "127.0.0.1:0", api: "127.0.0.1:0", ht
 
 /** Resolves when the banner printed the UI link. `listeners` overrides
  * addresses (`{ api: "127.0.0.1:8480" }`). */
-export async function startHub({ bin, demo = true, ui = join(ROOT, "ui/dist"), dataDir = mkdtempSync(join(tmpdir(), "hublet-e2e-")), listeners = {} }) {
+export async function startHub({ bin, demo = true, ui = join(ROOT, "ui/dist"), dataDir = tempDir("hublet-e2e-"), listeners = {} }) {
   const addresses = { ...FREE, ...listeners };
   const args = ["--data-dir", dataDir, "serve", ...Object.entries(addresses).flatMap(([flag, addr]) => [`--${flag}`, addr]), "--ui", ui];
   if (demo) args.push("--demo");

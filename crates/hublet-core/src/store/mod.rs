@@ -5,11 +5,14 @@
 //! thread takes every job waiting in its queue, runs each inside its own
 //! savepoint of one shared transaction, commits once, and only then answers
 //! the callers. That is group commit: under load many sends share one fsync,
-//! yet every send that returns `Ok` is committed.
+//! yet every send that returns `Ok` is committed. With full durability the
+//! syncer thread answers them once an `fdatasync` has the commit on the disk,
+//! while the writer goes on with the next group (`syncer.rs`).
 //!
 //! Trace events written by a job are inserted in the same transaction as the
 //! state change they describe, and published to live subscribers only after
-//! the commit, so nobody ever sees an event for a change that was rolled back.
+//! the commit (and its sync), so nobody ever sees an event for a change that
+//! was rolled back.
 //!
 //! Reads run on a small pool of read-only connections on tokio's blocking
 //! threads; in WAL mode they never wait for the writer.
@@ -22,6 +25,7 @@ mod health;
 pub mod integrity;
 pub(crate) mod migrations;
 mod open;
+mod syncer;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -84,7 +88,13 @@ impl Db {
             .filter(|d| !d.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
         let health = Arc::new(StorageHealth::new(dir.display().to_string()));
-        let writer = writer::spawn(conn, clock.clone(), live, health.clone())?;
+        let answer = syncer::Answer {
+            live: live.clone(),
+            health: health.clone(),
+            clock: clock.clone(),
+        };
+        let plan = syncer::for_durability(durability, &conn, path)?;
+        let writer = writer::spawn(conn, clock.clone(), live, health.clone(), answer, plan)?;
         let checkpointer = checkpoint::Checkpointer::spawn(path)?;
         Ok(Db {
             writer,
@@ -227,21 +237,22 @@ impl Db {
     }
 
     /// Runs a read-only query on a pooled connection off the async threads.
-    /// It sees every change whose caller was answered: unsynced changes
-    /// (C2D locks and completions, see [`write_unsynced`](Self::write_unsynced))
-    /// are committed first if any are pending.
+    /// It sees every change whose caller was answered: changes answered
+    /// before their commit (C2D locks and completions, see
+    /// [`write_unsynced`](Self::write_unsynced)) are committed first if any
+    /// are pending.
     pub(crate) async fn read<T, F>(&self, f: F) -> HubResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> HubResult<T> + Send + 'static,
     {
-        if self.writer.has_unsynced() {
+        if self.writer.has_uncommitted() {
             self.flush().await?;
         }
         self.read_committed(f).await
     }
 
-    /// [`read`](Self::read) without committing pending unsynced changes
+    /// [`read`](Self::read) without committing pending early-answered changes
     /// first: for readers that only follow committed data (the event log,
     /// read after the commit that woke them).
     pub(crate) async fn read_committed<T, F>(&self, f: F) -> HubResult<T>

@@ -13,13 +13,16 @@ use crate::clock::{SharedClock, Timestamp};
 use crate::error::{HubError, HubResult};
 use crate::mailbox::sequence::SequenceBlock;
 use crate::store::StorageHealth;
+use crate::store::syncer::{Answer, Finished, Finisher, Plan};
 use crate::trace::{NewEvent, TraceEvent, table as trace_table};
 
 /// How hard a commit tries to reach the disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Durability {
-    /// fsync on every group commit: survives power loss (SQLite `synchronous=FULL`).
+    /// A write is answered once its commit is on the disk (an `fdatasync`
+    /// of the WAL, which the syncer thread runs for many commits at once):
+    /// survives power loss, like SQLite's `synchronous=FULL`.
     #[default]
     Full,
     /// No fsync on commit: survives a killed process but not power loss
@@ -173,6 +176,9 @@ pub(crate) enum Work {
     Trace(Box<QueuedEvent>),
     /// Ask the thread to finish and exit.
     Stop(oneshot::Sender<()>),
+    /// The syncer caught up with the groups handed to it (see
+    /// [`Finisher::hold`]).
+    Synced,
 }
 
 impl Work {
@@ -247,15 +253,26 @@ impl Work {
 pub(crate) struct WriterHandle {
     tx: Sender<Work>,
     thread: std::sync::Mutex<Option<JoinHandle<()>>>,
-    /// An unsynced job's changes are not committed yet (readers on other
-    /// connections do not see them).
-    unsynced: Arc<AtomicBool>,
+    /// A job answered early has changes not committed yet (readers on
+    /// other connections do not see them).
+    uncommitted: Arc<AtomicBool>,
+    /// The syncer's way to wake the writer, emptied when this handle goes:
+    /// the thread must still see its queue close then.
+    wake: WakeSlot,
+}
+
+type WakeSlot = Arc<std::sync::Mutex<Option<Sender<Work>>>>;
+
+impl Drop for WriterHandle {
+    fn drop(&mut self) {
+        self.wake.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
 }
 
 impl WriterHandle {
-    /// Whether an unsynced job's changes still wait for their commit.
-    pub(crate) fn has_unsynced(&self) -> bool {
-        self.unsynced.load(Ordering::Acquire)
+    /// Whether a job answered early still waits for its commit.
+    pub(crate) fn has_uncommitted(&self) -> bool {
+        self.uncommitted.load(Ordering::Acquire)
     }
 
     pub(crate) fn send(&self, w: Work) -> HubResult<()> {
@@ -277,23 +294,39 @@ impl WriterHandle {
     }
 }
 
+/// Starts the writer thread on `conn`. Each group is answered through
+/// `answer` once its commit is as durable as `plan` says (see [`Finisher`]).
 pub(crate) fn spawn(
     conn: Connection,
     clock: SharedClock,
     live: broadcast::Sender<Arc<TraceEvent>>,
     health: Arc<StorageHealth>,
+    answer: Answer,
+    plan: Plan,
 ) -> HubResult<WriterHandle> {
     let (tx, rx) = channel();
-    let unsynced = Arc::new(AtomicBool::new(false));
-    let flag = unsynced.clone();
+    let wake: WakeSlot = Arc::new(std::sync::Mutex::new(Some(tx.clone())));
+    let slot = wake.clone();
+    let finisher = Finisher::start(
+        plan,
+        answer,
+        Box::new(move || {
+            if let Some(tx) = slot.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+                let _ = tx.send(Work::Synced);
+            }
+        }),
+    )?;
+    let uncommitted = Arc::new(AtomicBool::new(false));
+    let flag = uncommitted.clone();
     let thread = std::thread::Builder::new()
         .name("hublet-db-writer".into())
-        .spawn(move || run(conn, rx, clock, live, health, flag))
+        .spawn(move || run(conn, rx, clock, live, health, flag, finisher))
         .map_err(|e| HubError::Internal(format!("cannot start the storage writer: {e}")))?;
     Ok(WriterHandle {
         tx,
         thread: std::sync::Mutex::new(Some(thread)),
-        unsynced,
+        uncommitted,
+        wake,
     })
 }
 
@@ -303,71 +336,83 @@ fn run(
     clock: SharedClock,
     live: broadcast::Sender<Arc<TraceEvent>>,
     health: Arc<StorageHealth>,
-    unsynced: Arc<AtomicBool>,
+    uncommitted: Arc<AtomicBool>,
+    mut finisher: Finisher,
 ) {
     let mut stop_reply = None;
+    // The queue closed (every handle dropped): commit what is open, then end.
+    let mut closed = false;
     let (mut groups, mut items) = (0u64, 0u64);
     let mut group = Group::default();
     let mut tail = trace_table::TailIndexer::default();
     let mut sequences = SequenceBlock::default();
-    loop {
-        let Ok(first) = rx.recv() else { break };
-        if let Some(r) = group.push(first) {
-            stop_reply = Some(r);
+    while !closed && stop_reply.is_none() {
+        match rx.recv() {
+            Ok(first) => group.push(first, &mut stop_reply),
+            Err(_) => closed = true,
         }
         while group.len() < MAX_GROUP && stop_reply.is_none() {
             match rx.try_recv() {
-                Ok(w) => {
-                    if let Some(r) = group.push(w) {
-                        stop_reply = Some(r);
-                    }
+                Ok(w) => group.push(w, &mut stop_reply),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    closed = true;
+                    break;
                 }
-                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
         }
-        items += group.len() as u64;
-        let watched = live.receiver_count() > 0;
-        // Raised before an unsynced job is answered, so a reader that
-        // follows the answer knows to wait for the commit.
-        if group.jobs.iter().any(|j| !j.waits_for_commit()) {
-            unsynced.store(true, Ordering::Release);
+        if group.has_new() {
+            items += group.new_items() as u64;
+            // Raised before a job is answered early, so a reader that
+            // follows the answer knows to wait for the commit.
+            if group.new_jobs().iter().any(|j| !j.waits_for_commit()) {
+                uncommitted.store(true, Ordering::Release);
+            }
+            let watched = live.receiver_count() > 0;
+            if let Err(e) = group.run(&mut conn, &clock, watched, &mut sequences) {
+                // Nothing in the group was stored.
+                tail.committed(false);
+                sequences.committed(false);
+                settle(
+                    &mut group,
+                    Err(e),
+                    &health,
+                    &clock,
+                    &uncommitted,
+                    &mut finisher,
+                );
+                continue;
+            }
         }
-        let ran = group.run(&mut conn, &clock, watched, &mut sequences);
-        groups += 1;
-        if ran.is_ok() && group.open {
+        let ending = closed || stop_reply.is_some();
+        if group.len() == 0 || (!ending && group.len() < MAX_GROUP && finisher.hold()) {
+            // Nothing to commit, or the syncer still syncs the last group:
+            // the next work (or the syncer's wake-up) runs in this same
+            // transaction, which commits once the syncer is free.
+            continue;
+        }
+        if group.open {
             // Nothing waits on the index: a failed batch is tried again
             // with the next group, and this group's own work still commits.
             if let Err(e) = tail.due(&conn, group.newest_event) {
                 tracing::warn!("indexing the trace's newest events failed: {e}");
             }
         }
-        let commit = ran.and_then(|()| group.commit(&conn, &mut sequences));
+        let commit = group.commit(&conn, &mut sequences).map(|()| true);
         tail.committed(commit.is_ok());
         sequences.committed(commit.is_ok());
-        match &commit {
-            Err(HubError::DiskFull { .. }) => {
-                health.report_full(clock.now());
-                group.events.clear();
-            }
-            Err(e) => {
-                tracing::error!("group commit failed: {e}");
-                group.events.clear();
-            }
-            Ok(()) => health.committed(clock.now()),
-        }
-        unsynced.store(false, Ordering::Release);
-        let done = std::mem::take(&mut group);
-        for j in done.jobs {
-            j.finish(commit.clone());
-        }
-        for ev in done.events {
-            // No receivers is fine: nobody is watching the live trace.
-            let _ = live.send(Arc::new(ev));
-        }
-        if stop_reply.is_some() {
-            break;
-        }
+        groups += 1;
+        settle(
+            &mut group,
+            commit,
+            &health,
+            &clock,
+            &uncommitted,
+            &mut finisher,
+        );
     }
+    // Everyone handed over is answered before the hub says it stopped.
+    finisher.stop();
     tracing::debug!(
         groups,
         items,
@@ -385,16 +430,46 @@ fn run(
     }
 }
 
+/// Hands a group whose fate is known (`Ok(true)`: committed with work in
+/// it) to the finisher, and starts an empty one.
+fn settle(
+    group: &mut Group,
+    commit: Result<bool, HubError>,
+    health: &StorageHealth,
+    clock: &SharedClock,
+    uncommitted: &AtomicBool,
+    finisher: &mut Finisher,
+) {
+    match &commit {
+        Err(HubError::DiskFull { .. }) => health.report_full(clock.now()),
+        Err(e) => tracing::error!("group commit failed: {e}"),
+        Ok(_) => {}
+    }
+    uncommitted.store(false, Ordering::Release);
+    let done = std::mem::take(group);
+    finisher.finish(Finished {
+        jobs: done.jobs,
+        events: done.events,
+        commit,
+    });
+}
+
 /// The work of one transaction (a group commit).
 ///
+/// With a syncer, work that arrives while the syncer syncs the last group
+/// runs in increments in this group's open transaction, which commits once
+/// the syncer is free (see `store/syncer.rs`). That wait is never longer
+/// than what a waited-for job would wait anyway: its own sync could not
+/// start before the running one ends.
+///
 /// Measured and left out: keeping the transaction open for a few
-/// milliseconds while only unwaited work (trace events, C2D locks and
-/// completions) arrives, to share its pages with the next waited-for
-/// commit. It did not lower the bytes written per C2D message (with
-/// senders always waiting, nearly every group holds a send anyway) and it
-/// moved the deferred writes into the critical path of the next waited-for
-/// job: one method caller's round trip went from 0.16 to 0.25 ms
-/// (`cargo bench -p hublet --bench versus`).
+/// milliseconds, with no sync running, while only unwaited work (trace
+/// events, C2D locks and completions) arrives, to share its pages with the
+/// next waited-for commit. It did not lower the bytes written per C2D
+/// message (with senders always waiting, nearly every group holds a send
+/// anyway) and it moved the deferred writes into the critical path of the
+/// next waited-for job: one method caller's round trip went from 0.16 to
+/// 0.25 ms (`cargo bench -p hublet --bench versus`).
 #[derive(Default)]
 struct Group {
     order: Vec<Item>,
@@ -405,12 +480,16 @@ struct Group {
     newest_event: Option<i64>,
     /// The transaction is open.
     open: bool,
-    /// A job failed after writing: everything runs again with savepoints.
-    careful: bool,
+    /// Items in `order` that have run.
+    ran: usize,
+    /// Jobs that have run (and had their early answer and hook).
+    ran_jobs: usize,
 }
 
 impl Group {
-    fn push(&mut self, w: Work) -> Option<oneshot::Sender<()>> {
+    /// Adds a unit of work; a stop request is kept in `stop`, and the
+    /// syncer's wake-up only wakes.
+    fn push(&mut self, w: Work, stop: &mut Option<oneshot::Sender<()>>) {
         match w {
             Work::Job(j) => {
                 self.order.push(Item::Job(self.jobs.len()));
@@ -420,27 +499,45 @@ impl Group {
                 self.order.push(Item::Trace(self.traces.len()));
                 self.traces.push(*ev);
             }
-            Work::Stop(r) => return Some(r),
+            Work::Stop(r) => *stop = Some(r),
+            Work::Synced => {}
         }
-        None
     }
 
     fn len(&self) -> usize {
         self.order.len()
     }
 
-    /// Runs the group in a new transaction, then answers the early jobs
-    /// (before the commit).
+    /// Whether work arrived that has not run yet.
+    fn has_new(&self) -> bool {
+        self.ran < self.order.len()
+    }
+
+    fn new_items(&self) -> usize {
+        self.order.len() - self.ran
+    }
+
+    fn new_jobs(&self) -> &[Box<dyn Job>] {
+        &self.jobs[self.ran_jobs..]
+    }
+
+    /// Runs the work that has not run yet in the group's transaction
+    /// (beginning it if needed), then answers the early jobs among it
+    /// (before the commit). On an error SQLite rolled back the whole
+    /// transaction: nothing in the group was stored.
     ///
     /// Fast path: every job runs directly in the transaction. A job that
     /// fails without having written anything (the normal shape of a refused
     /// request: check, then write) costs nothing more. Only if a job fails
-    /// *after* writing is the whole transaction rolled back and everything
-    /// in the group run again, each job inside its own savepoint, so the
-    /// failed job's partial writes are undone and every other job still
-    /// commits. Savepoints are not used on the fast path because SQLite
-    /// copies each touched page into a sub-journal for them, which halves
-    /// throughput.
+    /// *after* writing is the increment rolled back (the whole transaction
+    /// for the first, a savepoint for later ones) and run again, each job
+    /// inside its own savepoint, so the failed job's partial writes are
+    /// undone and every other job still commits. Earlier increments are
+    /// never run again: their early answers and hooks have gone out with
+    /// their results. Savepoints are not used per job on the fast path
+    /// because SQLite copies each touched page into a sub-journal for
+    /// them, which halves throughput; one per increment copies each page
+    /// at most once.
     fn run(
         &mut self,
         conn: &mut Connection,
@@ -466,17 +563,27 @@ impl Group {
         sequences: &mut SequenceBlock,
     ) -> Result<(), HubError> {
         let now = clock.now();
-        if !self.open {
+        let later = self.open;
+        if later {
+            conn.prepare_cached("SAVEPOINT increment")?.execute([])?;
+        } else {
             // Cached: parsing even this costs the writer at every group.
             conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
             self.open = true;
         }
-        if let Err(Dirty) = self.run_all(conn, clock, now, watched, sequences) {
-            // Start over with savepoints.
-            conn.execute_batch("ROLLBACK; BEGIN IMMEDIATE")?;
-            self.careful = true;
-            self.events.clear();
-            let _ = self.run_all(conn, clock, now, watched, sequences);
+        let mark = self.events.len();
+        if let Err(Dirty) = self.run_items(conn, clock, now, watched, sequences, false) {
+            // Start the increment over with savepoints.
+            if later {
+                conn.execute_batch("ROLLBACK TO increment")?;
+            } else {
+                conn.execute_batch("ROLLBACK; BEGIN IMMEDIATE")?;
+            }
+            self.events.truncate(mark);
+            let _ = self.run_items(conn, clock, now, watched, sequences, true);
+        }
+        if later && !conn.is_autocommit() {
+            conn.prepare_cached("RELEASE increment")?.execute([])?;
         }
         if conn.is_autocommit() {
             // SQLite ended the transaction by itself (a full disk, an I/O
@@ -487,24 +594,27 @@ impl Group {
                 HubError::Internal("SQLite rolled back the transaction".into())
             }));
         }
-        for j in self.jobs.iter_mut() {
+        self.ran = self.order.len();
+        for j in self.jobs[self.ran_jobs..].iter_mut() {
             j.reply_early();
         }
+        self.ran_jobs = self.jobs.len();
         Ok(())
     }
 
-    /// Runs every item; `Err(Dirty)` when a job failed after writing on the
-    /// fast path (or SQLite ended the transaction: then the caller sees
-    /// autocommit).
-    fn run_all(
+    /// Runs the items that have not run yet; `Err(Dirty)` when a job failed
+    /// after writing on the fast path (or SQLite ended the transaction: then
+    /// the caller sees autocommit). `careful` runs each job in a savepoint.
+    fn run_items(
         &mut self,
         conn: &Connection,
         clock: &SharedClock,
         now: crate::clock::Timestamp,
         watched: bool,
         sequences: &mut SequenceBlock,
+        careful: bool,
     ) -> Result<(), Dirty> {
-        for k in 0..self.order.len() {
+        for k in self.ran..self.order.len() {
             let item = self.order[k];
             let mut ctx = WriteCtx {
                 conn,
@@ -524,7 +634,7 @@ impl Group {
                         tracing::warn!("trace event not stored: {e}");
                     }
                 }
-                Item::Job(i) if self.careful => {
+                Item::Job(i) if careful => {
                     let mark = ctx.events.len();
                     if conn.execute_batch("SAVEPOINT job").is_err() {
                         return Ok(());
