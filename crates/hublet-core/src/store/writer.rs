@@ -398,7 +398,7 @@ fn run(
                 tracing::warn!("indexing the trace's newest events failed: {e}");
             }
         }
-        let commit = group.commit(&conn, &mut sequences).map(|()| true);
+        let commit = group.commit(&conn, &mut sequences);
         tail.committed(commit.is_ok());
         sequences.committed(commit.is_ok());
         groups += 1;
@@ -430,11 +430,11 @@ fn run(
     }
 }
 
-/// Hands a group whose fate is known (`Ok(true)`: committed with work in
-/// it) to the finisher, and starts an empty one.
+/// Hands a group whose fate is known (committed, or rolled back with this
+/// error) to the finisher, and starts an empty one.
 fn settle(
     group: &mut Group,
-    commit: Result<bool, HubError>,
+    commit: Result<(), HubError>,
     health: &StorageHealth,
     clock: &SharedClock,
     uncommitted: &AtomicBool,
