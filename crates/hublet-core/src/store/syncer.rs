@@ -433,6 +433,37 @@ mod tests {
         (Box::new(Ran(Some(tx))), rx)
     }
 
+    /// A group of one job that committed.
+    fn committed(j: Box<dyn Job>) -> Finished {
+        Finished {
+            jobs: vec![j],
+            events: vec![],
+            commit: Ok(()),
+        }
+    }
+
+    /// A writer on a new database holding a table `t(x)`, answering
+    /// through `plan` (its directory, the database's path, the writer).
+    fn writer_on(
+        plan: Plan,
+        answer: Answer,
+        health: Arc<StorageHealth>,
+    ) -> (
+        tempfile::TempDir,
+        std::path::PathBuf,
+        crate::store::writer::WriterHandle,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hub.db");
+        let conn = crate::store::open::open_rw(&path, Durability::Full).unwrap();
+        conn.execute_batch("CREATE TABLE t(x); PRAGMA synchronous=NORMAL")
+            .unwrap();
+        let clock: SharedClock = Arc::new(ManualClock::new(Timestamp(0)));
+        let (live, _) = broadcast::channel(16);
+        let writer = crate::store::writer::spawn(conn, clock, live, health, answer, plan).unwrap();
+        (dir, path, writer)
+    }
+
     fn event() -> TraceEvent {
         let detail = TraceDetail::DeviceDeleted(DeviceDeleted {
             dropped_messages: 0,
@@ -466,11 +497,7 @@ mod tests {
         let (b, mut b_rx) = job();
         let (c, mut c_rx) = job();
         for j in [b, c] {
-            r.finisher.finish(Finished {
-                jobs: vec![j],
-                events: vec![],
-                commit: Ok(()),
-            });
+            r.finisher.finish(committed(j));
         }
         assert!(a_rx.try_recv().is_err(), "answered before its sync");
         assert!(r.live.try_recv().is_err(), "published before its sync");
@@ -493,17 +520,8 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_writer_runs_the_next_work_while_the_disk_confirms_the_last_group_and_commits_it_after()
      {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("hub.db");
-        let conn = crate::store::open::open_rw(&path, Durability::Full).unwrap();
-        conn.execute_batch("CREATE TABLE t(x); PRAGMA synchronous=NORMAL")
-            .unwrap();
         let p = parts();
-        let clock: SharedClock = Arc::new(ManualClock::new(Timestamp(0)));
-        let (live, _) = broadcast::channel(16);
-        let writer =
-            crate::store::writer::spawn(conn, clock, live, p.health.clone(), p.answer, p.plan)
-                .unwrap();
+        let (_dir, path, writer) = writer_on(p.plan, p.answer, p.health.clone());
         let insert = |x: i64| {
             move |ctx: &mut WriteCtx<'_>| -> HubResult<()> {
                 ctx.conn.execute("INSERT INTO t VALUES (?1)", [x])?;
@@ -547,17 +565,8 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_job_failing_half_way_in_a_held_group_undoes_only_itself_and_runs_nothing_twice() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("hub.db");
-        let conn = crate::store::open::open_rw(&path, Durability::Full).unwrap();
-        conn.execute_batch("CREATE TABLE t(x); PRAGMA synchronous=NORMAL")
-            .unwrap();
         let p = parts();
-        let clock: SharedClock = Arc::new(ManualClock::new(Timestamp(0)));
-        let (live, _) = broadcast::channel(16);
-        let writer =
-            crate::store::writer::spawn(conn, clock, live, p.health.clone(), p.answer, p.plan)
-                .unwrap();
+        let (_dir, path, writer) = writer_on(p.plan, p.answer, p.health.clone());
         let runs = Arc::new(AtomicUsize::new(0));
         let insert = |x: i64, fail: bool| {
             let runs = runs.clone();
@@ -614,18 +623,9 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn if_the_syncer_dies_callers_get_an_error_and_the_writer_never_holds_their_group() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("hub.db");
-        let conn = crate::store::open::open_rw(&path, Durability::Full).unwrap();
-        conn.execute_batch("CREATE TABLE t(x); PRAGMA synchronous=NORMAL")
-            .unwrap();
         let p = parts();
-        let clock: SharedClock = Arc::new(ManualClock::new(Timestamp(0)));
-        let (live, _) = broadcast::channel(16);
         let plan = Plan::Sync(Box::new(Broken));
-        let writer =
-            crate::store::writer::spawn(conn, clock, live, p.health.clone(), p.answer, plan)
-                .unwrap();
+        let (_dir, _path, writer) = writer_on(plan, p.answer, p.health.clone());
         let insert = |ctx: &mut WriteCtx<'_>| -> HubResult<()> {
             ctx.conn.execute("INSERT INTO t VALUES (1)", [])?;
             Ok(())
@@ -652,11 +652,7 @@ mod tests {
         let (a, a_rx) = job();
         r.go.send(Err(std::io::Error::from_raw_os_error(28)))
             .unwrap();
-        r.finisher.finish(Finished {
-            jobs: vec![a],
-            events: vec![],
-            commit: Ok(()),
-        });
+        r.finisher.finish(committed(a));
         let err = a_rx.blocking_recv().unwrap().unwrap_err();
         assert!(
             matches!(err, HubError::DiskFull { ref dir } if dir == "/data"),
@@ -672,22 +668,14 @@ mod tests {
         let (a, a_rx) = job();
         r.go.send(Err(std::io::Error::from_raw_os_error(5)))
             .unwrap();
-        r.finisher.finish(Finished {
-            jobs: vec![a],
-            events: vec![],
-            commit: Ok(()),
-        });
+        r.finisher.finish(committed(a));
         let err = a_rx.blocking_recv().unwrap().unwrap_err();
         assert_eq!(err.code().number(), 500001, "{err}");
         assert!(err.to_string().contains("power cut"), "{err}");
         assert!(r.health.current().is_none());
         let (b, b_rx) = job();
         r.go.send(Ok(())).unwrap();
-        r.finisher.finish(Finished {
-            jobs: vec![b],
-            events: vec![],
-            commit: Ok(()),
-        });
+        r.finisher.finish(committed(b));
         assert_eq!(b_rx.blocking_recv().unwrap().unwrap(), 7);
         r.finisher.stop();
     }
