@@ -42,9 +42,9 @@
 
 use std::fs::{File, OpenOptions};
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
 use rusqlite::Connection;
@@ -99,17 +99,60 @@ pub(crate) struct Progress {
     /// The syncer thread ended (it never should while the writer runs):
     /// nothing is held for it any more.
     gone: AtomicBool,
+    /// Whether the syncer still takes groups. The writer hands a group over
+    /// only with this held and open, and the ending syncer closes it before
+    /// it fails what is queued: so no group slips into a queue that nobody
+    /// will read.
+    open: Mutex<bool>,
 }
 
-/// Marks the syncer gone and wakes the writer when the syncer's thread
-/// ends, even by a panic, so that the writer never holds a group for it.
+impl Progress {
+    fn new() -> Progress {
+        Progress {
+            open: Mutex::new(true),
+            ..Progress::default()
+        }
+    }
+
+    fn door(&self) -> MutexGuard<'_, bool> {
+        // Never held across anything that panics, but a poisoned flag is
+        // still the right flag.
+        self.open.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The error of every caller the syncer could not vouch for.
+fn syncer_stopped() -> HubError {
+    HubError::Internal("the storage syncer stopped".into())
+}
+
+/// The syncer's queue and the batch it is working on. When the syncer's
+/// thread ends, even by a panic, its drop fails every group not yet
+/// answered, marks the syncer gone and wakes the writer, so that no caller
+/// hangs and the writer never holds a group for it.
 struct Farewell<'a> {
+    rx: Receiver<Finished>,
+    /// Taken from the queue, not yet answered, in commit order (reversed:
+    /// popped from the end).
+    batch: Vec<Finished>,
     progress: &'a Progress,
     wake: &'a Wake,
 }
 
 impl Drop for Farewell<'_> {
     fn drop(&mut self) {
+        let lost = Err(syncer_stopped());
+        {
+            let mut open = self.progress.door();
+            *open = false;
+            let queued: Vec<Finished> = self.rx.try_iter().collect();
+            drop(open);
+            for done in self.batch.drain(..).rev().chain(queued) {
+                for j in done.jobs {
+                    j.finish(lost.clone());
+                }
+            }
+        }
         self.progress.gone.store(true, Ordering::SeqCst);
         (self.wake)();
     }
@@ -137,7 +180,7 @@ impl Finisher {
             Plan::Sync(wal) => wal,
         };
         let (tx, rx) = channel();
-        let progress = Arc::new(Progress::default());
+        let progress = Arc::new(Progress::new());
         let shared = progress.clone();
         let thread = std::thread::Builder::new()
             .name("hublet-db-sync".into())
@@ -158,13 +201,25 @@ impl Finisher {
                 let sync = Ok(());
                 answer.finish(done, &sync);
             }
-            Finisher::Syncer { tx, handed, .. } => {
+            Finisher::Syncer {
+                tx,
+                handed,
+                progress,
+                ..
+            } => {
                 *handed += 1;
-                if let Err(back) = tx.send(done) {
+                let open = progress.door();
+                let refused = if *open {
+                    tx.send(done).err().map(|back| back.0)
+                } else {
+                    Some(done)
+                };
+                drop(open);
+                if let Some(done) = refused {
                     // The syncer is gone (it panicked): nothing can vouch
                     // for the disk, so nobody is told their write is safe.
-                    let lost = Err(HubError::Internal("the storage syncer stopped".into()));
-                    for j in back.0.jobs {
+                    let lost = Err(syncer_stopped());
+                    for j in done.jobs {
                         j.finish(lost.clone());
                     }
                 }
@@ -298,13 +353,18 @@ fn run(
     progress: &Progress,
     wake: Wake,
 ) {
-    let _farewell = Farewell {
+    let mut farewell = Farewell {
+        rx,
+        batch: Vec::new(),
         progress,
         wake: &wake,
     };
-    while let Ok(first) = rx.recv() {
+    while let Ok(first) = farewell.rx.recv() {
         let mut batch = vec![first];
-        batch.extend(rx.try_iter());
+        batch.extend(farewell.rx.try_iter());
+        batch.reverse();
+        farewell.batch = batch;
+        let batch = &mut farewell.batch;
         let n = batch.len() as u64;
         // A batch of groups SQLite rolled back has nothing on the disk.
         let committed = batch.iter().any(|d| d.commit.is_ok());
@@ -319,7 +379,9 @@ fn run(
         if progress.writer_waits.swap(false, Ordering::SeqCst) {
             wake();
         }
-        for done in batch {
+        // Popped one by one, so that a panic here leaves the rest to
+        // `Farewell`.
+        while let Some(done) = batch.pop() {
             answer.finish(done, &sync);
         }
     }
@@ -633,14 +695,17 @@ mod tests {
         let limit = std::time::Duration::from_secs(20);
         let (tx1, rx1) = oneshot::channel();
         writer.send(Work::job(insert, tx1)).unwrap();
-        // Its answer went down with the syncer: never "done".
-        let first = tokio::time::timeout(limit, rx1).await.expect("held");
-        assert!(first.is_err() || first.unwrap().is_err());
+        let mut answers = vec![rx1];
         for _ in 0..3 {
             let (tx, rx) = oneshot::channel();
             writer.send(Work::job(insert, tx)).unwrap();
+            answers.push(rx);
+        }
+        // The group the syncer died on, those queued behind it and those
+        // handed over after: never "done", always told why.
+        for rx in answers {
             let answer = tokio::time::timeout(limit, rx).await.expect("held");
-            let err = answer.unwrap().unwrap_err();
+            let err = answer.expect("answered").unwrap_err();
             assert!(err.to_string().contains("syncer stopped"), "{err}");
         }
         writer.stop().await;
