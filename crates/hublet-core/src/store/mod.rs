@@ -94,7 +94,7 @@ impl Db {
             clock: clock.clone(),
         };
         let plan = syncer::for_durability(durability, &conn, path)?;
-        let writer = writer::spawn(conn, clock.clone(), live, health.clone(), answer, plan)?;
+        let writer = writer::spawn(conn, answer, plan)?;
         let checkpointer = checkpoint::Checkpointer::spawn(path)?;
         Ok(Db {
             writer,

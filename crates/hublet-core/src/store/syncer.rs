@@ -509,7 +509,6 @@ mod tests {
     fn writer_on(
         plan: Plan,
         answer: Answer,
-        health: Arc<StorageHealth>,
     ) -> (
         tempfile::TempDir,
         std::path::PathBuf,
@@ -520,9 +519,7 @@ mod tests {
         let conn = crate::store::open::open_rw(&path, Durability::Full).unwrap();
         conn.execute_batch("CREATE TABLE t(x); PRAGMA synchronous=NORMAL")
             .unwrap();
-        let clock: SharedClock = Arc::new(ManualClock::new(Timestamp(0)));
-        let (live, _) = broadcast::channel(16);
-        let writer = crate::store::writer::spawn(conn, clock, live, health, answer, plan).unwrap();
+        let writer = crate::store::writer::spawn(conn, answer, plan).unwrap();
         (dir, path, writer)
     }
 
@@ -585,7 +582,7 @@ mod tests {
     async fn the_writer_runs_the_next_work_while_the_disk_confirms_the_last_group_and_commits_it_after()
      {
         let p = parts();
-        let (_dir, path, writer) = writer_on(p.plan, p.answer, p.health.clone());
+        let (_dir, path, writer) = writer_on(p.plan, p.answer);
         let insert = |x: i64| {
             move |ctx: &mut WriteCtx<'_>| -> HubResult<()> {
                 ctx.conn.execute("INSERT INTO t VALUES (?1)", [x])?;
@@ -630,7 +627,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_job_failing_half_way_in_a_held_group_undoes_only_itself_and_runs_nothing_twice() {
         let p = parts();
-        let (_dir, path, writer) = writer_on(p.plan, p.answer, p.health.clone());
+        let (_dir, path, writer) = writer_on(p.plan, p.answer);
         let runs = Arc::new(AtomicUsize::new(0));
         let insert = |x: i64, fail: bool| {
             let runs = runs.clone();
@@ -689,7 +686,7 @@ mod tests {
     async fn if_the_syncer_dies_callers_get_an_error_and_the_writer_never_holds_their_group() {
         let p = parts();
         let plan = Plan::Sync(Box::new(Broken));
-        let (_dir, _path, writer) = writer_on(plan, p.answer, p.health.clone());
+        let (_dir, _path, writer) = writer_on(plan, p.answer);
         let insert = |ctx: &mut WriteCtx<'_>| -> HubResult<()> {
             ctx.conn.execute("INSERT INTO t VALUES (1)", [])?;
             Ok(())
@@ -713,14 +710,20 @@ mod tests {
         writer.stop().await;
     }
 
+    /// Hands over a committed group of one job whose sync fails with
+    /// `errno`; the job's answer.
+    fn a_sync_failing_with(r: &mut Rig, errno: i32) -> HubError {
+        let (a, a_rx) = job();
+        r.go.send(Err(std::io::Error::from_raw_os_error(errno)))
+            .unwrap();
+        r.finisher.finish(committed(a));
+        a_rx.blocking_recv().unwrap().unwrap_err()
+    }
+
     #[test]
     fn a_full_disk_at_sync_fails_the_waiting_callers_as_disk_full_and_says_so() {
         let mut r = rig();
-        let (a, a_rx) = job();
-        r.go.send(Err(std::io::Error::from_raw_os_error(28)))
-            .unwrap();
-        r.finisher.finish(committed(a));
-        let err = a_rx.blocking_recv().unwrap().unwrap_err();
+        let err = a_sync_failing_with(&mut r, 28);
         assert!(
             matches!(err, HubError::DiskFull { ref dir } if dir == "/data"),
             "{err}"
@@ -732,11 +735,7 @@ mod tests {
     #[test]
     fn any_other_sync_error_fails_the_waiting_callers_and_the_next_sync_starts_afresh() {
         let mut r = rig();
-        let (a, a_rx) = job();
-        r.go.send(Err(std::io::Error::from_raw_os_error(5)))
-            .unwrap();
-        r.finisher.finish(committed(a));
-        let err = a_rx.blocking_recv().unwrap().unwrap_err();
+        let err = a_sync_failing_with(&mut r, 5);
         assert_eq!(err.code().number(), 500001, "{err}");
         assert!(err.to_string().contains("power cut"), "{err}");
         assert!(r.health.current().is_none());

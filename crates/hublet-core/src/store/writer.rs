@@ -296,14 +296,14 @@ impl WriterHandle {
 
 /// Starts the writer thread on `conn`. Each group is answered through
 /// `answer` once its commit is as durable as `plan` says (see [`Finisher`]).
-pub(crate) fn spawn(
-    conn: Connection,
-    clock: SharedClock,
-    live: broadcast::Sender<Arc<TraceEvent>>,
-    health: Arc<StorageHealth>,
-    answer: Answer,
-    plan: Plan,
-) -> HubResult<WriterHandle> {
+pub(crate) fn spawn(conn: Connection, answer: Answer, plan: Plan) -> HubResult<WriterHandle> {
+    // The writer reports to the same live trace, health and clock as the
+    // group's answers do.
+    let (clock, live, health) = (
+        answer.clock.clone(),
+        answer.live.clone(),
+        answer.health.clone(),
+    );
     let (tx, rx) = channel();
     let wake: WakeSlot = Arc::new(std::sync::Mutex::new(Some(tx.clone())));
     let slot = wake.clone();
