@@ -8,9 +8,8 @@
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
@@ -26,8 +25,9 @@ fn too_large(size: usize) -> Response {
     .into_response()
 }
 
-/// The middleware; its state is the body deadline.
-pub async fn guard(State(deadline): State<Duration>, req: Request, next: Next) -> Response {
+/// Reads a request's whole body within `deadline`: the request with its
+/// body in memory, or the answer refusing it (run by [`crate::edge`]).
+pub async fn read_whole(req: Request, deadline: Duration) -> Result<Request, Response> {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -36,21 +36,23 @@ pub async fn guard(State(deadline): State<Duration>, req: Request, next: Next) -
     if let Some(n) = declared
         && n > BODY_LIMIT as u64
     {
-        return too_large(usize::try_from(n).unwrap_or(usize::MAX));
+        return Err(too_large(usize::try_from(n).unwrap_or(usize::MAX)));
     }
     let (parts, body) = req.into_parts();
     let read = Limited::new(body, BODY_LIMIT).collect();
     let bytes = match tokio::time::timeout(deadline, read).await {
         Ok(Ok(collected)) => collected.to_bytes(),
         Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            return too_large(BODY_LIMIT + 1);
+            return Err(too_large(BODY_LIMIT + 1));
         }
         Ok(Err(e)) => {
-            return ApiError::invalid(format!("the request body could not be read: {e}"))
-                .into_response();
+            return Err(
+                ApiError::invalid(format!("the request body could not be read: {e}"))
+                    .into_response(),
+            );
         }
         Err(_) => {
-            return ApiError::http(
+            return Err(ApiError::http(
                 StatusCode::REQUEST_TIMEOUT,
                 "RequestTimeout",
                 format!(
@@ -58,9 +60,8 @@ pub async fn guard(State(deadline): State<Duration>, req: Request, next: Next) -
                     deadline.as_secs()
                 ),
             )
-            .into_response();
+            .into_response());
         }
     };
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
+    Ok(Request::from_parts(parts, Body::from(bytes)))
 }

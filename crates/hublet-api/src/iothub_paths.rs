@@ -10,11 +10,10 @@
 //!
 //! Every IoT Hub path also needs an `api-version` query, as on IoT Hub:
 //! without one, or with one that is not a version, the answer is 400
-//! `InvalidProtocolVersion` ([`require_api_version`]).
+//! `InvalidProtocolVersion` ([`version_refusal`]).
 
 use axum::extract::Request;
 use axum::http::{StatusCode, Uri};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::{ApiError, IotHubError};
@@ -68,20 +67,22 @@ pub fn api_version_problem(query: Option<&str>) -> Option<String> {
     })
 }
 
-/// Middleware: IoT Hub's paths without a usable `api-version` get 400
-/// `InvalidProtocolVersion` in IoT Hub's envelope, as IoT Hub answers.
-pub async fn require_api_version(req: Request, next: Next) -> Response {
-    if is_iothub(req.uri().path())
-        && let Some(problem) = api_version_problem(req.uri().query())
-    {
-        return IotHubError(ApiError::http(
+/// IoT Hub's answer to a request on one of its paths without a usable
+/// `api-version`: 400 `InvalidProtocolVersion` in IoT Hub's envelope.
+/// `None` lets the request through (run by [`crate::edge`]).
+pub fn version_refusal(req: &Request) -> Option<Response> {
+    if !is_iothub(req.uri().path()) {
+        return None;
+    }
+    let problem = api_version_problem(req.uri().query())?;
+    Some(
+        IotHubError(ApiError::http(
             StatusCode::BAD_REQUEST,
             "InvalidProtocolVersion",
             problem,
         ))
-        .into_response();
-    }
-    next.run(req).await
+        .into_response(),
+    )
 }
 
 /// Fixed segments of IoT Hub's paths, in the spelling the router uses.

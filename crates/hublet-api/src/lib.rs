@@ -23,6 +23,7 @@
 pub mod auth;
 mod body_limits;
 pub mod dto;
+mod edge;
 pub mod error;
 mod extract;
 pub mod iothub_paths;

@@ -17,8 +17,13 @@ use crate::routes::{
 /// Largest request body: a 128 KB method payload as JSON with room to spare.
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
-/// The whole API.
+/// The whole API, with the server's default body deadline.
 pub fn router(state: AppState) -> Router {
+    with_body_deadline(state, crate::server::Limits::default().body)
+}
+
+/// The whole API; a request body must arrive within `body_deadline`.
+pub fn with_body_deadline(state: AppState, body_deadline: std::time::Duration) -> Router {
     let api = Router::new()
         .route("/hub", get(hub::info))
         .route("/stats", get(hub::stats))
@@ -204,13 +209,13 @@ pub fn router(state: AppState) -> Router {
     // token needed to load them (the UI asks for one to call the API).
     let inner = root
         .fallback(fallback)
-        .layer(axum::middleware::from_fn(
-            crate::iothub_paths::require_api_version,
-        ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::security::guard,
+            crate::edge::Edge {
+                state: state.clone(),
+                body_deadline,
+            },
+            crate::edge::guard,
         ))
         .with_state(state);
     // IoT Hub's paths in any case and with a trailing slash: rewritten to

@@ -12,9 +12,8 @@
 //!   web pages are refused before any handler runs.
 
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::AppState;
@@ -81,29 +80,34 @@ fn origin_allowed(state: &AppState, origin: &str, host: Option<&str>) -> bool {
     host.is_some_and(|h| h.eq_ignore_ascii_case(authority))
 }
 
-/// Middleware: refuses bad Host and Origin headers; answers CORS preflights
-/// and adds CORS headers for the app's origins.
-pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// Checks a request's Host and Origin headers: the answer refusing it, or
+/// the origin to grant in CORS headers ([`add_cors`]), if it sent one
+/// (run by [`crate::edge`]).
+#[allow(
+    clippy::result_large_err,
+    reason = "the refusal is the answer, moved out once; a box would add an allocation"
+)]
+pub fn admit(state: &AppState, req: &Request) -> Result<Option<String>, Response> {
     // RFC 9112 3.2: a request with more than one Host is answered 400.
     let mut hosts = req.headers().get_all(header::HOST).iter();
     let first = hosts.next();
     if hosts.next().is_some() {
-        return ApiError::http(
+        return Err(ApiError::http(
             StatusCode::BAD_REQUEST,
             "BadHost",
             "the request has more than one Host header",
         )
-        .into_response();
+        .into_response());
     }
     let header_host = match first.map(|v| v.to_str()) {
         Some(Ok(h)) => Some(h.to_string()),
         Some(Err(_)) => {
-            return ApiError::http(
+            return Err(ApiError::http(
                 StatusCode::BAD_REQUEST,
                 "BadHost",
                 "the Host header is not text",
             )
-            .into_response();
+            .into_response());
         }
         None => None,
     };
@@ -112,51 +116,50 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     let target_host = req.uri().authority().map(|a| a.to_string());
     let host = header_host.clone().or_else(|| target_host.clone());
     for h in [&header_host, &target_host].into_iter().flatten() {
-        if !host_allowed(&state, h) {
-            return ApiError::http(
+        if !host_allowed(state, h) {
+            return Err(ApiError::http(
                 StatusCode::FORBIDDEN,
                 "ForbiddenHost",
                 format!("Host '{h}' is not one of this hub's names; add it with --allow-host or as a hub alias"),
             )
-            .into_response();
+            .into_response());
         }
     }
     if host.is_none() {
-        return ApiError::http(
+        return Err(ApiError::http(
             StatusCode::BAD_REQUEST,
             "MissingHost",
             "the request has no Host",
         )
-        .into_response();
+        .into_response());
     }
     let origin = req
         .headers()
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let cors_origin = match origin {
-        None => None,
-        Some(o) if origin_allowed(&state, &o, host.as_deref()) => Some(o),
-        Some(o) => {
-            return ApiError::http(
-                StatusCode::FORBIDDEN,
-                "ForbiddenOrigin",
-                format!("web pages from '{o}' may not call this hub; add the origin with --allow-origin if it is yours"),
-            )
-            .into_response();
-        }
-    };
-    if req.method() == Method::OPTIONS {
-        let mut r = StatusCode::NO_CONTENT.into_response();
-        add_cors(&mut r, cors_origin.as_deref());
-        return r;
+    match origin {
+        None => Ok(None),
+        Some(o) if origin_allowed(state, &o, host.as_deref()) => Ok(Some(o)),
+        Some(o) => Err(ApiError::http(
+            StatusCode::FORBIDDEN,
+            "ForbiddenOrigin",
+            format!("web pages from '{o}' may not call this hub; add the origin with --allow-origin if it is yours"),
+        )
+        .into_response()),
     }
-    let mut r = next.run(req).await;
-    add_cors(&mut r, cors_origin.as_deref());
+}
+
+/// The answer to an admitted CORS preflight (`OPTIONS`).
+pub fn preflight(origin: Option<&str>) -> Response {
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    add_cors(&mut r, origin);
     r
 }
 
-fn add_cors(r: &mut Response<Body>, origin: Option<&str>) {
+/// Grants `origin` (an admitted one, see [`admit`]) in a response's CORS
+/// headers; nothing when the request sent no origin.
+pub fn add_cors(r: &mut Response<Body>, origin: Option<&str>) {
     let Some(o) = origin.and_then(|o| HeaderValue::from_str(o).ok()) else {
         return;
     };

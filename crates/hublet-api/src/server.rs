@@ -94,10 +94,7 @@ impl ApiServer {
         let cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
         let amqp = state.amqp.clone();
-        let app = crate::router(state).layer(axum::middleware::from_fn_with_state(
-            limits.body,
-            crate::body_limits::guard,
-        ));
+        let app = crate::router::with_body_deadline(state, limits.body);
         let ctx = Ctx {
             app,
             limits,

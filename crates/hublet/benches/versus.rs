@@ -217,6 +217,18 @@ fn thread_cpu(pid: u32) -> HashMap<String, u64> {
     out
 }
 
+/// CPU time used between two samples, in microseconds per unit of work:
+/// the server's cost per message or call, which varies far less from run
+/// to run on a shared machine than throughput does.
+fn cpu_us_per(before: &HashMap<String, u64>, after: &HashMap<String, u64>, units: u64) -> f64 {
+    let ticks: u64 = after
+        .iter()
+        .map(|(k, a)| a - before.get(k).copied().unwrap_or(0).min(*a))
+        .sum();
+    // Clock ticks are 1/100 s on Linux.
+    ticks as f64 * 10_000.0 / units.max(1) as f64
+}
+
 /// The busiest threads between two samples, as "name NN%" (of one core).
 fn busiest(before: &HashMap<String, u64>, after: &HashMap<String, u64>, secs: f64) -> String {
     let mut v: Vec<(String, f64)> = after
@@ -464,6 +476,10 @@ struct Figures {
     methods_per_s: f64,
     method_p50_ms: f64,
     idle_kib: f64,
+    /// The server's CPU time per C2D message (HTTP producers) and per
+    /// method call (callers back to back), microseconds.
+    c2d_cpu_us: f64,
+    method_cpu_us: f64,
     /// The server's busiest threads during the C2D and methods phases.
     c2d_threads: String,
     /// Bytes written per C2D message, by the hub's threads that wrote them.
@@ -660,7 +676,9 @@ async fn run_one(system: System, p: &Params) -> Figures {
     )
     .await;
     let secs = start.elapsed().as_secs_f64();
-    f.c2d_threads = busiest(&cpu_before, &thread_cpu(server.pid()), secs);
+    let cpu_after = thread_cpu(server.pid());
+    f.c2d_threads = busiest(&cpu_before, &cpu_after, secs);
+    f.c2d_cpu_us = cpu_us_per(&cpu_before, &cpu_after, total);
     // Let settlements (completions) reach the disk before counting bytes.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let written = proc_field(server.pid(), "io", "write_bytes:") - written_before;
@@ -717,11 +735,9 @@ async fn run_one(system: System, p: &Params) -> Figures {
         c.await.unwrap();
     }
     f.methods_per_s = (per_caller * p.callers) as f64 / start.elapsed().as_secs_f64();
-    f.method_threads = busiest(
-        &cpu_before,
-        &thread_cpu(server.pid()),
-        start.elapsed().as_secs_f64(),
-    );
+    let cpu_after = thread_cpu(server.pid());
+    f.method_threads = busiest(&cpu_before, &cpu_after, start.elapsed().as_secs_f64());
+    f.method_cpu_us = cpu_us_per(&cpu_before, &cpu_after, (per_caller * p.callers) as u64);
     let mut one = caller(server.clone(), 99, 3000, p.devices).await;
     f.method_p50_ms = pct(&mut one, 0.5);
 
@@ -835,8 +851,8 @@ fn main() {
                 );
             }
             println!(
-                "      server threads: C2D [{}]; methods [{}]; C2D disk per message [{}]",
-                f.c2d_threads, f.method_threads, f.c2d_writers
+                "      server CPU: {:.0} µs per C2D message, {:.0} µs per method call; threads: C2D [{}]; methods [{}]; C2D disk per message [{}]",
+                f.c2d_cpu_us, f.method_cpu_us, f.c2d_threads, f.method_threads, f.c2d_writers
             );
             results.entry(system.name()).or_default().push(f);
         }
@@ -846,7 +862,7 @@ fn main() {
         return;
     };
     type Get = fn(&Figures) -> f64;
-    let rows: [(&str, Get, &str); 11] = [
+    let rows: [(&str, Get, &str); 13] = [
         ("C2D msg/s", |f| f.c2d_per_s, "higher"),
         ("C2D send->device p50 ms", |f| f.c2d_p50_ms, "lower"),
         ("C2D send->device p99 ms", |f| f.c2d_p99_ms, "lower"),
@@ -877,6 +893,16 @@ fn main() {
             "higher",
         ),
         ("method p50 ms, 1 caller", |f| f.method_p50_ms, "lower"),
+        (
+            "server CPU µs per C2D message (HTTP producers)",
+            |f| f.c2d_cpu_us,
+            "lower",
+        ),
+        (
+            "server CPU µs per method call",
+            |f| f.method_cpu_us,
+            "lower",
+        ),
         ("KiB per idle connection", |f| f.idle_kib, "lower"),
     ];
     println!(

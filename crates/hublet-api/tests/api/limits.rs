@@ -149,6 +149,40 @@ async fn a_declared_body_over_the_limit_gets_413_before_any_is_sent() {
     assert!(answer.contains("413001"), "{answer}");
 }
 
+/// The app's own requests are cross-origin (its UI comes from
+/// `tauri://localhost`), so a refusal of their body must carry CORS headers
+/// too or the app sees only a failed fetch; a page from a foreign origin is
+/// refused for its origin before a byte of its body is read.
+#[tokio::test]
+async fn body_refusals_reach_the_app_and_foreign_pages_are_refused_first() {
+    let a = Api::new().await;
+    let send = |origin: &str| {
+        format!(
+            "POST /api/devices/d1/messages HTTP/1.1\r\nHost: localhost\r\nOrigin: {origin}\r\nAuthorization: Bearer {TOKEN}\r\ncontent-type: application/json\r\ncontent-length: 10000000000\r\n\r\n"
+        )
+    };
+    for (origin, status, code) in [
+        ("tauri://localhost", "413", "413001"),
+        ("https://evil.example", "403", "ForbiddenOrigin"),
+    ] {
+        let mut s = connect(&a).await;
+        s.write_all(send(origin).as_bytes()).await.unwrap();
+        let mut buf = vec![0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf))
+            .await
+            .expect("an answer without sending the body")
+            .unwrap();
+        let answer = String::from_utf8_lossy(&buf[..n]).to_ascii_lowercase();
+        assert!(
+            answer.starts_with(&format!("http/1.1 {status}")),
+            "{answer}"
+        );
+        assert!(answer.contains(&code.to_ascii_lowercase()), "{answer}");
+        let granted = answer.contains("access-control-allow-origin: tauri://localhost");
+        assert_eq!(granted, origin == "tauri://localhost", "{answer}");
+    }
+}
+
 #[tokio::test]
 async fn a_chunked_body_over_the_limit_gets_413() {
     let a = Api::new().await;
