@@ -381,10 +381,14 @@ where
     let clock = shared.hub.clock().clone();
     let allowance = keep_alive_allowance(connect.keep_alive);
     let mut deadline = clock.now().plus(allowance);
+    // One timer for the keep-alive, set again only when it goes off before
+    // the deadline (which every packet from the device moves on): a timer
+    // per turn of this loop cost an allocation and two trips through the
+    // runtime's timer lock for every packet in either direction.
+    let mut keep_alive = clock.sleep_until(deadline);
     let mut acks = Acks::new();
     let mut settles = Settles::new();
     loop {
-        let keep_alive = clock.sleep_until(deadline);
         tokio::select! {
             _ = shared.cancel.cancelled() => return End::Hub(DetachReason::Shutdown),
             Some((pkid, done)) = futures::StreamExt::next(&mut settles), if !settles.is_empty() => {
@@ -437,7 +441,12 @@ where
                     Err(v) => return End::Violation(v.0),
                 }
             }
-            _ = keep_alive => return End::KeepAlive,
+            _ = &mut keep_alive => {
+                if clock.now() >= deadline {
+                    return End::KeepAlive;
+                }
+                keep_alive = clock.sleep_until(deadline);
+            }
         }
     }
 }

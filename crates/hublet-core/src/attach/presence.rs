@@ -105,8 +105,14 @@ pub(crate) struct Presence {
 }
 
 impl Presence {
+    /// Runs `f` on the device's record, made if it has none. A known
+    /// device's record is found without copying its id: every packet from a
+    /// device passes here ([`touch`](Self::touch)).
     fn with<T>(&self, device: &str, f: impl FnOnce(&mut DeviceRuntime) -> T) -> T {
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(r) = map.get_mut(device) {
+            return f(r);
+        }
         f(map.entry(device.to_string()).or_default())
     }
 
