@@ -27,7 +27,7 @@ fn too_large(size: usize) -> Response {
 
 /// Reads a request's whole body within `deadline`: the request with its
 /// body in memory, or the answer refusing it (run by [`crate::edge`]).
-pub async fn read_whole(req: Request, deadline: Duration) -> Result<Request, Response> {
+pub(crate) async fn read_whole(req: Request, deadline: Duration) -> Result<Request, Response> {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)

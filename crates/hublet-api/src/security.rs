@@ -87,7 +87,7 @@ fn origin_allowed(state: &AppState, origin: &str, host: Option<&str>) -> bool {
     clippy::result_large_err,
     reason = "the refusal is the answer, moved out once; a box would add an allocation"
 )]
-pub fn admit(state: &AppState, req: &Request) -> Result<Option<String>, Response> {
+pub(crate) fn admit(state: &AppState, req: &Request) -> Result<Option<String>, Response> {
     // RFC 9112 3.2: a request with more than one Host is answered 400.
     let mut hosts = req.headers().get_all(header::HOST).iter();
     let first = hosts.next();
@@ -151,7 +151,7 @@ pub fn admit(state: &AppState, req: &Request) -> Result<Option<String>, Response
 }
 
 /// The answer to an admitted CORS preflight (`OPTIONS`).
-pub fn preflight(origin: Option<&str>) -> Response {
+pub(crate) fn preflight(origin: Option<&str>) -> Response {
     let mut r = StatusCode::NO_CONTENT.into_response();
     add_cors(&mut r, origin);
     r
@@ -159,7 +159,7 @@ pub fn preflight(origin: Option<&str>) -> Response {
 
 /// Grants `origin` (an admitted one, see [`admit`]) in a response's CORS
 /// headers; nothing when the request sent no origin.
-pub fn add_cors(r: &mut Response<Body>, origin: Option<&str>) {
+pub(crate) fn add_cors(r: &mut Response<Body>, origin: Option<&str>) {
     let Some(o) = origin.and_then(|o| HeaderValue::from_str(o).ok()) else {
         return;
     };
