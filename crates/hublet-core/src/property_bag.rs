@@ -23,7 +23,14 @@ const ESCAPE: &AsciiSet = &NON_ALPHANUMERIC
 
 /// Percent-encodes one name or value.
 pub fn escape(s: &str) -> String {
-    utf8_percent_encode(s, ESCAPE).to_string()
+    let mut out = String::with_capacity(s.len());
+    escape_into(&mut out, s);
+    out
+}
+
+/// Percent-encodes one name or value onto the end of `out`.
+fn escape_into(out: &mut String, s: &str) {
+    out.extend(utf8_percent_encode(s, ESCAPE));
 }
 
 /// Encodes pairs as a bag. Names and values are escaped straight into the
@@ -35,10 +42,10 @@ pub fn encode<'a>(pairs: impl IntoIterator<Item = (&'a str, Option<&'a str>)>) -
         if !out.is_empty() {
             out.push('&');
         }
-        out.extend(utf8_percent_encode(k, ESCAPE));
+        escape_into(&mut out, k);
         if let Some(v) = v {
             out.push('=');
-            out.extend(utf8_percent_encode(v, ESCAPE));
+            escape_into(&mut out, v);
         }
     }
     out

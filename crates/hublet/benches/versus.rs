@@ -175,9 +175,8 @@ fn thread_written(pid: u32) -> HashMap<String, u64> {
 
 /// Per message, the threads that wrote between two samples, as "name N B".
 fn writers(before: &HashMap<String, u64>, after: &HashMap<String, u64>, msgs: u64) -> String {
-    let mut v: Vec<(String, u64)> = after
-        .iter()
-        .map(|(k, a)| (k.clone(), a - before.get(k).copied().unwrap_or(0).min(*a)))
+    let mut v: Vec<(String, u64)> = growth(before, after)
+        .map(|(k, b)| (k.clone(), b))
         .filter(|(_, b)| *b / msgs.max(1) > 0)
         .collect();
     v.sort_by_key(|(_, b)| std::cmp::Reverse(*b));
@@ -217,26 +216,29 @@ fn thread_cpu(pid: u32) -> HashMap<String, u64> {
     out
 }
 
+/// How much each thread's counter grew between two samples, by name.
+fn growth<'a>(
+    before: &'a HashMap<String, u64>,
+    after: &'a HashMap<String, u64>,
+) -> impl Iterator<Item = (&'a String, u64)> {
+    after
+        .iter()
+        .map(|(k, a)| (k, a - before.get(k).copied().unwrap_or(0).min(*a)))
+}
+
 /// CPU time used between two samples, in microseconds per unit of work:
 /// the server's cost per message or call, which varies far less from run
 /// to run on a shared machine than throughput does.
 fn cpu_us_per(before: &HashMap<String, u64>, after: &HashMap<String, u64>, units: u64) -> f64 {
-    let ticks: u64 = after
-        .iter()
-        .map(|(k, a)| a - before.get(k).copied().unwrap_or(0).min(*a))
-        .sum();
+    let ticks: u64 = growth(before, after).map(|(_, t)| t).sum();
     // Clock ticks are 1/100 s on Linux.
     ticks as f64 * 10_000.0 / units.max(1) as f64
 }
 
 /// The busiest threads between two samples, as "name NN%" (of one core).
 fn busiest(before: &HashMap<String, u64>, after: &HashMap<String, u64>, secs: f64) -> String {
-    let mut v: Vec<(String, f64)> = after
-        .iter()
-        .map(|(k, a)| {
-            let b = before.get(k).copied().unwrap_or(0);
-            (k.clone(), (a - b.min(*a)) as f64 / 100.0 / secs * 100.0)
-        })
+    let mut v: Vec<(String, f64)> = growth(before, after)
+        .map(|(k, t)| (k.clone(), t as f64 / 100.0 / secs * 100.0))
         .filter(|(_, pct)| *pct >= 1.0)
         .collect();
     v.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap());
